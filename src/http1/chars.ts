@@ -1,0 +1,50 @@
+/**
+ * Byte classes from RFC 9110 §5.6.2 and RFC 3986, as 256-entry lookup tables
+ * so the parser validates a byte with one array load instead of a comparison
+ * chain.
+ */
+
+function table(accept: (byte: number) => boolean): Uint8Array {
+  const t = new Uint8Array(256);
+  for (let b = 0; b < 256; b++) t[b] = accept(b) ? 1 : 0;
+  return t;
+}
+
+const isAlnum = (b: number) =>
+  (b >= 0x30 && b <= 0x39) || (b >= 0x41 && b <= 0x5a) || (b >= 0x61 && b <= 0x7a);
+
+/** `tchar` (RFC 9110 §5.6.2): the characters of a token (methods, field names, codings). */
+export const TCHAR = table((b) => isAlnum(b) || "!#$%&'*+-.^_`|~".includes(String.fromCharCode(b)));
+
+/**
+ * Bytes allowed inside a field value (RFC 9110 §5.5): VCHAR, obs-text, SP and
+ * HTAB. Everything else (NUL, CR, LF, other CTLs, DEL) is refused.
+ */
+export const FIELD_VALUE_CHAR = table((b) => b === 0x09 || (b >= 0x20 && b !== 0x7f));
+
+/**
+ * Bytes allowed in a request-target: the visible ASCII characters (RFC 3986
+ * URIs are ASCII; a raw space, CTL or byte >= 0x80 is refused, like llhttp's
+ * strict mode does).
+ */
+export const TARGET_CHAR = table((b) => b > 0x20 && b < 0x7f);
+
+/**
+ * Bytes allowed in a Host value (RFC 9110 §7.2, RFC 3986 §3.2.2): unreserved,
+ * pct-encoded, sub-delims, ":" for the port and "[" "]" around IP literals.
+ */
+export const HOST_CHAR = table((b) => isAlnum(b) || "-._~%!$&'()*+,;=:[]".includes(String.fromCharCode(b)));
+
+/** Value of a hexadecimal digit, or -1. */
+export function hexValue(b: number): number {
+  if (b >= 0x30 && b <= 0x39) return b - 0x30;
+  if (b >= 0x41 && b <= 0x46) return b - 0x37;
+  if (b >= 0x61 && b <= 0x66) return b - 0x57;
+  return -1;
+}
+
+export const CR = 0x0d;
+export const LF = 0x0a;
+export const SP = 0x20;
+export const HTAB = 0x09;
+export const COLON = 0x3a;

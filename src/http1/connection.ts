@@ -1,0 +1,431 @@
+/**
+ * One HTTP/1.1 connection seen from the server, sans-IO: the request parser,
+ * the response serializer and the state table joined by the rules that need
+ * both sides (keep-alive, 100-continue, HEAD, framing of the response).
+ *
+ * The I/O layer feeds it bytes and writes the bytes it returns; it never
+ * touches a socket, a timer or a clock (the Date header comes from an
+ * injected function).
+ */
+
+import { FIELD_VALUE_CHAR, TCHAR } from "./chars.ts";
+import { LocalProtocolError, type ProtocolError, RemoteProtocolError } from "./errors.ts";
+import { NEED_DATA, PAUSED, type RequestHead, type ResponseHead, type ServerEvent } from "./events.ts";
+import type { ParserLimits } from "./limits.ts";
+import { RequestParser } from "./parser.ts";
+import { CLIENT_TABLE, nextState, SERVER_TABLE, type State, type Transition } from "./states.ts";
+import { STATUS_REASONS, statusLine } from "./status.ts";
+
+/** Settings of a {@link ServerConnection}. */
+export interface ServerConnectionOptions {
+  /** Parser limits; unset ones take the defaults from `DEFAULT_LIMITS`. */
+  limits?: Partial<ParserLimits>;
+  /** Value of the `Server` header added to responses that have none; null leaves it out. Default "tsgi". */
+  serverHeader?: string | null;
+  /** Returns the current IMF-fixdate for the `Date` header; null leaves it out. */
+  date?: (() => string) | null;
+}
+
+// How the response body is delimited (RFC 9112 §6.3).
+const NO_BODY = 0;
+const LENGTH = 1;
+const CHUNKED = 2;
+const UNTIL_CLOSE = 3;
+
+// Where the client stands with `Expect: 100-continue`.
+const CONTINUE_NONE = 0;
+const CONTINUE_WAITING = 1;
+const CONTINUE_SENT = 2;
+
+const CRLF = Buffer.from("\r\n", "latin1");
+const LAST_CHUNK = Buffer.from("0\r\n\r\n", "latin1");
+const CONTINUE = Buffer.from("HTTP/1.1 100 Continue\r\n\r\n", "latin1");
+const NOTHING: Uint8Array[] = [];
+
+function isToken(s: string): boolean {
+  if (s.length === 0) return false;
+  for (let i = 0; i < s.length; i++) if (TCHAR[s.charCodeAt(i)] !== 1) return false;
+  return true;
+}
+
+/** Field values and reason phrases: no CR, LF, NUL or other CTL, nothing above U+00FF. */
+function isFieldText(s: string): boolean {
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c > 0xff || FIELD_VALUE_CHAR[c] !== 1) return false;
+  }
+  return true;
+}
+
+/**
+ * The server side of one HTTP/1.1 connection.
+ *
+ * @example
+ * const conn = new ServerConnection({ date: () => new Date().toUTCString() });
+ * conn.receiveData(bytesFromSocket);
+ * const ev = conn.nextEvent();              // RequestHead
+ * socket.write(conn.sendResponse({ status: 200, headers: ["content-type", "text/plain"] }, body));
+ * if (conn.reusable) conn.startNextCycle(); else socket.end();
+ */
+export class ServerConnection {
+  /** State of the client's side (see states.ts). */
+  theirState: State = "IDLE";
+  /** State of our side (see states.ts). */
+  ourState: State = "IDLE";
+  /** The request being answered, from its head until `startNextCycle()`. */
+  request: RequestHead | null = null;
+
+  private readonly parser: RequestParser;
+  private readonly serverHeader: string | null;
+  private readonly date: (() => string) | null;
+  private continueState = CONTINUE_NONE;
+  private keepAlive = false;
+  private framing = NO_BODY;
+  private remaining = 0;
+  private closeRequested = false;
+
+  constructor(options: ServerConnectionOptions = {}) {
+    this.parser = new RequestParser(options.limits);
+    this.serverHeader = options.serverHeader === undefined ? "tsgi" : options.serverHeader;
+    this.date = options.date ?? null;
+  }
+
+  /** The limits in force. */
+  get limits(): Readonly<ParserLimits> {
+    return this.parser.limits;
+  }
+
+  /** Bytes received and not yet turned into events (pipelined requests wait here). */
+  get bufferedBytes(): number {
+    return this.parser.bufferedBytes;
+  }
+
+  /** True when no byte of a next request has arrived (the connection is idle between requests). */
+  get idle(): boolean {
+    return this.theirState === "IDLE" && this.parser.idle;
+  }
+
+  /** The client is waiting for `100 Continue` before it sends the body. */
+  get clientWaitingForContinue(): boolean {
+    return this.continueState === CONTINUE_WAITING;
+  }
+
+  /** Both sides are done and the connection may carry another request. */
+  get reusable(): boolean {
+    return this.ourState === "DONE" && this.theirState === "DONE";
+  }
+
+  /** Whether the response being sent (or sent) keeps the connection open. */
+  get willKeepAlive(): boolean {
+    return this.keepAlive;
+  }
+
+  /** Feeds bytes received from the client. */
+  receiveData(data: Uint8Array): void {
+    this.parser.receiveData(data);
+  }
+
+  /** The client closed its sending side. */
+  receiveEOF(): void {
+    this.parser.receiveEOF();
+  }
+
+  /**
+   * Answers every later response with `Connection: close` (used while the
+   * server shuts down gracefully). Affects the response being sent only if
+   * its head has not gone out yet.
+   */
+  closeAfterResponse(): void {
+    this.closeRequested = true;
+  }
+
+  /**
+   * Next event from the client, `NEED_DATA`, or `PAUSED` once the request is
+   * complete and `startNextCycle()` has not been called yet.
+   * @throws RemoteProtocolError on invalid input; the connection is then in ERROR.
+   */
+  nextEvent(): ServerEvent | typeof NEED_DATA | typeof PAUSED {
+    let event: ReturnType<RequestParser["nextEvent"]>;
+    try {
+      event = this.parser.nextEvent();
+    } catch (err) {
+      this.theirState = "ERROR";
+      throw err;
+    }
+    if (event === NEED_DATA || event === PAUSED) return event;
+    switch (event.type) {
+      case "request":
+        this.theirState = this.move(CLIENT_TABLE, this.theirState, "request");
+        this.ourState = this.move(SERVER_TABLE, this.ourState, "request");
+        this.request = event;
+        this.keepAlive = event.keepAlive;
+        this.continueState = event.expectContinue ? CONTINUE_WAITING : CONTINUE_NONE;
+        break;
+      case "end":
+        this.theirState = this.move(CLIENT_TABLE, this.theirState, "end");
+        if (!this.keepAlive) this.theirState = "MUST_CLOSE";
+        break;
+      case "closed":
+        this.theirState = this.move(CLIENT_TABLE, this.theirState, "close");
+        break;
+    }
+    return event;
+  }
+
+  /**
+   * Bytes of `100 Continue` if the client waits for them, else null. Call it
+   * when the app starts reading the body (RFC 9110 §10.1.1).
+   */
+  sendContinue(): Buffer | null {
+    if (this.continueState !== CONTINUE_WAITING || this.ourState !== "SEND_RESPONSE") return null;
+    this.continueState = CONTINUE_SENT;
+    return CONTINUE;
+  }
+
+  /**
+   * Serializes a final response head. With `body` (possibly empty) the
+   * response is complete and one buffer holding head and body is returned;
+   * without it the body follows through `sendData()` and `sendEnd()`.
+   *
+   * The server owns framing: `Transfer-Encoding`, `Connection` and
+   * `Keep-Alive` from the app are dropped (an app `Connection: close` is
+   * honoured), Content-Length is added when the body is known, chunked is
+   * used for a streamed HTTP/1.1 body, and an HTTP/1.0 client gets a body
+   * delimited by closing the connection.
+   * @throws LocalProtocolError for an invalid status, reason, header name or value, or a body that contradicts Content-Length.
+   */
+  sendResponse(head: ResponseHead, body?: Uint8Array): Buffer {
+    const status = head.status;
+    if (!Number.isInteger(status) || status < 200 || status > 999) {
+      throw new LocalProtocolError(`invalid final status ${status}`, "TSGI_ERR_BAD_STATUS");
+    }
+    if (head.reason !== undefined && !isFieldText(head.reason)) {
+      throw new LocalProtocolError("invalid reason phrase", "TSGI_ERR_BAD_STATUS");
+    }
+    const request = this.request;
+    const isHead = request !== null && request.method === "HEAD";
+    const bodyless = status === 204 || status === 304;
+    const headers = head.headers;
+
+    let out = statusLine(status, head.reason);
+    let appLength = -1;
+    let appClose = false;
+    let hasDate = false;
+    let hasServer = false;
+    for (let i = 0; i < headers.length; i += 2) {
+      const name = headers[i]!;
+      const value = headers[i + 1]!;
+      if (!isToken(name))
+        throw new LocalProtocolError("invalid response header name", "TSGI_ERR_BAD_RESPONSE_HEADER");
+      if (typeof value !== "string" || !isFieldText(value)) {
+        throw new LocalProtocolError(
+          `invalid value for response header ${name}`,
+          "TSGI_ERR_BAD_RESPONSE_HEADER",
+        );
+      }
+      switch (name.length) {
+        case 4:
+          if (name.toLowerCase() === "date") hasDate = true;
+          break;
+        case 6:
+          if (name.toLowerCase() === "server") hasServer = true;
+          break;
+        case 10: {
+          const lower = name.toLowerCase();
+          if (lower === "connection") {
+            if (/(^|[\s,])close([\s,]|$)/i.test(value)) appClose = true;
+            continue;
+          }
+          if (lower === "keep-alive") continue;
+          break;
+        }
+        case 14:
+          if (name.toLowerCase() === "content-length") {
+            if (!/^[0-9]{1,15}$/.test(value) || appLength !== -1) {
+              throw new LocalProtocolError("invalid response Content-Length", "TSGI_ERR_BAD_RESPONSE_HEADER");
+            }
+            appLength = Number(value);
+            // RFC 9110 §8.6: never a Content-Length in a 204.
+            if (status === 204) continue;
+          }
+          break;
+        case 17:
+          if (name.toLowerCase() === "transfer-encoding") continue;
+          break;
+      }
+      out += `${name}: ${value}\r\n`;
+    }
+
+    let framing = NO_BODY;
+    if (bodyless) {
+      framing = NO_BODY;
+    } else if (body !== undefined) {
+      if (appLength >= 0 && appLength !== body.length && !isHead) {
+        throw new LocalProtocolError(
+          `Content-Length ${appLength} but body has ${body.length} bytes`,
+          "TSGI_ERR_BODY_LENGTH_MISMATCH",
+        );
+      }
+      // A HEAD answer with an empty body does not know the GET's length: say nothing.
+      if (appLength < 0 && !(isHead && body.length === 0)) out += `Content-Length: ${body.length}\r\n`;
+      framing = isHead ? NO_BODY : LENGTH;
+      this.remaining = 0;
+    } else if (appLength >= 0) {
+      framing = isHead ? NO_BODY : LENGTH;
+      this.remaining = appLength;
+    } else if (request !== null && request.version === 11) {
+      // HEAD gets the header the GET would have (RFC 9110 §9.3.2) but no body.
+      out += "Transfer-Encoding: chunked\r\n";
+      framing = isHead ? NO_BODY : CHUNKED;
+    } else {
+      framing = isHead ? NO_BODY : UNTIL_CLOSE;
+      if (!isHead) appClose = true;
+    }
+    this.framing = framing;
+
+    // A client still waiting for 100 may or may not send its body now; the
+    // only safe way on is to close after this response (RFC 9110 §10.1.1).
+    const ambiguousBody = this.continueState === CONTINUE_WAITING;
+    this.continueState = CONTINUE_NONE;
+    const keepAlive =
+      request !== null && this.keepAlive && !appClose && !this.closeRequested && !ambiguousBody;
+    this.keepAlive = keepAlive;
+    if (!keepAlive) {
+      out += "Connection: close\r\n";
+      if (this.theirState === "DONE") this.theirState = "MUST_CLOSE";
+    } else if (request.version === 10) {
+      out += "Connection: keep-alive\r\n";
+    }
+    if (!hasDate && this.date !== null) out += `Date: ${this.date()}\r\n`;
+    if (!hasServer && this.serverHeader !== null) out += `Server: ${this.serverHeader}\r\n`;
+    out += "\r\n";
+
+    this.ourState = this.move(SERVER_TABLE, this.ourState, "response");
+    if (body === undefined) return Buffer.from(out, "latin1");
+
+    this.finish();
+    const headLength = out.length;
+    if (framing === NO_BODY || body.length === 0) return Buffer.from(out, "latin1");
+    const bytes = Buffer.allocUnsafe(headLength + body.length);
+    bytes.write(out, 0, headLength, "latin1");
+    bytes.set(body, headLength);
+    return bytes;
+  }
+
+  /**
+   * Frames a piece of a streamed response body. Returns the buffers to write
+   * in order (none for HEAD, 204 and 304 responses, or an empty piece).
+   * @throws LocalProtocolError when the app writes more than its Content-Length.
+   */
+  sendData(data: Uint8Array): Uint8Array[] {
+    if (this.ourState !== "SEND_BODY") {
+      throw new LocalProtocolError(
+        `cannot send body data in state ${this.ourState}`,
+        "TSGI_ERR_INVALID_STATE",
+      );
+    }
+    const n = data.length;
+    switch (this.framing) {
+      case LENGTH:
+        if (n > this.remaining) {
+          throw new LocalProtocolError(
+            "response body longer than its Content-Length",
+            "TSGI_ERR_BODY_LENGTH_MISMATCH",
+          );
+        }
+        this.remaining -= n;
+        return n === 0 ? NOTHING : [data];
+      case CHUNKED:
+        // An empty chunk would end the body, so empty pieces are dropped.
+        return n === 0 ? NOTHING : [Buffer.from(`${n.toString(16)}\r\n`, "latin1"), data, CRLF];
+      case UNTIL_CLOSE:
+        return n === 0 ? NOTHING : [data];
+      default:
+        return NOTHING;
+    }
+  }
+
+  /**
+   * Ends a streamed response body. Returns the bytes that end it (the last
+   * chunk), or null when none are needed.
+   * @throws LocalProtocolError when fewer bytes than the Content-Length were sent; close the connection.
+   */
+  sendEnd(): Buffer | null {
+    if (this.ourState !== "SEND_BODY") {
+      throw new LocalProtocolError(
+        `cannot end the response in state ${this.ourState}`,
+        "TSGI_ERR_INVALID_STATE",
+      );
+    }
+    if (this.framing === LENGTH && this.remaining > 0) {
+      this.ourState = "ERROR";
+      throw new LocalProtocolError(
+        `response ended ${this.remaining} bytes short of its Content-Length`,
+        "TSGI_ERR_BODY_LENGTH_MISMATCH",
+      );
+    }
+    const last = this.framing === CHUNKED ? LAST_CHUNK : null;
+    this.finish();
+    return last;
+  }
+
+  /**
+   * A complete error response for `error` (status line, short text body,
+   * `Connection: close`), or null when a response is already under way and
+   * the connection can only be closed.
+   */
+  sendError(error: ProtocolError | { status: number; message: string }): Buffer | null {
+    if (this.ourState !== "IDLE" && this.ourState !== "SEND_RESPONSE") return null;
+    this.closeRequested = true;
+    this.keepAlive = false;
+    // Messages never contain request bytes, so echoing them in text/plain reflects nothing.
+    const reason = STATUS_REASONS[error.status] ?? "Error";
+    const body = Buffer.from(`${error.status} ${reason}: ${error.message}\n`, "utf8");
+    const bytes = this.sendResponse(
+      {
+        status: error.status,
+        headers: ["Content-Type", "text/plain; charset=utf-8", "X-Content-Type-Options", "nosniff"],
+      },
+      body,
+    );
+    this.ourState = "MUST_CLOSE";
+    return bytes;
+  }
+
+  /**
+   * Starts the next request/response cycle once both sides are DONE.
+   * Pipelined bytes already received are parsed from here on.
+   */
+  startNextCycle(): void {
+    if (!this.reusable) {
+      throw new LocalProtocolError(
+        `cannot start a new cycle in states ${this.theirState}/${this.ourState}`,
+        "TSGI_ERR_INVALID_STATE",
+      );
+    }
+    this.parser.startNextCycle();
+    this.theirState = this.move(CLIENT_TABLE, this.theirState, "next_cycle");
+    this.ourState = this.move(SERVER_TABLE, this.ourState, "next_cycle");
+    this.request = null;
+    this.framing = NO_BODY;
+    this.continueState = CONTINUE_NONE;
+  }
+
+  private finish(): void {
+    this.ourState = this.move(SERVER_TABLE, this.ourState, "end");
+    if (!this.keepAlive) this.ourState = "MUST_CLOSE";
+  }
+
+  private move(table: typeof CLIENT_TABLE, state: State, event: Transition): State {
+    const next = nextState(table, state, event);
+    if (next !== null) return next;
+    if (table === CLIENT_TABLE) {
+      throw new RemoteProtocolError(
+        `client sent "${event}" in state ${state}`,
+        "TSGI_ERR_INVALID_STATE",
+        400,
+      );
+    }
+    throw new LocalProtocolError(`cannot "${event}" in state ${state}`, "TSGI_ERR_INVALID_STATE");
+  }
+}
