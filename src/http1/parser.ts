@@ -400,7 +400,7 @@ export class RequestParser {
       if (this.eof) fail("connection closed in the middle of a request body", "TSGI_ERR_INCOMPLETE_MESSAGE");
       return NEED_DATA;
     }
-    const n = available < this.remaining ? available : this.remaining;
+    const n = Math.min(available, this.remaining);
     const data = this.buf.subarray(this.pos, this.pos + n);
     this.pos += n;
     this.remaining -= n;
@@ -441,7 +441,7 @@ export class RequestParser {
         case CHUNK_DATA: {
           const available = buf.length - this.pos;
           if (available === 0) return this.needData();
-          const n = available < this.remaining ? available : this.remaining;
+          const n = Math.min(available, this.remaining);
           const data = buf.subarray(this.pos, this.pos + n);
           this.pos += n;
           this.remaining -= n;
