@@ -1,0 +1,489 @@
+/**
+ * Drives one sans-IO `ServerConnection` over a `net.Socket`: feeds it the
+ * bytes read, writes the bytes it returns, and owns everything with a clock
+ * or a socket in it: flow control in both directions, timeouts, draining an
+ * unread body, lingering close, and the exchanges handed to the gateway.
+ */
+
+import type { Socket } from "node:net";
+import { ServerConnection } from "../http1/connection.ts";
+import { ProtocolError, RemoteProtocolError } from "../http1/errors.ts";
+import { NEED_DATA, PAUSED, type RequestHead, type ResponseHead } from "../http1/events.ts";
+import { type Expirable, httpDate } from "./clock.ts";
+import { type BodySink, type ConnectionInfo, Exchange, type ExchangeOwner } from "./exchange.ts";
+import type { Logger } from "./log.ts";
+import type { ServerOptions } from "./options.ts";
+
+/** What a connection needs from its server. */
+export interface ConnectionHost {
+  readonly options: ServerOptions;
+  readonly logger: Logger;
+  /** The gateway entry point: called once per request head. */
+  readonly handler: (exchange: Exchange) => void;
+  /** True once a graceful shutdown began. */
+  readonly shuttingDown: boolean;
+  connectionClosed(connection: HttpConnection): void;
+}
+
+const INTERNAL_ERROR = Buffer.from("500 Internal Server Error\n", "latin1");
+const CLIENT_GONE = "client disconnected";
+
+/** One client connection. */
+export class HttpConnection implements ExchangeOwner, Expirable {
+  /** Epoch ms at which {@link expire} runs; 0 for none. Checked by the server's clock. */
+  deadline = 0;
+
+  private readonly core: ServerConnection;
+  private readonly options: ServerOptions;
+  private readonly info: ConnectionInfo;
+  private exchange: Exchange | null = null;
+  /** Reading and discarding the rest of a body the app did not read. */
+  private discarding = false;
+  private discarded = 0;
+  /** Waiting for the socket to flush before parsing the next request. */
+  private awaitingDrain = false;
+  private drainCallback: (() => void) | null = null;
+  /** Our side is closed (FIN sent); what still arrives is discarded. */
+  private closing = false;
+  private closed = false;
+  private readingPaused = false;
+  private pumping = false;
+
+  constructor(
+    private readonly socket: Socket,
+    private readonly host: ConnectionHost,
+  ) {
+    this.options = host.options;
+    this.core = new ServerConnection({
+      limits: host.options.limits,
+      serverHeader: host.options.serverHeader,
+      date: httpDate,
+    });
+    this.info = {
+      remoteAddress: socket.remoteAddress ?? "",
+      remotePort: socket.remotePort ?? 0,
+      localAddress: socket.localAddress ?? "",
+      localPort: socket.localPort ?? 0,
+      tls: false,
+    };
+    this.setDeadline(this.options.headerTimeout);
+    socket.on("data", (chunk: Buffer) => this.onData(chunk));
+    socket.on("end", () => this.onEnd());
+    socket.on("drain", () => this.onDrain());
+    socket.on("error", (err) => this.onSocketError(err));
+    socket.on("close", () => this.onClose());
+  }
+
+  /** No request is in progress and no byte of the next one has arrived. */
+  get idle(): boolean {
+    return this.exchange === null && !this.discarding && this.core.idle;
+  }
+
+  /**
+   * Part of a graceful shutdown: an idle connection is closed now; a busy one
+   * answers its current request with `Connection: close` and closes after it.
+   */
+  shutdown(): void {
+    this.core.closeAfterResponse();
+    if (this.idle) this.closeGracefully();
+  }
+
+  /** Closes the socket at once, whatever is in flight. */
+  destroy(): void {
+    this.socket.destroy();
+  }
+
+  // ---- socket events ------------------------------------------------------
+
+  private onData(chunk: Buffer): void {
+    if (this.closing) return; // lingering close: read and drop
+    const startsRequest = this.exchange === null && !this.discarding && this.core.idle;
+    try {
+      this.core.receiveData(chunk);
+    } catch (err) {
+      this.onProtocolError(err);
+      return;
+    }
+    if (startsRequest) this.setDeadline(this.options.headerTimeout);
+    this.pump();
+  }
+
+  private onEnd(): void {
+    if (this.closing) {
+      this.socket.destroy();
+      return;
+    }
+    this.core.receiveEOF();
+    this.pump();
+  }
+
+  private onDrain(): void {
+    if (this.awaitingDrain) {
+      this.awaitingDrain = false;
+      this.startNextRequest();
+    }
+    const callback = this.drainCallback;
+    if (callback !== null) {
+      this.drainCallback = null;
+      this.deadline = 0;
+      callback();
+    }
+  }
+
+  private onSocketError(err: NodeJS.ErrnoException): void {
+    // Resets and broken pipes are the client's business, not an operator's.
+    const quiet = err.code === "ECONNRESET" || err.code === "EPIPE" || err.code === "ETIMEDOUT";
+    this.host.logger.log(quiet ? "debug" : "warning", `connection ${this.peer()}: ${err.message}`);
+  }
+
+  private onClose(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.deadline = 0;
+    const ex = this.exchange;
+    this.exchange = null;
+    if (ex !== null && !ex.finished) {
+      ex.finished = true;
+      if (ex.sink !== null && !ex.bodyDone) ex.sink.error(new Error(CLIENT_GONE));
+      ex.notifyClientGone();
+    }
+    this.host.connectionClosed(this);
+  }
+
+  // ---- the parse loop -----------------------------------------------------
+
+  /** Turns buffered bytes into events for as long as someone wants them. */
+  private pump(): void {
+    if (this.pumping || this.closed) return;
+    this.pumping = true;
+    try {
+      this.pumpEvents();
+    } finally {
+      this.pumping = false;
+    }
+    this.updateReading();
+  }
+
+  private pumpEvents(): void {
+    const core = this.core;
+    for (;;) {
+      if (this.closing || this.closed || this.awaitingDrain) return;
+      const ex = this.exchange;
+      if (ex !== null && !this.discarding) {
+        // Body events wait in the parser until the gateway asks for them.
+        if (core.theirState !== "SEND_BODY" || ex.sink === null || ex.bodyPaused) return;
+      }
+      let event: ReturnType<ServerConnection["nextEvent"]>;
+      try {
+        event = core.nextEvent();
+      } catch (err) {
+        this.onProtocolError(err);
+        return;
+      }
+      if (event === NEED_DATA) {
+        if (ex !== null && ex.sink !== null) this.setDeadline(this.options.bodyTimeout);
+        return;
+      }
+      if (event === PAUSED) return;
+      switch (event.type) {
+        case "request":
+          this.startExchange(event);
+          break;
+        case "data":
+          if (this.discarding) {
+            this.discarded += event.data.length;
+            if (this.discarded > this.options.maxDrainSize) {
+              this.closeGracefully();
+              return;
+            }
+          } else {
+            this.setDeadline(this.options.bodyTimeout);
+            ex!.sink!.data(event.data);
+          }
+          break;
+        case "end":
+          if (this.discarding) {
+            this.discarding = false;
+            this.nextCycle();
+          } else {
+            ex!.bodyDone = true;
+            this.deadline = 0;
+            ex!.sink!.end(event.trailers);
+          }
+          break;
+        case "closed":
+          // The client closed between requests: the polite end of a connection.
+          this.closeGracefully();
+          return;
+      }
+    }
+  }
+
+  /** Reads from the socket only while there is room for what arrives. */
+  private updateReading(): void {
+    if (this.closed) return;
+    const shouldRead =
+      this.closing || (!this.awaitingDrain && this.core.bufferedBytes < this.options.maxBufferedBytes);
+    if (shouldRead === !this.readingPaused) return;
+    this.readingPaused = !shouldRead;
+    if (shouldRead) this.socket.resume();
+    else this.socket.pause();
+  }
+
+  private startExchange(head: RequestHead): void {
+    const ex = new Exchange(this, head, this.info);
+    this.exchange = ex;
+    this.deadline = 0; // the app's own time is not limited here
+    try {
+      this.host.handler(ex);
+    } catch (err) {
+      this.fail(ex, err);
+    }
+  }
+
+  // ---- ExchangeOwner ------------------------------------------------------
+
+  readBody(ex: Exchange, sink: BodySink): void {
+    if (ex !== this.exchange || ex.sink !== null) throw new Error("the request body is already being read");
+    ex.sink = sink;
+    const proceed = this.core.sendContinue();
+    if (proceed !== null) this.socket.write(proceed);
+    this.pump();
+  }
+
+  resumeBody(ex: Exchange): void {
+    if (ex === this.exchange) this.pump();
+  }
+
+  respond(ex: Exchange, head: ResponseHead, body?: Uint8Array): void {
+    this.checkActive(ex, false);
+    const bytes = this.core.sendResponse(head, body);
+    ex.headersSent = true;
+    ex.status = head.status;
+    this.socket.write(bytes);
+    if (body !== undefined) {
+      ex.bytesSent = body.length;
+      this.finishExchange(ex);
+    }
+  }
+
+  write(ex: Exchange, chunk: Uint8Array): boolean {
+    this.checkActive(ex, true);
+    const pieces = this.core.sendData(chunk);
+    ex.bytesSent += chunk.length;
+    const socket = this.socket;
+    if (pieces.length === 1) {
+      socket.write(pieces[0]!);
+    } else if (pieces.length > 1) {
+      socket.cork();
+      for (const piece of pieces) socket.write(piece);
+      socket.uncork();
+    }
+    if (socket.writableNeedDrain) {
+      this.setDeadline(this.options.sendTimeout);
+      return false;
+    }
+    return true;
+  }
+
+  end(ex: Exchange): void {
+    this.checkActive(ex, true);
+    let last: Buffer | null;
+    try {
+      last = this.core.sendEnd();
+    } catch (err) {
+      // The body fell short of its Content-Length: only closing tells the client.
+      this.host.logger.error(`response to ${this.describe(ex)} was cut short`, err);
+      ex.finished = true;
+      this.exchange = null;
+      this.socket.destroy();
+      return;
+    }
+    if (last !== null) this.socket.write(last);
+    this.finishExchange(ex);
+  }
+
+  waitForDrain(ex: Exchange, callback: () => void): void {
+    if (ex !== this.exchange || this.closed) return;
+    if (!this.socket.writableNeedDrain) {
+      queueMicrotask(callback);
+      return;
+    }
+    this.drainCallback = callback;
+    this.setDeadline(this.options.sendTimeout);
+  }
+
+  fail(ex: Exchange, err: unknown): void {
+    if (ex.finished || ex !== this.exchange) {
+      this.host.logger.error(`error after the response to ${this.describe(ex)} was complete`, err);
+      return;
+    }
+    this.host.logger.error(`error while handling ${this.describe(ex)}`, err);
+    if (!ex.headersSent) {
+      // Nothing sent yet: a short, detail-free 500 (wsgiref's rule).
+      this.respond(
+        ex,
+        { status: 500, headers: ["Content-Type", "text/plain; charset=utf-8"] },
+        INTERNAL_ERROR,
+      );
+      return;
+    }
+    // Mid-body: the client can only learn of the failure by the connection closing.
+    ex.finished = true;
+    this.exchange = null;
+    this.socket.destroy();
+  }
+
+  // ---- end of an exchange -------------------------------------------------
+
+  private checkActive(ex: Exchange, headersSent: boolean): void {
+    if (ex !== this.exchange || ex.finished) throw new Error("this response is already complete");
+    if (ex.headersSent !== headersSent) {
+      throw new Error(
+        headersSent ? "the response head has not been sent" : "the response head was already sent",
+      );
+    }
+  }
+
+  private finishExchange(ex: Exchange): void {
+    ex.finished = true;
+    if (this.options.accessLog) this.logAccess(ex);
+    const core = this.core;
+    if (core.reusable) {
+      this.nextCycle();
+    } else if (core.ourState === "DONE" && core.theirState === "SEND_BODY") {
+      // The app answered without reading the whole body: read and drop the
+      // rest (up to maxDrainSize) so the connection can carry the next request.
+      this.discarding = true;
+      this.discarded = 0;
+      this.exchange = null;
+      this.setDeadline(this.options.bodyTimeout);
+      this.pump();
+    } else {
+      this.exchange = null;
+      this.closeGracefully();
+    }
+  }
+
+  private nextCycle(): void {
+    this.core.startNextCycle();
+    this.exchange = null;
+    if (this.host.shuttingDown) {
+      this.closeGracefully();
+      return;
+    }
+    // Stop at one response's worth of unsent bytes: a client that does not
+    // read its responses does not get to queue more work.
+    if (this.socket.writableNeedDrain) {
+      this.awaitingDrain = true;
+      this.setDeadline(this.options.sendTimeout);
+      this.updateReading();
+      return;
+    }
+    this.startNextRequest();
+  }
+
+  private startNextRequest(): void {
+    this.setDeadline(
+      this.core.bufferedBytes > 0 ? this.options.headerTimeout : this.options.keepAliveTimeout,
+    );
+    this.pump();
+  }
+
+  // ---- errors, timeouts, closing ------------------------------------------
+
+  private onProtocolError(err: unknown): void {
+    const ex = this.exchange;
+    if (!(err instanceof ProtocolError)) {
+      this.host.logger.error(`internal error on connection ${this.peer()}`, err);
+      this.socket.destroy();
+      return;
+    }
+    // A bad request is the client's problem: logged quietly, answered plainly.
+    this.host.logger.debug(`bad request from ${this.peer()}: ${err.status} ${err.message}`);
+    this.discarding = false;
+    if (ex !== null) {
+      ex.finished = true;
+      if (ex.sink !== null && !ex.bodyDone) ex.sink.error(err);
+    }
+    this.exchange = null;
+    const bytes = err instanceof RemoteProtocolError ? this.core.sendError(err) : null;
+    if (bytes === null) {
+      this.socket.destroy();
+      return;
+    }
+    this.socket.write(bytes);
+    if (this.options.accessLog) this.logError(ex?.request ?? null, err.status, bytes.length);
+    this.closeGracefully();
+  }
+
+  /** Called by the server's clock when {@link deadline} passed. */
+  expire(): void {
+    this.deadline = 0;
+    if (this.closed) return;
+    if (this.closing || this.awaitingDrain || this.drainCallback !== null || this.discarding) {
+      this.socket.destroy();
+      return;
+    }
+    const ex = this.exchange;
+    if (ex === null && this.core.idle) {
+      // Idle keep-alive connection (or one that never sent a byte): just close.
+      this.closeGracefully();
+      return;
+    }
+    if (ex !== null && ex.headersSent) {
+      this.socket.destroy();
+      return;
+    }
+    // Partial head or stalled body: 408 (RFC 9110 §15.5.9), then close.
+    const timeout = new RemoteProtocolError(
+      ex === null ? "request head not received in time" : "request body not received in time",
+      "TSGI_ERR_INCOMPLETE_MESSAGE",
+      408,
+    );
+    this.onProtocolError(timeout);
+  }
+
+  /**
+   * Ends our side once queued writes are flushed, then keeps reading (and
+   * dropping) for `lingerTimeout` so late client bytes cannot turn into a
+   * reset that destroys the response we just sent.
+   */
+  private closeGracefully(): void {
+    if (this.closing || this.closed) return;
+    this.closing = true;
+    this.drainCallback = null;
+    this.socket.end();
+    this.setDeadline(this.options.lingerTimeout);
+    this.updateReading();
+    if (this.socket.readableEnded) this.socket.destroy();
+  }
+
+  private setDeadline(ms: number): void {
+    this.deadline = ms > 0 ? Date.now() + ms : 0;
+  }
+
+  // ---- logging ------------------------------------------------------------
+
+  private peer(): string {
+    return `${this.info.remoteAddress}:${this.info.remotePort}`;
+  }
+
+  private describe(ex: Exchange): string {
+    return `${ex.request.method} ${ex.request.target}`;
+  }
+
+  private logAccess(ex: Exchange): void {
+    const r = ex.request;
+    const ms = (performance.now() - ex.startTime).toFixed(1);
+    this.host.logger.access(
+      `${this.peer()} - "${r.method} ${r.target} HTTP/1.${r.version - 10}" ${ex.status} ${ex.bytesSent} ${ms}ms`,
+    );
+  }
+
+  private logError(request: RequestHead | null, status: number, bytes: number): void {
+    const line =
+      request === null ? "-" : `${request.method} ${request.target} HTTP/1.${request.version - 10}`;
+    this.host.logger.access(`${this.peer()} - "${line}" ${status} ${bytes} -`);
+  }
+}

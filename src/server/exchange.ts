@@ -1,0 +1,147 @@
+/**
+ * One request/response exchange as a gateway sees it: the request head, a
+ * flow-controlled request body, and the calls that send the response. Every
+ * gateway (WSGI-style, and later Fetch and ASGI-style) is a thin adapter over
+ * this object; the connection behind it does the I/O.
+ */
+
+import type { RequestHead, ResponseHead } from "../http1/events.ts";
+
+/** Receives the request body, in order. */
+export interface BodySink {
+  /** A piece of the body. The bytes may be a view of a socket buffer: copy them to keep them past the call. */
+  data(chunk: Uint8Array): void;
+  /** The body is complete; `trailers` is a flat name/value list (empty unless chunked with trailers). */
+  end(trailers: string[]): void;
+  /** The body will not complete: a protocol error (e.g. over the size limit), a timeout, or the client went away. */
+  error(err: Error): void;
+}
+
+/** Facts about the connection an exchange arrived on. */
+export interface ConnectionInfo {
+  readonly remoteAddress: string;
+  readonly remotePort: number;
+  readonly localAddress: string;
+  readonly localPort: number;
+  /** Whether the connection is TLS (always false until TLS support lands). */
+  readonly tls: boolean;
+}
+
+/** The operations of the connection an exchange calls into. */
+export interface ExchangeOwner {
+  readBody(exchange: Exchange, sink: BodySink): void;
+  resumeBody(exchange: Exchange): void;
+  respond(exchange: Exchange, head: ResponseHead, body?: Uint8Array): void;
+  write(exchange: Exchange, chunk: Uint8Array): boolean;
+  end(exchange: Exchange): void;
+  waitForDrain(exchange: Exchange, callback: () => void): void;
+  fail(exchange: Exchange, err: unknown): void;
+}
+
+/**
+ * A request being answered.
+ *
+ * @example
+ * const handler = (ex: Exchange) => {
+ *   ex.respond({ status: 200, headers: ["Content-Type", "text/plain"] }, Buffer.from("hi\n"));
+ * };
+ */
+export class Exchange {
+  /** HTTP status sent, 0 until the response head is out. */
+  status = 0;
+  /** Body bytes handed to the connection so far. */
+  bytesSent = 0;
+  /** The response head has been sent. */
+  headersSent = false;
+  /** The response is complete (or the exchange was abandoned). */
+  finished = false;
+  /** The client closed the connection before the response was complete. */
+  clientGone = false;
+  /** @internal The body consumer, once `readBody()` was called. */
+  sink: BodySink | null = null;
+  /** @internal The consumer asked for a pause. */
+  bodyPaused = false;
+  /** @internal The whole body was delivered. */
+  bodyDone = false;
+  /** `performance.now()` when the head was parsed. */
+  readonly startTime: number;
+  private closeListeners: (() => void)[] | null = null;
+
+  constructor(
+    private readonly owner: ExchangeOwner,
+    /** The parsed request head. */
+    readonly request: RequestHead,
+    /** The connection it arrived on. */
+    readonly info: ConnectionInfo,
+  ) {
+    this.startTime = performance.now();
+  }
+
+  /**
+   * Starts delivering the request body to `sink`. Sends `100 Continue` first
+   * if the client waits for it: reading the body is what asks for it.
+   */
+  readBody(sink: BodySink): void {
+    this.owner.readBody(this, sink);
+  }
+
+  /** Stops body delivery until {@link resumeBody}; the socket stops being read once the buffer fills. */
+  pauseBody(): void {
+    this.bodyPaused = true;
+  }
+
+  /** Resumes body delivery. */
+  resumeBody(): void {
+    this.bodyPaused = false;
+    this.owner.resumeBody(this);
+  }
+
+  /**
+   * Sends the response head; with `body` the whole response (one write,
+   * Content-Length set). Throws a LocalProtocolError for an invalid status or header.
+   */
+  respond(head: ResponseHead, body?: Uint8Array): void {
+    this.owner.respond(this, head, body);
+  }
+
+  /** Sends a piece of the body. Returns false when the socket buffer is full: wait for {@link onDrain}. */
+  write(chunk: Uint8Array): boolean {
+    return this.owner.write(this, chunk);
+  }
+
+  /** Completes the response. */
+  end(): void {
+    this.owner.end(this);
+  }
+
+  /** Calls `callback` once the socket has flushed what was written (at once if nothing is pending). */
+  onDrain(callback: () => void): void {
+    this.owner.waitForDrain(this, callback);
+  }
+
+  /**
+   * Reports an app failure: a 500 response if the head has not gone out,
+   * else the connection is closed. Logged once.
+   */
+  fail(err: unknown): void {
+    this.owner.fail(this, err);
+  }
+
+  /** Calls `listener` if the client goes away before the response completes. */
+  onClientGone(listener: () => void): void {
+    if (this.clientGone) {
+      listener();
+      return;
+    }
+    (this.closeListeners ??= []).push(listener);
+  }
+
+  /** @internal Called by the connection when the client disconnected early. */
+  notifyClientGone(): void {
+    if (this.clientGone) return;
+    this.clientGone = true;
+    const listeners = this.closeListeners;
+    this.closeListeners = null;
+    if (listeners !== null) for (const l of listeners) l();
+  }
+}

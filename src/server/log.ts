@@ -1,0 +1,78 @@
+/**
+ * Logging: leveled messages to stderr and the access log to stdout. Access
+ * lines are batched and written once per event-loop turn, because writes to
+ * pipes and files are synchronous in Node and one write per request would
+ * stall the loop under load.
+ */
+
+/** Severity levels, most severe first. */
+export type LogLevel = "critical" | "error" | "warning" | "info" | "debug";
+
+const LEVELS: Record<LogLevel, number> = { critical: 50, error: 40, warning: 30, info: 20, debug: 10 };
+
+/** True if `value` names a level. */
+export function isLogLevel(value: string): value is LogLevel {
+  return Object.hasOwn(LEVELS, value);
+}
+
+/** Where a server's messages go. */
+export class Logger {
+  private readonly threshold: number;
+  private pending: string[] = [];
+  private scheduled = false;
+
+  constructor(
+    readonly level: LogLevel = "info",
+    private readonly errStream: NodeJS.WritableStream = process.stderr,
+    private readonly accessStream: NodeJS.WritableStream = process.stdout,
+  ) {
+    this.threshold = LEVELS[level];
+  }
+
+  /** True when messages of `level` are written. */
+  enabled(level: LogLevel): boolean {
+    return LEVELS[level] >= this.threshold;
+  }
+
+  log(level: LogLevel, message: string): void {
+    if (LEVELS[level] >= this.threshold) this.errStream.write(`${level.toUpperCase()}: ${message}\n`);
+  }
+
+  error(message: string, err?: unknown): void {
+    if (!this.enabled("error")) return;
+    // Stack traces only at debug level: they are for developers, not for every log reader.
+    const detail =
+      err instanceof Error ? (this.enabled("debug") ? `\n${err.stack}` : `: ${err.message}`) : "";
+    this.log("error", `${message}${detail}`);
+  }
+
+  warning(message: string): void {
+    this.log("warning", message);
+  }
+
+  info(message: string): void {
+    this.log("info", message);
+  }
+
+  debug(message: string): void {
+    this.log("debug", message);
+  }
+
+  /** Queues one access-log line; lines go out together at the end of this loop turn. */
+  access(line: string): void {
+    this.pending.push(line);
+    if (!this.scheduled) {
+      this.scheduled = true;
+      setImmediate(() => this.flush());
+    }
+  }
+
+  /** Writes queued access lines now. */
+  flush(): void {
+    this.scheduled = false;
+    if (this.pending.length === 0) return;
+    const text = `${this.pending.join("\n")}\n`;
+    this.pending = [];
+    this.accessStream.write(text);
+  }
+}

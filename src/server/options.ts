@@ -1,0 +1,104 @@
+/**
+ * Server settings with their defaults in one object. Each timeout says why it
+ * has its default and which server it follows, so operators can judge a change.
+ */
+
+import { DEFAULT_LIMITS, type ParserLimits } from "../http1/limits.ts";
+import type { LogLevel } from "./log.ts";
+
+/** Timeouts in milliseconds; 0 disables one. */
+export interface Timeouts {
+  /**
+   * Time a client has to send a complete request head, counted from its first
+   * byte (or from accept for the first request). Guards against slowloris.
+   * Default 10 s; Node's `headersTimeout` is 60 s, nginx's `client_header_timeout` 60 s,
+   * which lets a slow attacker hold a connection six times longer.
+   */
+  headerTimeout: number;
+  /**
+   * Longest silence while the app waits for request body bytes. An upload that
+   * keeps sending is never cut; a stalled one is. Default 30 s.
+   */
+  bodyTimeout: number;
+  /**
+   * Idle time allowed between requests on a keep-alive connection. Default
+   * 75 s (nginx's `keepalive_timeout`): longer than common load balancers'
+   * idle timeouts (60 s), so the balancer, not us, closes an idle connection
+   * and never sends a request on one we are closing.
+   */
+  keepAliveTimeout: number;
+  /**
+   * Longest time a response write may stay blocked because the client does
+   * not read. A streaming response that keeps flowing is never cut. Default 60 s.
+   */
+  sendTimeout: number;
+  /**
+   * After a response that closes the connection, how long we keep reading
+   * and discarding what the client still sends, so its unread bytes do not
+   * make the kernel reset the connection and destroy our response. Default 2 s.
+   */
+  lingerTimeout: number;
+  /** How long `close()` lets in-flight requests finish before forcing connections closed. Default 30 s, as gunicorn. */
+  gracefulTimeout: number;
+}
+
+/** Everything `serve()` and the CLI can set. */
+export interface ServerOptions extends Timeouts {
+  /** Interface to bind. Default "127.0.0.1". */
+  host: string;
+  /** Port to bind; 0 picks a free one. Default 8000. */
+  port: number;
+  /** Request size limits (see {@link ParserLimits}). */
+  limits: ParserLimits;
+  /**
+   * Most bytes of an unread request body the server reads and discards so the
+   * connection can carry the next request; past that it closes instead.
+   * Default 64 KiB, close to what Node's http server tolerates.
+   */
+  maxDrainSize: number;
+  /**
+   * Received-but-unprocessed bytes (pipelined requests, body the app has not
+   * read yet) above which the server stops reading from the socket. Default 64 KiB.
+   */
+  maxBufferedBytes: number;
+  /** `Server` header value; null sends none. Default "tsgi". */
+  serverHeader: string | null;
+  /** Log one line per request to stdout. Default true. */
+  accessLog: boolean;
+  /** Least severe message written to stderr. Default "info". */
+  logLevel: LogLevel;
+}
+
+/** The defaults documented on {@link ServerOptions} and {@link Timeouts}. */
+export const DEFAULT_OPTIONS: Readonly<ServerOptions> = Object.freeze({
+  host: "127.0.0.1",
+  port: 8000,
+  limits: DEFAULT_LIMITS,
+  headerTimeout: 10_000,
+  bodyTimeout: 30_000,
+  keepAliveTimeout: 75_000,
+  sendTimeout: 60_000,
+  lingerTimeout: 2_000,
+  gracefulTimeout: 30_000,
+  maxDrainSize: 64 * 1024,
+  maxBufferedBytes: 64 * 1024,
+  serverHeader: "tsgi",
+  accessLog: true,
+  logLevel: "info" as LogLevel,
+});
+
+/** Options as a caller may pass them: any subset, limits included. */
+export type ServeOptions = Partial<Omit<ServerOptions, "limits">> & { limits?: Partial<ParserLimits> };
+
+/** Fills in defaults. */
+export function resolveOptions(options: ServeOptions = {}): ServerOptions {
+  const resolved: ServerOptions = { ...DEFAULT_OPTIONS, limits: { ...DEFAULT_LIMITS } };
+  for (const [key, value] of Object.entries(options)) {
+    if (value !== undefined && key !== "limits")
+      (resolved as unknown as Record<string, unknown>)[key] = value;
+  }
+  for (const [key, value] of Object.entries(options.limits ?? {})) {
+    if (value !== undefined) (resolved.limits as unknown as Record<string, unknown>)[key] = value;
+  }
+  return resolved;
+}
