@@ -431,7 +431,7 @@ export class HttpConnection implements ExchangeOwner, Expirable {
       this.closeGracefully();
       return;
     }
-    if (ex !== null && ex.headersSent) {
+    if (ex?.headersSent) {
       this.socket.destroy();
       return;
     }

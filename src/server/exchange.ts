@@ -133,7 +133,8 @@ export class Exchange {
       listener();
       return;
     }
-    (this.closeListeners ??= []).push(listener);
+    if (this.closeListeners === null) this.closeListeners = [];
+    this.closeListeners.push(listener);
   }
 
   /** @internal Called by the connection when the client disconnected early. */
