@@ -1,0 +1,265 @@
+/**
+ * The command line: one table of options (flag, value kind, help, where it
+ * goes), from which both the parser and `--help` are made, so they cannot
+ * disagree.
+ */
+
+import { INTERFACES, type Interface } from "../gateways/select.ts";
+import type { ParserLimits } from "../http1/limits.ts";
+import { isLogLevel, type LogLevel } from "../server/log.ts";
+import { DEFAULT_OPTIONS, type ServeOptions } from "../server/options.ts";
+
+/** A command line that cannot be run as given; printed as one line, exit status 2. */
+export class UsageError extends Error {
+  override readonly name = "UsageError";
+  readonly code = "TSGI_ERR_USAGE";
+}
+
+/** What the command line asks for. */
+export interface CliConfig {
+  /** MODULE[:ATTR] as given. */
+  target: string;
+  interface: Interface;
+  options: ServeOptions & { limits: Partial<ParserLimits> };
+}
+
+type Kind = "string" | "port" | "seconds" | "bytes" | "count" | "flag";
+
+interface OptionSpec {
+  flag: string;
+  kind: Kind;
+  help: string;
+  /** Default shown in --help. */
+  shown?: string;
+  apply(config: CliConfig, value: string | number | boolean): void;
+}
+
+const limit =
+  (key: keyof ParserLimits) =>
+  (c: CliConfig, v: string | number | boolean): void => {
+    c.options.limits[key] = v as number;
+  };
+const option =
+  <K extends keyof ServeOptions>(key: K) =>
+  (c: CliConfig, v: string | number | boolean): void => {
+    (c.options as Record<string, unknown>)[key] = v;
+  };
+const seconds = (ms: number) => `${ms / 1000}`;
+const L = DEFAULT_OPTIONS.limits;
+
+/** Every option, in the order --help lists them. */
+export const OPTIONS: readonly OptionSpec[] = [
+  {
+    flag: "host",
+    kind: "string",
+    help: "Interface to bind.",
+    shown: DEFAULT_OPTIONS.host,
+    apply: option("host"),
+  },
+  {
+    flag: "port",
+    kind: "port",
+    help: "Port to bind; 0 picks a free one.",
+    shown: "8000",
+    apply: option("port"),
+  },
+  {
+    flag: "interface",
+    kind: "string",
+    help: `Gateway interface: ${INTERFACES.join(", ")}.`,
+    shown: "auto",
+    apply(c, v) {
+      if (!(INTERFACES as readonly string[]).includes(v as string)) {
+        throw new UsageError(`--interface must be one of ${INTERFACES.join(", ")}`);
+      }
+      c.interface = v as Interface;
+    },
+  },
+  {
+    flag: "log-level",
+    kind: "string",
+    help: "critical, error, warning, info or debug (debug adds stack traces).",
+    shown: "info",
+    apply(c, v) {
+      if (!isLogLevel(v as string))
+        throw new UsageError("--log-level must be critical, error, warning, info or debug");
+      c.options.logLevel = v as LogLevel;
+    },
+  },
+  {
+    flag: "no-access-log",
+    kind: "flag",
+    help: "Do not log one line per request.",
+    apply: (c) => (c.options.accessLog = false),
+  },
+  {
+    flag: "no-server-header",
+    kind: "flag",
+    help: "Do not send a Server header.",
+    apply: (c) => (c.options.serverHeader = null),
+  },
+  {
+    flag: "header-timeout",
+    kind: "seconds",
+    help: "Seconds a client has to send a request head.",
+    shown: seconds(DEFAULT_OPTIONS.headerTimeout),
+    apply: option("headerTimeout"),
+  },
+  {
+    flag: "body-timeout",
+    kind: "seconds",
+    help: "Seconds of silence allowed while the app reads the body.",
+    shown: seconds(DEFAULT_OPTIONS.bodyTimeout),
+    apply: option("bodyTimeout"),
+  },
+  {
+    flag: "keep-alive-timeout",
+    kind: "seconds",
+    help: "Seconds an idle keep-alive connection stays open.",
+    shown: seconds(DEFAULT_OPTIONS.keepAliveTimeout),
+    apply: option("keepAliveTimeout"),
+  },
+  {
+    flag: "send-timeout",
+    kind: "seconds",
+    help: "Seconds a response write may stay blocked by a client that does not read.",
+    shown: seconds(DEFAULT_OPTIONS.sendTimeout),
+    apply: option("sendTimeout"),
+  },
+  {
+    flag: "graceful-timeout",
+    kind: "seconds",
+    help: "Seconds in-flight requests get to finish on shutdown.",
+    shown: seconds(DEFAULT_OPTIONS.gracefulTimeout),
+    apply: option("gracefulTimeout"),
+  },
+  {
+    flag: "max-request-line-size",
+    kind: "bytes",
+    help: "Longest request line (414 beyond).",
+    shown: String(L.maxRequestLineSize),
+    apply: limit("maxRequestLineSize"),
+  },
+  {
+    flag: "max-header-size",
+    kind: "bytes",
+    help: "Largest header section (431 beyond).",
+    shown: String(L.maxHeaderSize),
+    apply: limit("maxHeaderSize"),
+  },
+  {
+    flag: "max-header-count",
+    kind: "count",
+    help: "Most header fields (431 beyond).",
+    shown: String(L.maxHeaderCount),
+    apply: limit("maxHeaderCount"),
+  },
+  {
+    flag: "max-body-size",
+    kind: "bytes",
+    help: "Largest request body (413 beyond).",
+    shown: String(L.maxBodySize),
+    apply: limit("maxBodySize"),
+  },
+  {
+    flag: "max-drain-size",
+    kind: "bytes",
+    help: "Most unread body bytes discarded to keep a connection open.",
+    shown: String(DEFAULT_OPTIONS.maxDrainSize),
+    apply: option("maxDrainSize"),
+  },
+];
+
+/** The text of `tsgi --help`. */
+export function helpText(): string {
+  const rows = OPTIONS.map((o) => {
+    const value = o.kind === "flag" ? "" : ` ${o.kind === "string" ? "TEXT" : o.kind.toUpperCase()}`;
+    const shown = o.shown === undefined ? "" : ` [default: ${o.shown}]`;
+    return [`  --${o.flag}${value}`, `${o.help}${shown}`];
+  });
+  rows.push(["  -h, --help", "Show this message and exit."], ["  --version", "Show the version and exit."]);
+  const width = Math.max(...rows.map((r) => r[0]!.length)) + 2;
+  return [
+    "Usage: tsgi [OPTIONS] MODULE[:ATTR]",
+    "",
+    "  Serve the app exported by MODULE (a .ts or .js file; ATTR defaults to the",
+    "  default export, then `app`).",
+    "",
+    "Options:",
+    ...rows.map(([a, b]) => `${a!.padEnd(width)}${b}`),
+    "",
+  ].join("\n");
+}
+
+const SIZE_RE = /^([0-9]+)\s*([kmg]?)(i?b)?$/i;
+const UNITS: Record<string, number> = { "": 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3 };
+
+function convert(spec: OptionSpec, raw: string): string | number {
+  const name = `--${spec.flag}`;
+  switch (spec.kind) {
+    case "string":
+      return raw;
+    case "port": {
+      const n = Number(raw);
+      if (!/^[0-9]+$/.test(raw) || n > 65535) throw new UsageError(`${name} must be a port number (0-65535)`);
+      return n;
+    }
+    case "seconds": {
+      const n = Number(raw);
+      if (raw.trim() === "" || !Number.isFinite(n) || n < 0)
+        throw new UsageError(`${name} must be a number of seconds`);
+      return Math.round(n * 1000);
+    }
+    case "count": {
+      if (!/^[0-9]+$/.test(raw) || Number(raw) < 1)
+        throw new UsageError(`${name} must be a positive integer`);
+      return Number(raw);
+    }
+    case "bytes": {
+      const m = SIZE_RE.exec(raw.trim());
+      if (m === null) throw new UsageError(`${name} must be a size in bytes, e.g. 65536 or 64k`);
+      return Number(m[1]) * UNITS[m[2]!.toLowerCase()]!;
+    }
+    default:
+      return raw;
+  }
+}
+
+/** Parses argv (without node and script). Returns "help" or "version" for those flags. */
+export function parseCommandLine(argv: readonly string[]): CliConfig | "help" | "version" {
+  const config: CliConfig = { target: "", interface: "auto", options: { limits: {} } };
+  const byFlag = new Map(OPTIONS.map((o) => [o.flag, o]));
+  const positional: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]!;
+    if (arg === "-h" || arg === "--help") return "help";
+    if (arg === "--version") return "version";
+    if (arg === "--") {
+      positional.push(...argv.slice(i + 1));
+      break;
+    }
+    if (!arg.startsWith("--")) {
+      if (arg.startsWith("-") && arg !== "-") throw new UsageError(`unknown option ${arg}`);
+      positional.push(arg);
+      continue;
+    }
+    const eq = arg.indexOf("=");
+    const flag = arg.slice(2, eq === -1 ? undefined : eq);
+    const spec = byFlag.get(flag);
+    if (spec === undefined) throw new UsageError(`unknown option --${flag}`);
+    if (spec.kind === "flag") {
+      if (eq !== -1) throw new UsageError(`--${flag} takes no value`);
+      spec.apply(config, true);
+      continue;
+    }
+    let raw: string | undefined;
+    if (eq !== -1) raw = arg.slice(eq + 1);
+    else raw = argv[++i];
+    if (raw === undefined) throw new UsageError(`--${flag} needs a value`);
+    spec.apply(config, convert(spec, raw));
+  }
+  if (positional.length === 0) throw new UsageError("missing MODULE[:ATTR] (see tsgi --help)");
+  if (positional.length > 1) throw new UsageError(`unexpected argument ${positional[1]}`);
+  config.target = positional[0]!;
+  return config;
+}

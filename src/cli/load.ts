@@ -1,0 +1,73 @@
+/**
+ * Finds and imports the app named by MODULE[:ATTR]. TypeScript modules are
+ * loaded through tsx's loader API, registered only when needed so plain
+ * JavaScript apps pay nothing for it.
+ */
+
+import { existsSync, statSync } from "node:fs";
+import { extname, resolve } from "node:path";
+import { pathToFileURL } from "node:url";
+
+/** The app could not be loaded; printed as one line, exit status 1. */
+export class AppLoadError extends Error {
+  override readonly name = "AppLoadError";
+  readonly code = "TSGI_ERR_APP_LOAD";
+}
+
+const EXTENSIONS = [".ts", ".mts", ".js", ".mjs", ".cts", ".cjs", ".tsx", ".jsx"];
+const TYPESCRIPT = new Set([".ts", ".mts", ".cts", ".tsx"]);
+let tsxRegistered = false;
+
+/** Splits MODULE[:ATTR] at the last colon that is not part of a Windows drive. */
+export function splitTarget(target: string): { module: string; attr: string | null } {
+  const colon = target.lastIndexOf(":");
+  if (colon <= 1) return { module: target, attr: null };
+  return { module: target.slice(0, colon), attr: target.slice(colon + 1) || null };
+}
+
+/** Resolves a module argument to a file: as given, with an extension added, or in uvicorn's dotted form. */
+function findFile(module: string, cwd: string): string | null {
+  const candidates = [module, ...EXTENSIONS.map((e) => module + e)];
+  if (!module.includes("/") && module.includes(".") && !EXTENSIONS.includes(extname(module))) {
+    const dotted = module.replaceAll(".", "/");
+    candidates.push(...EXTENSIONS.map((e) => dotted + e));
+  }
+  for (const candidate of candidates) {
+    const path = resolve(cwd, candidate);
+    if (existsSync(path) && statSync(path).isFile()) return path;
+  }
+  return null;
+}
+
+/**
+ * Imports MODULE and returns the app: ATTR if given, else the default export,
+ * else the export named `app`.
+ */
+export async function loadApp(target: string, cwd = process.cwd()): Promise<unknown> {
+  const { module, attr } = splitTarget(target);
+  const file = findFile(module, cwd);
+  if (file === null) throw new AppLoadError(`module not found: ${module}`);
+  if (TYPESCRIPT.has(extname(file)) && !tsxRegistered) {
+    const { register } = await import("tsx/esm/api");
+    register();
+    tsxRegistered = true;
+  }
+  let namespace: Record<string, unknown>;
+  try {
+    namespace = (await import(pathToFileURL(file).href)) as Record<string, unknown>;
+  } catch (err) {
+    const message = err instanceof Error ? err.message.split("\n")[0] : String(err);
+    throw new AppLoadError(`error while importing ${module}: ${message}`, { cause: err });
+  }
+  if (attr !== null) {
+    if (!(attr in namespace) || namespace[attr] === undefined) {
+      throw new AppLoadError(`attribute "${attr}" not found in module ${module}`);
+    }
+    return namespace[attr];
+  }
+  const app = namespace.default ?? namespace.app;
+  if (app === undefined) {
+    throw new AppLoadError(`module ${module} has no default export and no export named "app"`);
+  }
+  return app;
+}

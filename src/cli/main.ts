@@ -1,0 +1,86 @@
+#!/usr/bin/env node
+/**
+ * `tsgi [OPTIONS] MODULE[:ATTR]`: load an app, serve it, shut down
+ * gracefully on SIGINT/SIGTERM. Failures print one line and exit non-zero;
+ * stack traces only with `--log-level debug`.
+ */
+
+import { readFileSync } from "node:fs";
+import { gatewayFor } from "../gateways/select.ts";
+import { Logger } from "../server/log.ts";
+import { Server } from "../server/server.ts";
+import { helpText, parseCommandLine, UsageError } from "./args.ts";
+import { loadApp } from "./load.ts";
+
+function version(): string {
+  const pkg = JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as {
+    version: string;
+  };
+  return pkg.version;
+}
+
+function describeListenError(err: NodeJS.ErrnoException, host: string, port: number): string {
+  switch (err.code) {
+    case "EADDRINUSE":
+      return `cannot listen on ${host}:${port}: address already in use`;
+    case "EACCES":
+      return `cannot listen on ${host}:${port}: permission denied`;
+    case "EADDRNOTAVAIL":
+    case "ENOTFOUND":
+      return `cannot listen on ${host}:${port}: address not available on this machine`;
+    default:
+      return `cannot listen on ${host}:${port}: ${err.message}`;
+  }
+}
+
+async function main(argv: string[]): Promise<number> {
+  let debug = argv.includes("debug");
+  try {
+    const config = parseCommandLine(argv);
+    if (config === "help") {
+      process.stdout.write(helpText());
+      return 0;
+    }
+    if (config === "version") {
+      process.stdout.write(`tsgi ${version()}\n`);
+      return 0;
+    }
+    const logger = new Logger(config.options.logLevel ?? "info");
+    debug = logger.enabled("debug");
+    const app = await loadApp(config.target);
+    const handler = gatewayFor(app, config.interface, logger);
+    const server = new Server(handler, config.options, logger);
+    const { host, port } = server.options;
+    try {
+      await server.listen();
+    } catch (err) {
+      throw new Error(describeListenError(err as NodeJS.ErrnoException, host, port), { cause: err });
+    }
+    // The readiness line: scripts and tests wait for it, so it is printed at every log level.
+    process.stderr.write(`INFO: Listening on ${server.url} (press CTRL+C to quit)\n`);
+
+    await new Promise<void>((resolve) => {
+      let signalled = false;
+      const stop = (signal: NodeJS.Signals) => {
+        if (signalled) {
+          logger.warning(`${signal} again: exiting without waiting`);
+          process.exit(1);
+        }
+        signalled = true;
+        logger.info(`${signal}: shutting down (waiting up to ${server.options.gracefulTimeout / 1000}s)`);
+        void server.close().then(resolve);
+      };
+      process.on("SIGINT", stop);
+      process.on("SIGTERM", stop);
+    });
+    logger.info("Stopped");
+    return 0;
+  } catch (err) {
+    const message = err instanceof Error ? err.message : String(err);
+    process.stderr.write(`tsgi: error: ${message}\n`);
+    if (debug && err instanceof Error) process.stderr.write(`${err.stack}\n`);
+    return err instanceof UsageError ? 2 : 1;
+  }
+}
+
+process.exitCode = await main(process.argv.slice(2));
