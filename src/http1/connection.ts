@@ -149,7 +149,7 @@ export class ServerConnection {
     try {
       event = this.parser.nextEvent();
     } catch (err) {
-      this.theirState = "ERROR";
+      this.theirState = "ERROR"; // reachable from every state (see states.ts)
       throw err;
     }
     if (event === NEED_DATA || event === PAUSED) return event;
@@ -163,7 +163,7 @@ export class ServerConnection {
         break;
       case "end":
         this.theirState = this.move(CLIENT_TABLE, this.theirState, "end");
-        if (!this.keepAlive) this.theirState = "MUST_CLOSE";
+        if (!this.keepAlive) this.theirState = this.move(CLIENT_TABLE, this.theirState, "no_reuse");
         break;
       case "closed":
         this.theirState = this.move(CLIENT_TABLE, this.theirState, "close");
@@ -292,7 +292,7 @@ export class ServerConnection {
     this.keepAlive = keepAlive;
     if (!keepAlive) {
       out += "Connection: close\r\n";
-      if (this.theirState === "DONE") this.theirState = "MUST_CLOSE";
+      if (this.theirState === "DONE") this.theirState = this.move(CLIENT_TABLE, this.theirState, "no_reuse");
     } else if (request.version === 10) {
       out += "Connection: keep-alive\r\n";
     }
@@ -358,7 +358,7 @@ export class ServerConnection {
       );
     }
     if (this.framing === LENGTH && this.remaining > 0) {
-      this.ourState = "ERROR";
+      this.ourState = this.move(SERVER_TABLE, this.ourState, "error");
       throw new LocalProtocolError(
         `response ended ${this.remaining} bytes short of its Content-Length`,
         "TSGI_ERR_BODY_LENGTH_MISMATCH",
@@ -388,7 +388,6 @@ export class ServerConnection {
       },
       body,
     );
-    this.ourState = "MUST_CLOSE";
     return bytes;
   }
 
@@ -413,7 +412,7 @@ export class ServerConnection {
 
   private finish(): void {
     this.ourState = this.move(SERVER_TABLE, this.ourState, "end");
-    if (!this.keepAlive) this.ourState = "MUST_CLOSE";
+    if (!this.keepAlive) this.ourState = this.move(SERVER_TABLE, this.ourState, "no_reuse");
   }
 
   private move(table: typeof CLIENT_TABLE, state: State, event: Transition): State {

@@ -31,6 +31,7 @@ export type Transition =
   | "response" // server sent a final response head
   | "close" // this side closed
   | "next_cycle" // both DONE and keep-alive: start over
+  | "no_reuse" // the connection will close after this exchange
   | "error";
 
 /** Client side: what the peer may do next. */
@@ -38,7 +39,7 @@ export const CLIENT_TABLE: Readonly<Record<State, Partial<Record<Transition, Sta
   IDLE: { request: "SEND_BODY", close: "CLOSED", error: "ERROR" },
   SEND_RESPONSE: {},
   SEND_BODY: { data: "SEND_BODY", end: "DONE", error: "ERROR" },
-  DONE: { next_cycle: "IDLE", close: "CLOSED", error: "ERROR" },
+  DONE: { next_cycle: "IDLE", no_reuse: "MUST_CLOSE", close: "CLOSED", error: "ERROR" },
   MUST_CLOSE: { close: "CLOSED", error: "ERROR" },
   CLOSED: { error: "ERROR" },
   ERROR: {},
@@ -50,7 +51,7 @@ export const SERVER_TABLE: Readonly<Record<State, Partial<Record<Transition, Sta
   IDLE: { request: "SEND_RESPONSE", response: "SEND_BODY", close: "CLOSED", error: "ERROR" },
   SEND_RESPONSE: { informational: "SEND_RESPONSE", response: "SEND_BODY", close: "CLOSED", error: "ERROR" },
   SEND_BODY: { data: "SEND_BODY", end: "DONE", close: "CLOSED", error: "ERROR" },
-  DONE: { next_cycle: "IDLE", close: "CLOSED", error: "ERROR" },
+  DONE: { next_cycle: "IDLE", no_reuse: "MUST_CLOSE", close: "CLOSED", error: "ERROR" },
   MUST_CLOSE: { close: "CLOSED", error: "ERROR" },
   CLOSED: { error: "ERROR" },
   ERROR: { close: "ERROR" },
