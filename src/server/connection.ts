@@ -109,10 +109,9 @@ export class HttpConnection implements ExchangeOwner, Expirable {
   }
 
   private onEnd(): void {
-    if (this.closing) {
-      this.socket.destroy();
-      return;
-    }
+    // While closing, the socket destroys itself once our queued bytes are
+    // flushed too (autoDestroy); destroying it here would drop them.
+    if (this.closing) return;
     this.core.receiveEOF();
     this.pump();
   }
@@ -453,10 +452,11 @@ export class HttpConnection implements ExchangeOwner, Expirable {
     if (this.closing || this.closed) return;
     this.closing = true;
     this.drainCallback = null;
-    this.socket.end();
-    this.setDeadline(this.options.lingerTimeout);
+    // Until our bytes are flushed the client is slow to read (send timeout);
+    // after that, linger briefly for the client's FIN.
+    this.setDeadline(this.options.sendTimeout);
+    this.socket.end(() => this.setDeadline(this.options.lingerTimeout));
     this.updateReading();
-    if (this.socket.readableEnded) this.socket.destroy();
   }
 
   private setDeadline(ms: number): void {
