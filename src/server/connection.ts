@@ -166,7 +166,9 @@ export class HttpConnection implements ExchangeOwner, Expirable {
   private pumpEvents(): void {
     const core = this.core;
     for (;;) {
-      if (this.closing || this.closed || this.awaitingDrain) return;
+      // fail() and a cut-short end() destroy the socket and drop the exchange from
+      // inside the handler; the parser may still hold that request's "end" event.
+      if (this.closing || this.closed || this.awaitingDrain || this.socket.destroyed) return;
       const ex = this.exchange;
       if (ex !== null && !this.discarding) {
         // Body events wait in the parser until the gateway asks for them.
