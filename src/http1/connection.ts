@@ -166,7 +166,8 @@ export class ServerConnection {
         if (!this.keepAlive) this.theirState = this.move(CLIENT_TABLE, this.theirState, "no_reuse");
         break;
       case "closed":
-        this.theirState = this.move(CLIENT_TABLE, this.theirState, "close");
+        // Asked again after the close, the answer stays "closed" (as in h11).
+        if (this.theirState !== "CLOSED") this.theirState = this.move(CLIENT_TABLE, this.theirState, "close");
         break;
     }
     return event;
@@ -202,9 +203,14 @@ export class ServerConnection {
     if (head.reason !== undefined && !isFieldText(head.reason)) {
       throw new LocalProtocolError("invalid reason phrase", "TSGI_ERR_BAD_STATUS");
     }
+    // Check the transition first: a refused call must leave the connection as it was.
+    const nextOurState = this.move(SERVER_TABLE, this.ourState, "response");
     const request = this.request;
     const isHead = request !== null && request.method === "HEAD";
-    const bodyless = status === 204 || status === 304;
+    // A 2xx to CONNECT turns the connection into a tunnel: no framing headers
+    // (RFC 9110 §8.6, RFC 9112 §6.1). tsgi does not relay tunnels, so it closes after.
+    const tunnel = request !== null && request.method === "CONNECT" && status < 300;
+    const bodyless = status === 204 || status === 304 || tunnel;
     const headers = head.headers;
 
     let out = statusLine(status, head.reason);
@@ -245,8 +251,8 @@ export class ServerConnection {
               throw new LocalProtocolError("invalid response Content-Length", "TSGI_ERR_BAD_RESPONSE_HEADER");
             }
             appLength = Number(value);
-            // RFC 9110 §8.6: never a Content-Length in a 204.
-            if (status === 204) continue;
+            // RFC 9110 §8.6: never a Content-Length in a 204 or a 2xx to CONNECT.
+            if (status === 204 || tunnel) continue;
           }
           break;
         case 17:
@@ -288,7 +294,7 @@ export class ServerConnection {
     const ambiguousBody = this.continueState === CONTINUE_WAITING;
     this.continueState = CONTINUE_NONE;
     const keepAlive =
-      request !== null && this.keepAlive && !appClose && !this.closeRequested && !ambiguousBody;
+      request !== null && this.keepAlive && !appClose && !this.closeRequested && !ambiguousBody && !tunnel;
     this.keepAlive = keepAlive;
     if (!keepAlive) {
       out += "Connection: close\r\n";
@@ -300,7 +306,7 @@ export class ServerConnection {
     if (!hasServer && this.serverHeader !== null) out += `Server: ${this.serverHeader}\r\n`;
     out += "\r\n";
 
-    this.ourState = this.move(SERVER_TABLE, this.ourState, "response");
+    this.ourState = nextOurState;
     if (body === undefined) return Buffer.from(out, "latin1");
 
     this.finish();

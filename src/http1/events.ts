@@ -26,7 +26,7 @@ export interface RequestHead {
   readonly host: string;
   /** Body framing decided from Content-Length / Transfer-Encoding. */
   readonly framing: BodyFraming;
-  /** Content-Length when `framing` is "length", else -1. */
+  /** Body length when known: the Content-Length for "length", 0 for "none", -1 for "chunked". */
   readonly contentLength: number;
   /** The client asked to keep the connection open after this exchange. */
   readonly keepAlive: boolean;

@@ -48,6 +48,8 @@ const EMPTY = Buffer.alloc(0);
 const MAX_CHUNK_SIZE_DIGITS = 13;
 /** Content-Length digits kept exact by a double (2^53 has 16 digits). */
 const MAX_CONTENT_LENGTH_DIGITS = 15;
+/** Smallest buffer allocated to join partial input. */
+const MIN_STORAGE = 1024;
 /** Empty lines tolerated before a request line (RFC 9112 §2.2 says ignore "at least one"). */
 const MAX_LEADING_EMPTY_LINES = 4;
 
@@ -84,8 +86,11 @@ function fail(
 export class RequestParser {
   readonly limits: ParserLimits;
 
+  /** Unconsumed input is `buf[pos..]`. */
   private buf: Buffer = EMPTY;
   private pos = 0;
+  /** Our own growable memory when `buf` lives in it (null when `buf` is a caller's chunk). */
+  private storage: Buffer | null = null;
   private state = HEAD;
   private eof = false;
 
@@ -128,14 +133,31 @@ export class RequestParser {
     if (this.eof) throw new RemoteProtocolError("data after end of stream", "TSGI_ERR_INVALID_STATE", 400);
     if (data.length === 0) return;
     const chunk = Buffer.isBuffer(data) ? data : Buffer.from(data.buffer, data.byteOffset, data.byteLength);
-    if (this.pos >= this.buf.length) {
+    const unread = this.buf.length - this.pos;
+    if (unread === 0) {
+      // The common case: everything before was consumed; parse the chunk in place.
       this.rebase(this.pos);
       this.buf = chunk;
-    } else {
-      const keep = this.buf.subarray(this.pos);
-      this.rebase(this.pos);
-      this.buf = Buffer.concat([keep, chunk]);
+      this.storage = null;
+      return;
     }
+    const storage = this.storage;
+    if (storage !== null && this.buf.length + chunk.length <= storage.length) {
+      // Room left in our own buffer: append without moving what is there, so
+      // body views already handed out stay valid.
+      storage.set(chunk, this.buf.length);
+      this.buf = storage.subarray(0, this.buf.length + chunk.length);
+      return;
+    }
+    // Grow geometrically: a head trickling in byte by byte costs linear, not
+    // quadratic, copying.
+    const needed = unread + chunk.length;
+    const grown = Buffer.allocUnsafeSlow(Math.max(needed * 2, MIN_STORAGE));
+    this.buf.copy(grown, 0, this.pos);
+    grown.set(chunk, unread);
+    this.rebase(this.pos);
+    this.storage = grown;
+    this.buf = grown.subarray(0, needed);
   }
 
   /** The peer closed its sending side. */
@@ -553,7 +575,13 @@ function checkTargetForm(method: string, target: string): void {
         if (k !== -1 && k < end) end = k;
       }
       const authority = rest.slice(2, end);
-      checkAuthority(authority.slice(authority.lastIndexOf("@") + 1));
+      const hostPort = authority.slice(authority.lastIndexOf("@") + 1);
+      const scheme = target.slice(0, target.indexOf(":")).toLowerCase();
+      // RFC 9110 §4.2.1/§4.2.2: an http(s) URI with an empty host is invalid and MUST be rejected.
+      if ((scheme === "http" || scheme === "https") && (hostPort === "" || hostPort.startsWith(":"))) {
+        fail("http URI with an empty host", "TSGI_ERR_BAD_TARGET");
+      }
+      checkAuthority(hostPort);
     }
     return;
   }
@@ -616,11 +644,15 @@ function parseFieldLine(buf: Buffer, start: number, end: number, out: string[]):
 /** `Content-Length = 1*DIGIT` (RFC 9110 §8.6); no sign, no spaces inside, no list form. */
 function parseContentLength(value: string): number {
   const n = value.length;
-  if (n === 0 || n > MAX_CONTENT_LENGTH_DIGITS) fail("invalid Content-Length", "TSGI_ERR_BAD_CONTENT_LENGTH");
+  if (n === 0) fail("invalid Content-Length", "TSGI_ERR_BAD_CONTENT_LENGTH");
   let v = 0;
+  let significant = 0; // leading zeros do not count towards the digit limit
   for (let i = 0; i < n; i++) {
     const d = value.charCodeAt(i) - 0x30;
     if (d < 0 || d > 9) fail("invalid Content-Length", "TSGI_ERR_BAD_CONTENT_LENGTH");
+    if ((v !== 0 || d !== 0) && ++significant > MAX_CONTENT_LENGTH_DIGITS) {
+      fail("Content-Length too large", "TSGI_ERR_BAD_CONTENT_LENGTH");
+    }
     v = v * 10 + d;
   }
   return v;
@@ -663,10 +695,13 @@ function checkTransferEncoding(value: string): void {
 function parseChunkSizeLine(buf: Buffer, start: number, end: number): number {
   let i = start;
   let size = 0;
+  let significant = 0; // leading zeros do not count towards the digit limit
   while (i < end) {
     const h = hexValue(buf[i]!);
     if (h === -1) break;
-    if (i - start >= MAX_CHUNK_SIZE_DIGITS) fail("chunk size too large", "TSGI_ERR_BAD_CHUNK");
+    if ((size !== 0 || h !== 0) && ++significant > MAX_CHUNK_SIZE_DIGITS) {
+      fail("chunk size too large", "TSGI_ERR_BAD_CHUNK");
+    }
     size = size * 16 + h;
     i++;
   }
