@@ -78,7 +78,13 @@ async function main(argv: string[]): Promise<number> {
   } catch (err) {
     const message = err instanceof Error ? err.message : String(err);
     process.stderr.write(`tsgi: error: ${message}\n`);
-    if (debug && err instanceof Error) process.stderr.write(`${err.stack}\n`);
+    if (debug) {
+      // Also the causes: for an import error the trace that matters is the app's, in `cause`.
+      let e: unknown = err;
+      for (let depth = 0; e instanceof Error && depth < 10; depth++, e = e.cause) {
+        process.stderr.write(`${depth === 0 ? "" : "Caused by: "}${e.stack}\n`);
+      }
+    }
     return err instanceof UsageError ? 2 : 1;
   }
 }
