@@ -43,6 +43,8 @@ export class HttpConnection implements ExchangeOwner, Expirable {
   /** Waiting for the socket to flush before parsing the next request. */
   private awaitingDrain = false;
   private drainCallback: (() => void) | null = null;
+  /** The deadline write() armed when the socket buffer filled; cleared on 'drain'. */
+  private sendDeadline = 0;
   /** Our side is closed (FIN sent); what still arrives is discarded. */
   private closing = false;
   private closed = false;
@@ -126,7 +128,12 @@ export class HttpConnection implements ExchangeOwner, Expirable {
       this.drainCallback = null;
       this.deadline = 0;
       callback();
+    } else if (!this.closing && this.sendDeadline !== 0 && this.deadline === this.sendDeadline) {
+      // write() armed the send timeout for a full buffer that has now flushed:
+      // the client is reading, so the timeout is over even if nobody waits for 'drain'.
+      this.deadline = 0;
     }
+    this.sendDeadline = 0;
   }
 
   private onSocketError(err: NodeJS.ErrnoException): void {
@@ -282,6 +289,7 @@ export class HttpConnection implements ExchangeOwner, Expirable {
     }
     if (socket.writableNeedDrain) {
       this.setDeadline(this.options.sendTimeout);
+      this.sendDeadline = this.deadline;
       return false;
     }
     return true;
