@@ -6,7 +6,7 @@
  */
 
 import { readFileSync } from "node:fs";
-import { gatewayFor } from "../gateways/select.ts";
+import { gatewayFor, NotAnAppError } from "../gateways/select.ts";
 import { Logger } from "../server/log.ts";
 import { Server } from "../server/server.ts";
 import { helpText, parseCommandLine, UsageError } from "./args.ts";
@@ -34,7 +34,11 @@ function describeListenError(err: NodeJS.ErrnoException, host: string, port: num
 }
 
 async function main(argv: string[]): Promise<number> {
-  let debug = argv.includes("debug");
+  // Until the options are parsed, look for the debug level by hand so even a
+  // bad command line can show its stack trace.
+  let debug = argv.some(
+    (a, i) => a === "--log-level=debug" || (a === "--log-level" && argv[i + 1] === "debug"),
+  );
   try {
     const config = parseCommandLine(argv);
     if (config === "help") {
@@ -48,7 +52,14 @@ async function main(argv: string[]): Promise<number> {
     const logger = new Logger(config.options.logLevel ?? "info");
     debug = logger.enabled("debug");
     const app = await loadApp(config.target);
-    const handler = gatewayFor(app, config.interface, logger);
+    let handler: ReturnType<typeof gatewayFor>;
+    try {
+      handler = gatewayFor(app, config.interface, logger);
+    } catch (err) {
+      if (err instanceof NotAnAppError)
+        throw new NotAnAppError(`${config.target} is not an app: ${err.message}`);
+      throw err;
+    }
     const server = new Server(handler, config.options, logger);
     const { host, port } = server.options;
     try {

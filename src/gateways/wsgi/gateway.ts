@@ -32,24 +32,30 @@ function toBytes(chunk: unknown): Uint8Array {
   );
 }
 
-/** Makes the `wsgi.errors` stream: text goes to the server log, one entry per line. */
-function errorStream(logger: Logger): WSGIErrors {
-  let partial = "";
-  const stream: WSGIErrors = {
-    write(text: string) {
-      const lines = (partial + String(text)).split("\n");
-      partial = lines.pop()!;
-      for (const line of lines) logger.log("error", line);
-    },
-    writelines(lines: Iterable<string>) {
-      for (const line of lines) stream.write(line);
-    },
-    flush() {
-      if (partial !== "") logger.log("error", partial);
-      partial = "";
-    },
-  };
-  return stream;
+/**
+ * `wsgi.errors` for one request: text goes to the server log, one entry per
+ * line. A partial line waits for its end, for flush(), or for the end of the
+ * request; one stream per request keeps requests' partial lines apart.
+ */
+class ErrorStream implements WSGIErrors {
+  private partial = "";
+
+  constructor(private readonly logger: Logger) {}
+
+  write(text: string): void {
+    const lines = (this.partial + String(text)).split("\n");
+    this.partial = lines.pop()!;
+    for (const line of lines) this.logger.log("error", line);
+  }
+
+  writelines(lines: Iterable<string>): void {
+    for (const line of lines) this.write(line);
+  }
+
+  flush(): void {
+    if (this.partial !== "") this.logger.log("error", this.partial);
+    this.partial = "";
+  }
 }
 
 /** One app invocation: the state `startResponse`, `write` and the result iteration share. */
@@ -79,7 +85,11 @@ class WSGIRun {
     this.ex.write(bytes);
   };
 
-  constructor(private readonly ex: Exchange) {}
+  constructor(
+    private readonly ex: Exchange,
+    private readonly logger: Logger,
+    private readonly errors: ErrorStream,
+  ) {}
 
   run(app: WSGIApp, environ: Parameters<WSGIApp>[0]): void {
     const ex = this.ex;
@@ -120,7 +130,7 @@ class WSGIRun {
     else if (chunks.length === 0) body = EMPTY;
     else body = Buffer.concat(chunks.map(toBytes));
     this.close();
-    ex.respond(this.requireHead(), body);
+    ex.respond(this.requireHead(body.length > 0), body);
   }
 
   /** Iterates the result until done or the socket is full, then waits for 'drain'. */
@@ -134,7 +144,7 @@ class WSGIRun {
         if (step.done) break;
         const bytes = toBytes(step.value);
         if (bytes.length === 0) continue;
-        if (!ex.headersSent) ex.respond(this.requireHead());
+        if (!ex.headersSent) ex.respond(this.requireHead(true));
         if (!ex.write(bytes)) {
           ex.onDrain(this.pull);
           return;
@@ -143,20 +153,29 @@ class WSGIRun {
       }
       this.close();
       if (ex.headersSent) ex.end();
-      else ex.respond(this.requireHead(), EMPTY);
+      else ex.respond(this.requireHead(false), EMPTY);
     } catch (err) {
       this.close();
       if (!ex.finished) ex.fail(err);
     }
   };
 
-  private requireHead(): ResponseHead {
-    if (this.head === null)
-      throw new WSGIGatewayError("the app produced a body before calling startResponse()");
+  private requireHead(body: boolean): ResponseHead {
+    if (this.head === null) {
+      throw new WSGIGatewayError(
+        body
+          ? "the app produced a body before calling startResponse()"
+          : "the app returned without calling startResponse()",
+      );
+    }
     return this.head;
   }
 
-  /** Calls the result's close() exactly once (PEP 3333: always, also on error). */
+  /**
+   * Calls the result's close() exactly once (PEP 3333: always, also on
+   * error). Its own failure is logged and changes nothing: the body the app
+   * produced is complete and is still sent whole.
+   */
   private close(): void {
     if (this.closed) return;
     this.closed = true;
@@ -165,9 +184,11 @@ class WSGIRun {
       try {
         result.close();
       } catch (err) {
-        this.ex.fail(err);
+        const { method, target } = this.ex.request;
+        this.logger.error(`close() of the result for ${method} ${target} failed`, err);
       }
     }
+    this.errors.flush();
   }
 }
 
@@ -210,11 +231,11 @@ export interface WSGIGatewayOptions {
  * const server = new Server(wsgiGateway(app, { logger }), { port: 8000 });
  */
 export function wsgiGateway(app: WSGIApp, options: WSGIGatewayOptions): Handler {
-  const errors = errorStream(options.logger);
   const flags: EnvironFlags = { multithread: false, multiprocess: false, ...options.flags };
   const start = (ex: Exchange, body: Uint8Array, trailers: string[]) => {
+    const errors = new ErrorStream(options.logger);
     const environ = buildEnviron(ex.request, body, trailers, ex.info, errors, flags);
-    new WSGIRun(ex).run(app, environ);
+    new WSGIRun(ex, options.logger, errors).run(app, environ);
   };
   return (ex) => {
     if (ex.request.framing === "none") {
