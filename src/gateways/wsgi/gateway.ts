@@ -138,10 +138,14 @@ class WSGIRun {
     const ex = this.ex;
     if (ex.finished) return;
     try {
-      const iterator = this.iterator!;
+      const iterator = this.iterator;
+      if (iterator === null) return; // closed while waiting for 'drain'
       for (;;) {
         const step = iterator.next();
-        if (step.done) break;
+        if (step.done) {
+          this.iterator = null;
+          break;
+        }
         const bytes = toBytes(step.value);
         if (bytes.length === 0) continue;
         if (!ex.headersSent) ex.respond(this.requireHead(true));
@@ -179,6 +183,17 @@ class WSGIRun {
   private close(): void {
     if (this.closed) return;
     this.closed = true;
+    // A generator abandoned midway (client gone, error) is JavaScript's
+    // unfinished for-of: return() runs its finally blocks.
+    const iterator = this.iterator;
+    this.iterator = null;
+    if (iterator !== null && typeof iterator.return === "function") {
+      try {
+        iterator.return();
+      } catch (err) {
+        this.logger.error("the result's iterator failed to stop", err);
+      }
+    }
     const result = this.result;
     if (result !== null && typeof result.close === "function") {
       try {
