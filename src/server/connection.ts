@@ -50,6 +50,10 @@ export class HttpConnection implements ExchangeOwner, Expirable {
   private closed = false;
   private readingPaused = false;
   private pumping = false;
+  /** Inside the 'data' handler; responses written now may be batched. */
+  private inOnData = false;
+  /** The socket is corked to batch pipelined responses; uncorked when the read is handled. */
+  private corked = false;
 
   constructor(
     private readonly socket: Socket,
@@ -107,7 +111,16 @@ export class HttpConnection implements ExchangeOwner, Expirable {
       return;
     }
     if (startsRequest) this.setDeadline(this.options.headerTimeout);
-    this.pump();
+    this.inOnData = true;
+    try {
+      this.pump();
+    } finally {
+      this.inOnData = false;
+      if (this.corked) {
+        this.corked = false;
+        this.socket.uncork();
+      }
+    }
   }
 
   private onEnd(): void {
@@ -239,6 +252,12 @@ export class HttpConnection implements ExchangeOwner, Expirable {
   }
 
   private startExchange(head: RequestHead): void {
+    // More requests already wait behind this one (pipelining): gather the
+    // responses produced during this read into one socket write.
+    if (this.inOnData && !this.corked && this.core.bufferedBytes > 0) {
+      this.corked = true;
+      this.socket.cork();
+    }
     const ex = new Exchange(this, head, this.info);
     this.exchange = ex;
     this.deadline = 0; // the app's own time is not limited here
