@@ -3,6 +3,7 @@
  * through gateway interfaces. This is the package's main entry point.
  */
 
+export * from "./gateways/fetch/index.ts";
 export { detectInterface, INTERFACES, type Interface, NotAnAppError } from "./gateways/select.ts";
 export * from "./gateways/wsgi/index.ts";
 export { type ServeAppOptions, serve } from "./serve.ts";

@@ -1,0 +1,161 @@
+/**
+ * The Request a Fetch app receives: a lazy facade over the parsed request.
+ * Building an undici `Request` (and its `Headers`) costs more than parsing
+ * the request did, and most handlers read only `method`, `url` and a header
+ * or two. So `method` and `url` come straight from the parsed head, `headers`
+ * is built on first use, `text()`/`json()`/`arrayBuffer()` read the body
+ * without streams, and anything else builds the real `Request` once and
+ * delegates to it. The facade's prototype chain includes `Request.prototype`,
+ * so `request instanceof Request` holds.
+ */
+
+import type { Exchange } from "../../server/exchange.ts";
+import { bodyStream, collectBody } from "./body.ts";
+
+const NativeRequest = globalThis.Request;
+const NativeHeaders = globalThis.Headers;
+const UTF8 = new TextDecoder("utf-8", { ignoreBOM: false });
+
+/** The absolute URL of a request, from scheme, Host (or the local address) and target (RFC 9112 §3.3). */
+function requestUrl(ex: Exchange): string {
+  const { target, host } = ex.request;
+  const scheme = ex.info.tls ? "https" : "http";
+  const first = target.charCodeAt(0);
+  if (first !== 0x2f && target !== "*" && target.includes("://")) return target; // absolute-form
+  const authority = host !== "" ? host : `${ex.info.localAddress}:${ex.info.localPort}`;
+  if (first === 0x2f) return `${scheme}://${authority}${target}`;
+  return `${scheme}://${target === "*" ? authority : target}/`; // asterisk- and authority-form
+}
+
+/** A body-less method (the Fetch standard refuses a body on these). */
+function bodyless(method: string): boolean {
+  return method === "GET" || method === "HEAD";
+}
+
+/** See the file comment. Create with `new LazyRequest(exchange)`. */
+export class LazyRequest {
+  readonly #ex: Exchange;
+  #url: string | null = null;
+  #headers: Headers | null = null;
+  #signal: AbortSignal | null = null;
+  #real: Request | null = null;
+  #used = false;
+
+  constructor(ex: Exchange) {
+    this.#ex = ex;
+  }
+
+  get method(): string {
+    return this.#ex.request.method;
+  }
+
+  get url(): string {
+    if (this.#url === null) this.#url = requestUrl(this.#ex);
+    return this.#url;
+  }
+
+  get headers(): Headers {
+    if (this.#real !== null) return this.#real.headers;
+    if (this.#headers === null) {
+      const headers = new NativeHeaders();
+      const flat = this.#ex.request.headers;
+      for (let i = 0; i < flat.length; i += 2) headers.append(flat[i]!, flat[i + 1]!);
+      this.#headers = headers;
+    }
+    return this.#headers;
+  }
+
+  /** Aborted when the client disconnects before the response is complete. */
+  get signal(): AbortSignal {
+    if (this.#signal === null) {
+      const controller = new AbortController();
+      this.#ex.onClientGone(() => controller.abort(new Error("client disconnected")));
+      this.#signal = controller.signal;
+    }
+    return this.#signal;
+  }
+
+  get body(): ReadableStream<Uint8Array> | null {
+    if (this.#real === null && (bodyless(this.method) || this.#ex.request.framing === "none")) return null;
+    return this.#materialize().body;
+  }
+
+  get bodyUsed(): boolean {
+    return this.#real !== null ? this.#real.bodyUsed : this.#used;
+  }
+
+  async text(): Promise<string> {
+    return UTF8.decode(await this.#bytes());
+  }
+
+  async json(): Promise<unknown> {
+    return JSON.parse(await this.text());
+  }
+
+  async arrayBuffer(): Promise<ArrayBuffer> {
+    const bytes = await this.#bytes();
+    // A fresh ArrayBuffer the app owns, as the standard gives.
+    const copy = new Uint8Array(bytes.length);
+    copy.set(bytes);
+    return copy.buffer;
+  }
+
+  /** The whole body without building streams, unless the real Request already exists. */
+  async #bytes(): Promise<Uint8Array> {
+    if (this.#real !== null) return new Uint8Array(await this.#real.arrayBuffer());
+    if (this.#used) throw new TypeError("Body is unusable: it has already been read");
+    this.#used = true;
+    return collectBody(this.#ex);
+  }
+
+  /** The real undici Request, built once, for everything the facade does not answer itself. */
+  #materialize(): Request {
+    if (this.#real !== null) return this.#real;
+    if (this.#used) throw new TypeError("Body is unusable: it has already been read");
+    const ex = this.#ex;
+    const method = ex.request.method;
+    const hasBody = !bodyless(method) && ex.request.framing !== "none";
+    const init: RequestInit & { duplex?: "half" } = {
+      method,
+      headers: this.headers,
+      signal: this.signal,
+    };
+    if (hasBody) {
+      init.body = bodyStream(ex);
+      init.duplex = "half";
+    }
+    this.#real = new NativeRequest(this.url, init);
+    return this.#real;
+  }
+
+  /** @internal Used by the delegating members installed below. */
+  static materialize(request: LazyRequest): Request {
+    return request.#materialize();
+  }
+}
+
+// Every other member of Request (cache, credentials, clone(), formData(), blob(), ...)
+// delegates to the real Request.
+for (const name of Object.getOwnPropertyNames(NativeRequest.prototype)) {
+  if (name === "constructor" || Object.hasOwn(LazyRequest.prototype, name)) continue;
+  const descriptor = Object.getOwnPropertyDescriptor(NativeRequest.prototype, name)!;
+  if (descriptor.get !== undefined) {
+    Object.defineProperty(LazyRequest.prototype, name, {
+      configurable: true,
+      enumerable: descriptor.enumerable,
+      get(this: LazyRequest) {
+        return (LazyRequest.materialize(this) as unknown as Record<string, unknown>)[name];
+      },
+    });
+  } else if (typeof descriptor.value === "function") {
+    Object.defineProperty(LazyRequest.prototype, name, {
+      configurable: true,
+      writable: true,
+      value(this: LazyRequest, ...args: unknown[]) {
+        const real = LazyRequest.materialize(this) as unknown as Record<string, (...a: unknown[]) => unknown>;
+        return real[name]!(...args);
+      },
+    });
+  }
+}
+Object.setPrototypeOf(LazyRequest.prototype, NativeRequest.prototype);

@@ -1,0 +1,108 @@
+/**
+ * Writes a Fetch `Response` to an exchange. A {@link LightResponse} still on
+ * its fast path goes out as one buffer with Content-Length. Any other body is
+ * read from its stream: if it turns out to be complete after one chunk (what
+ * undici gives for string and byte bodies) it still goes out with
+ * Content-Length; otherwise chunks are written as they come (server-sent
+ * events reach the client event by event), waiting for 'drain' when the
+ * socket is full, and the stream is cancelled if the client goes away.
+ */
+
+import type { ResponseHead } from "../../http1/events.ts";
+import type { Exchange } from "../../server/exchange.ts";
+import { LightResponse, NativeResponse } from "./light-response.ts";
+
+/** The app broke the Fetch contract (e.g. returned something that is not a Response). */
+export class FetchGatewayError extends Error {
+  override readonly name = "FetchGatewayError";
+  readonly code = "TSGI_ERR_FETCH_CONTRACT";
+}
+
+const EMPTY = new Uint8Array(0);
+const PENDING = Symbol("pending");
+const pending = Promise.resolve(PENDING);
+
+/** Flattens response headers; Set-Cookie values stay separate fields (RFC 6265 §3). */
+function headerList(headers: Headers): string[] {
+  const flat: string[] = [];
+  for (const [name, value] of headers) if (name !== "set-cookie") flat.push(name, value);
+  for (const cookie of headers.getSetCookie()) flat.push("set-cookie", cookie);
+  return flat;
+}
+
+function waitForDrain(ex: Exchange): Promise<void> {
+  return new Promise((resolve) => ex.onDrain(resolve));
+}
+
+function asBytes(chunk: unknown): Uint8Array {
+  if (chunk instanceof Uint8Array) return chunk;
+  throw new FetchGatewayError(`response body chunks must be Uint8Array, got ${typeof chunk}`);
+}
+
+/**
+ * Sends `response`. Returns a promise only when the body is streamed.
+ * @throws FetchGatewayError if `response` is not a Response.
+ */
+export function writeResponse(ex: Exchange, response: unknown): Promise<void> | undefined {
+  if (!(response instanceof NativeResponse)) {
+    throw new FetchGatewayError(
+      `the app must return a Response, got ${response === null ? "null" : typeof response}`,
+    );
+  }
+  if (response instanceof LightResponse) {
+    const parts = LightResponse.parts(response);
+    if (parts !== null) {
+      const reason = parts.statusText === "" ? undefined : parts.statusText;
+      ex.respond({ status: parts.status, reason, headers: parts.headers }, parts.body);
+      return undefined;
+    }
+  }
+  const head: ResponseHead = {
+    status: response.status,
+    reason: response.statusText === "" ? undefined : response.statusText,
+    headers: headerList(response.headers),
+  };
+  const body = response.body;
+  if (body === null) {
+    ex.respond(head, EMPTY);
+    return undefined;
+  }
+  return streamBody(ex, head, body);
+}
+
+async function streamBody(ex: Exchange, head: ResponseHead, body: ReadableStream<Uint8Array>): Promise<void> {
+  const reader = body.getReader();
+  ex.onClientGone(() => {
+    reader.cancel(new Error("client disconnected")).catch(() => {});
+  });
+  try {
+    const first = await reader.read();
+    if (ex.finished) return;
+    if (first.done) {
+      ex.respond(head, EMPTY);
+      return;
+    }
+    // Is the body already complete? A second read that settles at once says so.
+    const secondRead = reader.read();
+    const second = await Promise.race([secondRead, pending]);
+    if (ex.finished) return;
+    if (second !== PENDING && second.done) {
+      ex.respond(head, asBytes(first.value));
+      return;
+    }
+    ex.respond(head);
+    let writable = ex.write(asBytes(first.value));
+    let next = second === PENDING ? await secondRead : second;
+    while (!next.done) {
+      if (ex.finished) return;
+      if (!writable) await waitForDrain(ex);
+      if (ex.finished) return;
+      writable = ex.write(asBytes(next.value));
+      next = await reader.read();
+    }
+    if (!ex.finished) ex.end();
+  } catch (err) {
+    reader.cancel(err).catch(() => {});
+    if (!ex.finished) ex.fail(err);
+  }
+}
