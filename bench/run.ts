@@ -1,8 +1,14 @@
 /**
  * `npm run bench`: wrk against tsgi and its peers in one run, on the same
  * machine and load. Servers are pinned to one CPU and wrk to another when
- * `taskset` exists; rounds are interleaved (A B A B ...) and medians kept, so
- * drift in the machine's speed hits every server alike.
+ * `taskset` exists; rounds are interleaved (A B C A B C ...) and medians kept,
+ * so drift in the machine's speed hits every server alike.
+ *
+ * Targets: tsgi serving the WSGI-style hello world, a plain Fetch app and a
+ * Hono app, against Node's own `http` module (the baseline of every row) and
+ * @hono/node-server serving the same Hono app (the baseline of Hono rows).
+ * Each target lists the scenarios it runs; one that fails to start (say the
+ * Fetch gateway is not built) is skipped with a message, not fatal.
  *
  * Settings: BENCH_DURATION (seconds per run, default 5), BENCH_ROUNDS
  * (default 3), BENCH_CONNECTIONS (default 100). Results: a table on stdout
@@ -18,37 +24,65 @@ const ROOT = fileURLToPath(new URL("..", import.meta.url));
 const DURATION = Number(process.env.BENCH_DURATION ?? 5);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 100);
+const START_TIMEOUT_MS = 20_000;
 const BASELINE = "node:http";
-
-interface Target {
-  name: string;
-  command: string[];
-}
-
-const TARGETS: Target[] = [
-  {
-    name: "tsgi (WSGI-style)",
-    command: [
-      process.execPath,
-      "dist/cli/main.js",
-      "--port",
-      "0",
-      "--no-access-log",
-      "bench/apps/hello_wsgi.ts",
-    ],
-  },
-  { name: BASELINE, command: [process.execPath, "--import", "tsx", "bench/peers/node_http.ts", "0"] },
-];
+const HONO_BASELINE = "@hono/node-server";
 
 interface Scenario {
   name: string;
   args: string[];
+  /** Whether wrk's latency figures mean anything (not for pipelined runs). */
+  latency: boolean;
 }
 
-const SCENARIOS: Scenario[] = [
-  { name: "GET hello, keep-alive", args: [] },
-  { name: "GET hello, 16 pipelined", args: ["-s", "bench/pipeline.lua"] },
-  { name: "POST 4 KiB body", args: ["-s", "bench/post.lua"] },
+const KEEP_ALIVE: Scenario = { name: "GET hello, keep-alive", args: [], latency: true };
+const PIPELINED: Scenario = {
+  name: "GET hello, 16 pipelined",
+  args: ["-s", "bench/pipeline.lua"],
+  latency: false,
+};
+const POST: Scenario = { name: "POST 4 KiB body", args: ["-s", "bench/post.lua"], latency: true };
+const SCENARIOS: Scenario[] = [KEEP_ALIVE, PIPELINED, POST];
+
+interface Target {
+  name: string;
+  command: string[];
+  /** The scenarios this target runs. */
+  scenarios: Scenario[];
+  /** A second baseline to compare this target with, besides node:http. */
+  peer?: string;
+}
+
+const tsgi = (...args: string[]) => [
+  process.execPath,
+  "dist/cli/main.js",
+  "--port",
+  "0",
+  "--no-access-log",
+  ...args,
+];
+const tsx = (...args: string[]) => [process.execPath, "--import", "tsx", ...args];
+
+const TARGETS: Target[] = [
+  { name: "tsgi (WSGI-style)", command: tsgi("bench/apps/hello_wsgi.ts"), scenarios: SCENARIOS },
+  {
+    name: "tsgi (Fetch)",
+    command: tsgi("--interface", "fetch", "bench/apps/hello_fetch.ts"),
+    scenarios: [KEEP_ALIVE, PIPELINED],
+  },
+  {
+    name: "tsgi (Fetch, Hono)",
+    command: tsgi("--interface", "fetch", "bench/apps/hello_hono.ts"),
+    scenarios: [KEEP_ALIVE, PIPELINED],
+    peer: HONO_BASELINE,
+  },
+  { name: BASELINE, command: tsx("bench/peers/node_http.ts", "0"), scenarios: SCENARIOS },
+  {
+    name: HONO_BASELINE,
+    command: tsx("bench/peers/hono_node_server.ts", "0"),
+    scenarios: [KEEP_ALIVE, PIPELINED],
+    peer: HONO_BASELINE,
+  },
 ];
 
 interface Run {
@@ -56,21 +90,53 @@ interface Run {
   p99ms: number;
 }
 
+interface Result {
+  scenario: string;
+  server: string;
+  rps: number;
+  /** Null where wrk's latency is not meaningful (pipelined runs). */
+  p99ms: number | null;
+  vsNodeHttp: number | null;
+  vsHonoNodeServer: number | null;
+  runs: Run[];
+}
+
+interface Started {
+  target: Target;
+  child: ChildProcess;
+  url: string;
+}
+
 const hasTaskset = spawnSync("taskset", ["-c", "0", "true"]).status === 0 && cpus().length >= 2;
 const pin = (cpu: number, command: string[]) =>
   hasTaskset ? ["taskset", "-c", String(cpu), ...command] : command;
 
-function start(target: Target): Promise<{ child: ChildProcess; url: string }> {
+/** Starts a target and waits for its "Listening on" line; rejects if it exits or takes too long. */
+function start(target: Target): Promise<Started> {
   return new Promise((resolve, reject) => {
     const [cmd, ...args] = pin(0, target.command);
     const child = spawn(cmd!, args, { cwd: ROOT, stdio: ["ignore", "ignore", "pipe"] });
     let err = "";
+    const timer = setTimeout(() => {
+      child.kill("SIGKILL");
+      reject(new Error(`no "Listening on" line within ${START_TIMEOUT_MS / 1000} s: ${err.trim()}`));
+    }, START_TIMEOUT_MS);
     child.stderr!.on("data", (d) => {
       err += d;
       const m = /Listening on (http:\/\/[^\s]+)/.exec(err);
-      if (m !== null) resolve({ child, url: m[1]! });
+      if (m !== null) {
+        clearTimeout(timer);
+        resolve({ target, child, url: m[1]! });
+      }
     });
-    child.on("exit", (code) => reject(new Error(`${target.name} exited with ${code}: ${err}`)));
+    child.on("error", (e) => {
+      clearTimeout(timer);
+      reject(e);
+    });
+    child.on("exit", (code) => {
+      clearTimeout(timer);
+      reject(new Error(`exited with ${code}: ${err.trim()}`));
+    });
   });
 }
 
@@ -112,23 +178,51 @@ function peakRssMiB(pid: number | undefined): number {
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
+/** Runs wrk against `s`; on failure (say the server died) reports it and returns null. */
+function tryWrk(s: Started, scenario: Scenario, seconds: number, dead: Set<string>): Run | null {
+  try {
+    return wrk(s.url, scenario.args, seconds);
+  } catch (e) {
+    console.error(`${s.target.name}: wrk failed, dropping it from the run: ${(e as Error).message}`);
+    dead.add(s.target.name);
+    return null;
+  }
+}
+
+function ratio(results: Result[], r: Result, baseline: string): number | null {
+  const base = results.find((b) => b.scenario === r.scenario && b.server === baseline);
+  return base === undefined ? null : r.rps / base.rps;
+}
+
 async function main(): Promise<void> {
   if (spawnSync("wrk", ["--version"]).error !== undefined) {
     console.error("wrk is not installed: apt-get install wrk (Debian/Ubuntu) or brew install wrk (macOS)");
     process.exit(1);
   }
-  const servers = [];
-  for (const target of TARGETS) servers.push({ target, ...(await start(target)) });
+  const servers: Started[] = [];
+  const skipped: Record<string, string> = {};
+  for (const target of TARGETS) {
+    try {
+      servers.push(await start(target));
+    } catch (e) {
+      skipped[target.name] = (e as Error).message.split("\n")[0]!;
+      console.error(`skipping ${target.name}: it did not start (${skipped[target.name]})`);
+    }
+  }
 
-  const results: { scenario: string; server: string; rps: number; p99ms: number; runs: Run[] }[] = [];
+  const results: Result[] = [];
+  const dead = new Set<string>();
   let rss: Record<string, number> = {};
   try {
     for (const scenario of SCENARIOS) {
-      for (const s of servers) wrk(s.url, scenario.args, 1); // warm-up: JIT, connection setup
-      const runs = new Map<string, Run[]>(servers.map((s) => [s.target.name, []]));
+      const live = () =>
+        servers.filter((s) => s.target.scenarios.includes(scenario) && !dead.has(s.target.name));
+      for (const s of live()) tryWrk(s, scenario, 1, dead); // warm-up: JIT, connection setup
+      const runs = new Map<string, Run[]>(live().map((s) => [s.target.name, []]));
       for (let round = 0; round < ROUNDS; round++) {
-        for (const s of servers) {
-          const r = wrk(s.url, scenario.args, DURATION);
+        for (const s of live()) {
+          const r = tryWrk(s, scenario, DURATION, dead);
+          if (r === null) continue;
           runs.get(s.target.name)!.push(r);
           console.error(
             `${scenario.name} / ${s.target.name} / round ${round + 1}: ${r.rps.toFixed(0)} req/s`,
@@ -136,11 +230,14 @@ async function main(): Promise<void> {
         }
       }
       for (const [server, rs] of runs) {
+        if (dead.has(server) || rs.length === 0) continue;
         results.push({
           scenario: scenario.name,
           server,
           rps: median(rs.map((r) => r.rps)),
-          p99ms: median(rs.map((r) => r.p99ms)),
+          p99ms: scenario.latency ? median(rs.map((r) => r.p99ms)) : null,
+          vsNodeHttp: null,
+          vsHonoNodeServer: null,
           runs: rs,
         });
       }
@@ -150,17 +247,29 @@ async function main(): Promise<void> {
     for (const s of servers) s.child.kill("SIGTERM");
   }
 
-  const rows = results.map((r) => {
-    const base = results.find((b) => b.scenario === r.scenario && b.server === BASELINE)!;
-    return [
-      r.scenario,
-      r.server,
-      r.rps.toFixed(0),
-      `${(r.rps / base.rps).toFixed(2)}×`,
-      `${r.p99ms.toFixed(2)} ms`,
-    ];
-  });
-  const header = ["scenario", "server", "req/s (median)", `vs ${BASELINE}`, "p99 (median)"];
+  for (const r of results) {
+    r.vsNodeHttp = ratio(results, r, BASELINE);
+    const peer = TARGETS.find((t) => t.name === r.server)?.peer;
+    r.vsHonoNodeServer = peer === HONO_BASELINE ? ratio(results, r, HONO_BASELINE) : null;
+  }
+
+  const times = (x: number | null) => (x === null ? "" : `${x.toFixed(2)}×`);
+  const rows = results.map((r) => [
+    r.scenario,
+    r.server,
+    r.rps.toFixed(0),
+    times(r.vsNodeHttp),
+    times(r.vsHonoNodeServer),
+    r.p99ms === null ? "(n/a)" : `${r.p99ms.toFixed(2)} ms`,
+  ]);
+  const header = [
+    "scenario",
+    "server",
+    "req/s (median)",
+    `vs ${BASELINE}`,
+    `vs ${HONO_BASELINE}`,
+    "p99 (median)",
+  ];
   const table = [header, header.map(() => "---"), ...rows].map((r) => `| ${r.join(" | ")} |`).join("\n");
   const rssLine = Object.entries(rss)
     .map(([name, mib]) => `${name} ${mib.toFixed(0)} MiB`)
@@ -168,12 +277,16 @@ async function main(): Promise<void> {
   const machine = `${cpus().length} × ${cpus()[0]?.model.trim() ?? "cpu"}, Node ${process.version}`;
   const date = new Date().toISOString().slice(0, 10);
   const setup = `wrk -t1 -c${CONNECTIONS}, ${ROUNDS} interleaved rounds of ${DURATION} s${hasTaskset ? ", server and wrk pinned to separate CPUs" : ""}`;
-  console.log(`Benchmark ${date} on ${machine}; ${setup}.\n\n${table}\n\nPeak RSS: ${rssLine}.\n`);
+  const skippedLine =
+    Object.keys(skipped).length === 0 ? "" : `Skipped (did not start): ${Object.keys(skipped).join(", ")}.\n`;
+  console.log(
+    `Benchmark ${date} on ${machine}; ${setup}.\n\n${table}\n\nPeak RSS: ${rssLine}.\n${skippedLine}`,
+  );
 
   mkdirSync(`${ROOT}bench/results`, { recursive: true });
   writeFileSync(
     `${ROOT}bench/results/latest.json`,
-    `${JSON.stringify({ date, machine, setup, results, peakRssMiB: rss }, null, 2)}\n`,
+    `${JSON.stringify({ date, machine, setup, results, peakRssMiB: rss, skipped }, null, 2)}\n`,
   );
 }
 
