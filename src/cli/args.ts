@@ -4,7 +4,7 @@
  * disagree.
  */
 
-import { INTERFACES, type Interface } from "../gateways/select.ts";
+import { type GatewaySettings, INTERFACES, type Interface } from "../gateways/select.ts";
 import type { ParserLimits } from "../http1/limits.ts";
 import { isLogLevel, type LogLevel } from "../server/log.ts";
 import { DEFAULT_OPTIONS, type ServeOptions } from "../server/options.ts";
@@ -21,6 +21,8 @@ export interface CliConfig {
   target: string;
   interface: Interface;
   options: ServeOptions & { limits: Partial<ParserLimits> };
+  /** Gateway settings (see GatewaySettings). */
+  gateway: GatewaySettings;
 }
 
 type Kind = "string" | "port" | "seconds" | "bytes" | "count" | "flag";
@@ -97,6 +99,12 @@ export const OPTIONS: readonly OptionSpec[] = [
     kind: "flag",
     help: "Do not send a Server header.",
     apply: (c) => (c.options.serverHeader = null),
+  },
+  {
+    flag: "no-light-response",
+    kind: "flag",
+    help: "Fetch apps: keep undici's Response as globalThis.Response (slower; see docs/interfaces/fetch.md).",
+    apply: (c) => (c.gateway.lightResponse = false),
   },
   {
     flag: "header-timeout",
@@ -227,7 +235,7 @@ function convert(spec: OptionSpec, raw: string): string | number {
 
 /** Parses argv (without node and script). Returns "help" or "version" for those flags. */
 export function parseCommandLine(argv: readonly string[]): CliConfig | "help" | "version" {
-  const config: CliConfig = { target: "", interface: "auto", options: { limits: {} } };
+  const config: CliConfig = { target: "", interface: "auto", options: { limits: {} }, gateway: {} };
   const byFlag = new Map(OPTIONS.map((o) => [o.flag, o]));
   const positional: string[] = [];
   for (let i = 0; i < argv.length; i++) {

@@ -54,7 +54,7 @@ async function main(argv: string[]): Promise<number> {
     const app = await loadApp(config.target);
     let handler: ReturnType<typeof gatewayFor>;
     try {
-      handler = gatewayFor(app, config.interface, logger);
+      handler = gatewayFor(app, config.interface, logger, config.gateway);
     } catch (err) {
       if (err instanceof NotAnAppError)
         throw new NotAnAppError(`${config.target} is not an app: ${err.message}`);

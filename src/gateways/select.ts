@@ -49,12 +49,23 @@ export function detectInterface(app: unknown, requested: Interface = "auto"): Ex
   }
 }
 
+/** Settings that belong to one gateway or another. */
+export interface GatewaySettings {
+  /** Fetch: install the lightweight Response as `globalThis.Response` (default true). */
+  lightResponse?: boolean;
+}
+
 /** Builds the server handler for `app`. */
-export function gatewayFor(app: unknown, requested: Interface, logger: Logger): Handler {
+export function gatewayFor(
+  app: unknown,
+  requested: Interface,
+  logger: Logger,
+  settings: GatewaySettings = {},
+): Handler {
   switch (detectInterface(app, requested)) {
     case "wsgi":
       return wsgiGateway(app as WSGIApp, { logger });
     case "fetch":
-      return fetchGateway(app as FetchApp | FetchHandler);
+      return fetchGateway(app as FetchApp | FetchHandler, { lightResponse: settings.lightResponse });
   }
 }
