@@ -128,9 +128,12 @@ export class LightResponse {
     return this.#real;
   }
 
-  /** @internal The recorded parts if the fast path still holds, else null. */
+  /**
+   * @internal The recorded parts if the fast path still holds, else null
+   * (also for a native Response, which `instanceof LightResponse` accepts).
+   */
   static parts(response: LightResponse): ResponseParts | null {
-    if (response.#real !== null) return null;
+    if (!(#real in response) || response.#real !== null) return null;
     const body = response.#body;
     const headers: string[] = [];
     if (response.#headers !== null) flattenInit(response.#headers, headers);
