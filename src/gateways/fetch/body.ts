@@ -42,7 +42,10 @@ export function bodyStream(ex: Exchange): ReadableStream<Uint8Array> {
         if (started) ex.resumeBody();
       },
     },
-    { highWaterMark: 1 },
+    // No read-ahead: a stream with room in its queue is pulled as soon as it is
+    // built, and building the real Request builds this stream, which would send
+    // 100 Continue (and read) for an app that never touches the body.
+    { highWaterMark: 0 },
   );
 }
 
