@@ -22,7 +22,9 @@ function requestUrl(ex: Exchange): string {
   const scheme = ex.info.tls ? "https" : "http";
   const first = target.charCodeAt(0);
   if (first !== 0x2f && target !== "*" && target.includes("://")) return target; // absolute-form
-  const authority = host !== "" ? host : `${ex.info.localAddress}:${ex.info.localPort}`;
+  const { localAddress, localPort } = ex.info;
+  const address = localAddress.includes(":") ? `[${localAddress}]` : localAddress; // IPv6
+  const authority = host !== "" ? host : `${address}:${localPort}`;
   if (first === 0x2f) return `${scheme}://${authority}${target}`;
   return `${scheme}://${target === "*" ? authority : target}/`; // asterisk- and authority-form
 }
