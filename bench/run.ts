@@ -162,7 +162,8 @@ function wrk(url: string, args: string[], seconds: number): Run {
   if (/Non-2xx or 3xx responses|Socket errors/.test(out)) process.stderr.write(out);
   return {
     rps: Number(/Requests\/sec:\s+([\d.]+)/.exec(out)?.[1] ?? Number.NaN),
-    p99ms: toMs(/99%\s+(\S+)/.exec(out)?.[1]),
+    // The "99%" line of the latency distribution (anchored: "+/- Stdev" figures can end in 99%).
+    p99ms: toMs(/^\s*99%\s+(\S+)\s*$/m.exec(out)?.[1]),
   };
 }
 
@@ -176,7 +177,11 @@ function peakRssMiB(pid: number | undefined): number {
   }
 }
 
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+/** The median of the figures that parsed (NaN if none did). */
+function median(xs: number[]): number {
+  const ok = xs.filter((x) => !Number.isNaN(x)).sort((a, b) => a - b);
+  return ok.length === 0 ? Number.NaN : ok[Math.floor(ok.length / 2)]!;
+}
 
 /** Runs wrk against `s`; on failure (say the server died) reports it and returns null. */
 function tryWrk(s: Started, scenario: Scenario, seconds: number, dead: Set<string>): Run | null {
