@@ -5,7 +5,8 @@
  * undici gives for string and byte bodies) it still goes out with
  * Content-Length; otherwise chunks are written as they come (server-sent
  * events reach the client event by event), waiting for 'drain' when the
- * socket is full, and the stream is cancelled if the client goes away.
+ * socket is full, and the stream is cancelled if the client goes away (or,
+ * for HEAD, once the head is out).
  */
 
 import type { ResponseHead } from "../../http1/events.ts";
@@ -91,6 +92,12 @@ async function streamBody(ex: Exchange, head: ResponseHead, body: ReadableStream
       return;
     }
     ex.respond(head);
+    if (ex.request.method === "HEAD") {
+      // No body goes out: stop the stream rather than drain it (an event stream never ends).
+      reader.cancel().catch(() => {});
+      ex.end();
+      return;
+    }
     let writable = ex.write(asBytes(first.value));
     let next = second === PENDING ? await secondRead : second;
     while (!next.done) {
