@@ -21,7 +21,11 @@ export class FetchGatewayError extends Error {
 
 const EMPTY = new Uint8Array(0);
 const PENDING = Symbol("pending");
-const pending = Promise.resolve(PENDING);
+
+/** PENDING once the microtasks queued so far have run (at the end of this event-loop turn). */
+function endOfTurn(): Promise<typeof PENDING> {
+  return new Promise((resolve) => setImmediate(resolve, PENDING));
+}
 
 /** Flattens response headers; Set-Cookie values stay separate fields (RFC 6265 §3). */
 function headerList(headers: Headers): string[] {
@@ -83,9 +87,11 @@ async function streamBody(ex: Exchange, head: ResponseHead, body: ReadableStream
       ex.respond(head, EMPTY);
       return;
     }
-    // Is the body already complete? A second read that settles at once says so.
+    // Is the body already complete? A second read that settles without waiting
+    // for I/O or timers says so. (undici closes the stream of a known body in a
+    // microtask after its one chunk, so the read does not settle synchronously.)
     const secondRead = reader.read();
-    const second = await Promise.race([secondRead, pending]);
+    const second = await Promise.race([secondRead, endOfTurn()]);
     if (ex.finished) return;
     if (second !== PENDING && second.done) {
       ex.respond(head, asBytes(first.value));
