@@ -15,6 +15,7 @@ import { bodyStream, collectBody } from "./body.ts";
 const NativeRequest = globalThis.Request;
 const NativeHeaders = globalThis.Headers;
 const UTF8 = new TextDecoder("utf-8", { ignoreBOM: false });
+const EMPTY = new Uint8Array(0);
 
 /** The absolute URL of a request, from scheme, Host (or the local address) and target (RFC 9112 §3.3). */
 function requestUrl(ex: Exchange): string {
@@ -78,7 +79,7 @@ export class LazyRequest {
   }
 
   get body(): ReadableStream<Uint8Array> | null {
-    if (this.#real === null && (bodyless(this.method) || this.#ex.request.framing === "none")) return null;
+    if (this.#real === null && !this.#hasBody()) return null;
     return this.#materialize().body;
   }
 
@@ -102,9 +103,16 @@ export class LazyRequest {
     return copy.buffer;
   }
 
+  /** Whether the Request has a body at all (else `body` is null, as the standard gives for GET). */
+  #hasBody(): boolean {
+    return !bodyless(this.#ex.request.method) && this.#ex.request.framing !== "none";
+  }
+
   /** The whole body without building streams, unless the real Request already exists. */
   async #bytes(): Promise<Uint8Array> {
     if (this.#real !== null) return new Uint8Array(await this.#real.arrayBuffer());
+    // A null body reads as empty, as often as asked, and is never "used".
+    if (!this.#hasBody()) return EMPTY;
     if (this.#used) throw new TypeError("Body is unusable: it has already been read");
     this.#used = true;
     return collectBody(this.#ex);
@@ -113,21 +121,24 @@ export class LazyRequest {
   /** The real undici Request, built once, for everything the facade does not answer itself. */
   #materialize(): Request {
     if (this.#real !== null) return this.#real;
-    if (this.#used) throw new TypeError("Body is unusable: it has already been read");
     const ex = this.#ex;
-    const method = ex.request.method;
-    const hasBody = !bodyless(method) && ex.request.framing !== "none";
     const init: RequestInit & { duplex?: "half" } = {
-      method,
+      method: ex.request.method,
       headers: this.headers,
       signal: this.signal,
     };
-    if (hasBody) {
-      init.body = bodyStream(ex);
+    const spent = this.#used;
+    if (this.#hasBody()) {
+      // After text()/json()/arrayBuffer() the real Request gets an empty body that
+      // is then disturbed: bodyUsed stays true, `body` is still a stream, and
+      // reading again rejects with a TypeError, as it would on a real Request.
+      init.body = spent ? new ReadableStream({ start: (controller) => controller.close() }) : bodyStream(ex);
       init.duplex = "half";
     }
-    this.#real = new NativeRequest(this.url, init);
-    return this.#real;
+    const real = new NativeRequest(this.url, init);
+    if (spent) void real.body!.getReader().read();
+    this.#real = real;
+    return real;
   }
 
   /** @internal Used by the delegating members installed below. */
