@@ -128,6 +128,29 @@ export class HttpConnection implements ExchangeOwner, Expirable {
     // flushed too (autoDestroy); destroying it here would drop them.
     if (this.closing) return;
     this.core.receiveEOF();
+    const ex = this.exchange;
+    if (ex !== null && !ex.finished && ex.request.framing !== "none" && !ex.bodyDone) {
+      // Closed in the middle of the body: the request can never complete (400 if nothing was sent yet).
+      this.onProtocolError(
+        new RemoteProtocolError(
+          "connection closed in the middle of a request body",
+          "TSGI_ERR_INCOMPLETE_MESSAGE",
+          400,
+        ),
+      );
+      return;
+    }
+    if (ex !== null && !ex.finished) {
+      // Like Node's http server and uvicorn, a client that closes its side
+      // before its response is complete counts as gone. The app is told
+      // (request.signal, result.close(), a body read that fails), what was
+      // written still flushes, and the connection closes.
+      ex.finished = true;
+      this.exchange = null;
+      ex.notifyClientGone();
+      this.closeGracefully();
+      return;
+    }
     this.pump();
   }
 
@@ -433,6 +456,7 @@ export class HttpConnection implements ExchangeOwner, Expirable {
     if (ex !== null) {
       ex.finished = true;
       if (ex.sink !== null && !ex.bodyDone) ex.sink.error(err);
+      ex.notifyClientGone(); // the exchange is abandoned: let the app stop (request.signal)
     }
     this.exchange = null;
     const bytes = err instanceof RemoteProtocolError ? this.core.sendError(err) : null;

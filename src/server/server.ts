@@ -89,7 +89,6 @@ export class Server {
       const force = setTimeout(() => {
         for (const connection of this.connections) connection.destroy();
       }, timeoutMs);
-      force.unref();
       this.allClosed = done;
       for (const connection of this.connections) connection.shutdown();
       if (this.connections.size === 0) done();

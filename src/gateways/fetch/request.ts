@@ -14,6 +14,7 @@ import { bodyStream, collectBody } from "./body.ts";
 
 const NativeRequest = globalThis.Request;
 const NativeHeaders = globalThis.Headers;
+const STANDARD_METHODS = new Set(["DELETE", "GET", "HEAD", "OPTIONS", "POST", "PUT"]);
 const UTF8 = new TextDecoder("utf-8", { ignoreBOM: false });
 const EMPTY = new Uint8Array(0);
 
@@ -49,7 +50,11 @@ export class LazyRequest {
   }
 
   get method(): string {
-    return this.#ex.request.method;
+    const method = this.#ex.request.method;
+    if (method === "GET" || method === "POST") return method;
+    // The Fetch standard upper-cases the six standard methods written in lower case.
+    const upper = method.toUpperCase();
+    return STANDARD_METHODS.has(upper) ? upper : method;
   }
 
   get url(): string {
