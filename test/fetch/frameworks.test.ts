@@ -403,18 +403,12 @@ describe("the CLI picks the Fetch interface", () => {
 });
 
 /**
- * Known gateway bug, kept visible: writeResponse() tests `response instanceof
- * LightResponse`, which LightResponse's Symbol.hasInstance answers true for
- * every native Response, and LightResponse.parts() then throws on it ("Cannot
- * read private member #real ..."), so the client gets a 500. Any native
- * Response hits it: fetch() results (a proxy), Response.redirect(), clone(),
- * and every Response under --no-light-response. Drop the todo once fixed.
+ * Native (undici) Responses: fetch() results (a proxy), Response.redirect(),
+ * and every Response under --no-light-response. These were answered 500
+ * before f96a316 (LightResponse.parts() on a native Response).
  */
-const NATIVE_RESPONSE_BUG =
-  "gateway bug: native Responses are answered 500 (LightResponse.parts on a native Response)";
-
 describe("Hono apps returning native (undici) Responses", () => {
-  test("a route that proxies with fetch()", { todo: NATIVE_RESPONSE_BUG }, async () => {
+  test("a route that proxies with fetch(), and Response.redirect()", async () => {
     const upstream = await startServer(honoApp, { interface: "fetch" });
     const proxy = new Hono();
     proxy.get("/users/:id", (c) => fetch(`${upstream.url}/users/${c.req.param("id")}`));
@@ -433,13 +427,16 @@ describe("Hono apps returning native (undici) Responses", () => {
     }
   });
 
-  test("the Hono example under --no-light-response", { todo: NATIVE_RESPONSE_BUG }, async () => {
+  test("the Hono example under --no-light-response", async () => {
     const cli = await startCli(["--port", "0", "--no-access-log", "--no-light-response", HONO]);
     const url = `http://127.0.0.1:${cli.port}`;
     try {
       const root = await fetch(`${url}/`);
       assert.equal(root.status, 200);
       assert.equal(await root.text(), "Hello from Hono on tsgi!\n");
+      // A native Response with a body known in full still goes out with Content-Length.
+      assert.equal(root.headers.get("content-length"), "25");
+      assert.equal(root.headers.get("transfer-encoding"), null);
       const user = await fetch(`${url}/users/42`);
       assert.equal(user.status, 200);
       assert.deepEqual(await user.json(), { id: 42, name: "Grace Hopper" });
