@@ -8,7 +8,7 @@
  * injected function).
  */
 
-import { FIELD_VALUE_CHAR, TCHAR } from "./chars.ts";
+import { TCHAR } from "./chars.ts";
 import { LocalProtocolError, type ProtocolError, RemoteProtocolError } from "./errors.ts";
 import { NEED_DATA, PAUSED, type RequestHead, type ResponseHead, type ServerEvent } from "./events.ts";
 import type { ParserLimits } from "./limits.ts";
@@ -42,19 +42,24 @@ const LAST_CHUNK = Buffer.from("0\r\n\r\n", "latin1");
 const CONTINUE = Buffer.from("HTTP/1.1 100 Continue\r\n\r\n", "latin1");
 const NOTHING: Uint8Array[] = [];
 
+/** Response header names already checked; apps send the same few names again and again. */
+const knownTokens = new Set<string>();
+const KNOWN_TOKENS_LIMIT = 512;
+
 function isToken(s: string): boolean {
+  if (knownTokens.has(s)) return true;
   if (s.length === 0) return false;
   for (let i = 0; i < s.length; i++) if (TCHAR[s.charCodeAt(i)] !== 1) return false;
+  if (knownTokens.size < KNOWN_TOKENS_LIMIT) knownTokens.add(s);
   return true;
 }
 
+/** Anything but HTAB, SP..~ and U+0080..U+00FF: CR, LF, NUL, other CTLs, DEL, and chars a byte cannot hold. */
+const NOT_FIELD_TEXT = /[^\t\x20-\x7e\x80-\xff]/;
+
 /** Field values and reason phrases: no CR, LF, NUL or other CTL, nothing above U+00FF. */
 function isFieldText(s: string): boolean {
-  for (let i = 0; i < s.length; i++) {
-    const c = s.charCodeAt(i);
-    if (c > 0xff || FIELD_VALUE_CHAR[c] !== 1) return false;
-  }
-  return true;
+  return !NOT_FIELD_TEXT.test(s);
 }
 
 /**

@@ -284,6 +284,12 @@ export class HttpConnection implements ExchangeOwner, Expirable {
     const ex = new Exchange(this, head, this.info);
     this.exchange = ex;
     this.deadline = 0; // the app's own time is not limited here
+    // A request without a body is complete with its head: take its end event
+    // now, so the connection is reusable the moment the response is done.
+    if (head.framing === "none") {
+      this.core.nextEvent();
+      ex.bodyDone = true;
+    }
     try {
       this.host.handler(ex);
     } catch (err) {
@@ -296,6 +302,10 @@ export class HttpConnection implements ExchangeOwner, Expirable {
   readBody(ex: Exchange, sink: BodySink): void {
     if (ex !== this.exchange || ex.sink !== null) throw new Error("the request body is already being read");
     ex.sink = sink;
+    if (ex.bodyDone) {
+      sink.end([]); // no body: complete already
+      return;
+    }
     const proceed = this.core.sendContinue();
     if (proceed !== null) this.socket.write(proceed);
     this.pump();

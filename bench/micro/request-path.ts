@@ -1,0 +1,79 @@
+/**
+ * Microbenchmark of tsgi's own per-request work, without the kernel: an
+ * HttpConnection on a fake socket is fed the same keep-alive request over and
+ * over, through each gateway. Prints ns per request; run under
+ * `node --cpu-prof` to see where they go.
+ * Run: node --import tsx bench/micro/request-path.ts [wsgi|fetch] [N]
+ */
+
+import { EventEmitter } from "node:events";
+import type { Socket } from "node:net";
+import { fetchGateway } from "../../src/gateways/fetch/gateway.ts";
+import { wsgiGateway } from "../../src/gateways/wsgi/gateway.ts";
+import { HttpConnection } from "../../src/server/connection.ts";
+import { Logger } from "../../src/server/log.ts";
+import { resolveOptions } from "../../src/server/options.ts";
+
+class FakeSocket extends EventEmitter {
+  remoteAddress = "127.0.0.1";
+  remotePort = 40000;
+  localAddress = "127.0.0.1";
+  localPort = 8000;
+  writableNeedDrain = false;
+  destroyed = false;
+  readableEnded = false;
+  bytes = 0;
+  write(chunk: Uint8Array): boolean {
+    this.bytes += chunk.length;
+    return true;
+  }
+  cork(): void {}
+  uncork(): void {}
+  pause(): this {
+    return this;
+  }
+  resume(): this {
+    return this;
+  }
+  end(): this {
+    return this;
+  }
+  destroy(): this {
+    this.destroyed = true;
+    return this;
+  }
+}
+
+const kind = process.argv[2] ?? "fetch";
+const N = Number(process.argv[3] ?? 1_000_000);
+const logger = new Logger("error");
+const handler =
+  kind === "wsgi"
+    ? wsgiGateway(
+        (_environ, startResponse) => {
+          startResponse("200 OK", [["Content-Type", "text/plain"]]);
+          return ["Hello, World!"];
+        },
+        { logger },
+      )
+    : fetchGateway({ fetch: () => new Response("Hello, World!", { headers: { "Content-Type": "text/plain" } }) });
+
+const host = {
+  options: resolveOptions({ accessLog: false }),
+  logger,
+  handler,
+  shuttingDown: false,
+  connectionClosed() {},
+};
+const socket = new FakeSocket();
+new HttpConnection(socket as unknown as Socket, host);
+const request = Buffer.from(
+  "GET / HTTP/1.1\r\nHost: 127.0.0.1:8000\r\nUser-Agent: wrk\r\nAccept: */*\r\nConnection: keep-alive\r\n\r\n",
+);
+
+for (let round = 0; round < 3; round++) {
+  const t0 = process.hrtime.bigint();
+  for (let i = 0; i < N; i++) socket.emit("data", request);
+  const ns = Number(process.hrtime.bigint() - t0) / N;
+  console.log(`${kind}: ${ns.toFixed(0)} ns per request (${socket.bytes} bytes written)`);
+}
