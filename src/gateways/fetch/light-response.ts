@@ -12,6 +12,8 @@
  * does), unless told not to. `instanceof Response` holds for both kinds.
  */
 
+import { delegateMissingMembers } from "./delegate.ts";
+
 const NativeResponse = globalThis.Response;
 const NativeHeaders = globalThis.Headers;
 const INIT_KEYS = new Set(["status", "statusText", "headers"]);
@@ -184,29 +186,7 @@ function nullBodyStatus(init: ResponseInit | undefined): boolean {
 
 // Every other member (body, bodyUsed, type, url, redirected, clone(), text(), ...)
 // builds the real Response and delegates to it.
-for (const name of Object.getOwnPropertyNames(NativeResponse.prototype)) {
-  if (name === "constructor" || Object.hasOwn(LightResponse.prototype, name)) continue;
-  const descriptor = Object.getOwnPropertyDescriptor(NativeResponse.prototype, name)!;
-  if (descriptor.get !== undefined) {
-    Object.defineProperty(LightResponse.prototype, name, {
-      configurable: true,
-      enumerable: descriptor.enumerable,
-      get(this: LightResponse) {
-        return (LightResponse.real(this) as unknown as Record<string, unknown>)[name];
-      },
-    });
-  } else if (typeof descriptor.value === "function") {
-    Object.defineProperty(LightResponse.prototype, name, {
-      configurable: true,
-      writable: true,
-      value(this: LightResponse, ...args: unknown[]) {
-        const real = LightResponse.real(this) as unknown as Record<string, (...a: unknown[]) => unknown>;
-        return real[name]!(...args);
-      },
-    });
-  }
-}
-Object.setPrototypeOf(LightResponse.prototype, NativeResponse.prototype);
+delegateMissingMembers<LightResponse>(LightResponse, NativeResponse, (self) => LightResponse.real(self));
 
 let installed = false;
 

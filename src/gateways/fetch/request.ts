@@ -11,6 +11,7 @@
 
 import type { Exchange } from "../../server/exchange.ts";
 import { bodyStream, collectBody } from "./body.ts";
+import { delegateMissingMembers } from "./delegate.ts";
 
 const NativeRequest = globalThis.Request;
 const NativeHeaders = globalThis.Headers;
@@ -154,26 +155,4 @@ export class LazyRequest {
 
 // Every other member of Request (cache, credentials, clone(), formData(), blob(), ...)
 // delegates to the real Request.
-for (const name of Object.getOwnPropertyNames(NativeRequest.prototype)) {
-  if (name === "constructor" || Object.hasOwn(LazyRequest.prototype, name)) continue;
-  const descriptor = Object.getOwnPropertyDescriptor(NativeRequest.prototype, name)!;
-  if (descriptor.get !== undefined) {
-    Object.defineProperty(LazyRequest.prototype, name, {
-      configurable: true,
-      enumerable: descriptor.enumerable,
-      get(this: LazyRequest) {
-        return (LazyRequest.materialize(this) as unknown as Record<string, unknown>)[name];
-      },
-    });
-  } else if (typeof descriptor.value === "function") {
-    Object.defineProperty(LazyRequest.prototype, name, {
-      configurable: true,
-      writable: true,
-      value(this: LazyRequest, ...args: unknown[]) {
-        const real = LazyRequest.materialize(this) as unknown as Record<string, (...a: unknown[]) => unknown>;
-        return real[name]!(...args);
-      },
-    });
-  }
-}
-Object.setPrototypeOf(LazyRequest.prototype, NativeRequest.prototype);
+delegateMissingMembers<LazyRequest>(LazyRequest, NativeRequest, (self) => LazyRequest.materialize(self));
