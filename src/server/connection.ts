@@ -300,7 +300,12 @@ export class HttpConnection implements ExchangeOwner, Expirable {
   // ---- ExchangeOwner ------------------------------------------------------
 
   readBody(ex: Exchange, sink: BodySink): void {
-    if (ex !== this.exchange || ex.sink !== null) throw new Error("the request body is already being read");
+    if (ex.sink !== null) throw new Error("the request body is already being read");
+    if (ex !== this.exchange || ex.finished) {
+      // Abandoned (client gone, protocol error): the body will never come.
+      sink.error(new Error(ex.clientGone ? CLIENT_GONE : "the exchange is over"));
+      return;
+    }
     ex.sink = sink;
     if (ex.bodyDone) {
       sink.end([]); // no body: complete already
