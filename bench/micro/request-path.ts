@@ -56,7 +56,9 @@ const handler =
         },
         { logger },
       )
-    : fetchGateway({ fetch: () => new Response("Hello, World!", { headers: { "Content-Type": "text/plain" } }) });
+    : fetchGateway({
+        fetch: () => new Response("Hello, World!", { headers: { "Content-Type": "text/plain" } }),
+      });
 
 const host = {
   options: resolveOptions({ accessLog: false }),
