@@ -114,9 +114,15 @@ export interface CliProcess {
 }
 
 /** Runs the built CLI and waits for its "Listening on http://HOST:PORT" line. */
-export function startCli(args: string[], { cwd = ROOT, timeoutMs = 10_000 } = {}): Promise<CliProcess> {
+export function startCli(
+  args: string[],
+  { cwd = ROOT, timeoutMs = 10_000, nodeArgs = [] as string[] } = {},
+): Promise<CliProcess> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [CLI, ...args], { cwd, stdio: ["ignore", "pipe", "pipe"] });
+    const child = spawn(process.execPath, [...nodeArgs, CLI, ...args], {
+      cwd,
+      stdio: ["ignore", "pipe", "pipe"],
+    });
     let out = "";
     let err = "";
     const exited = new Promise<number | null>((r) => child.on("exit", (code) => r(code)));
