@@ -6,8 +6,10 @@
  */
 
 import assert from "node:assert/strict";
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { connect, createServer, type Server as NetServer, type Socket } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { before, describe, test } from "node:test";
 import { OPTIONS, parseCommandLine, UsageError } from "../src/cli/args.ts";
 import { CLI, type CliProcess, ROOT, rawRequest, runCli, startCli, statuses } from "./helpers.ts";
@@ -112,6 +114,47 @@ describe("serving", () => {
         }
       }),
     );
+  });
+});
+
+describe("TypeScript apps outside a module package", () => {
+  // A fresh directory has no package.json with "type": "module", so Node
+  // takes .ts files there as CommonJS: the README's first app must still load.
+  test("a .ts WSGI app and a .ts Fetch app with ESM syntax load and serve, named exports too", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "tsgi-cli-"));
+    try {
+      writeFileSync(
+        join(dir, "hello.ts"),
+        [
+          'import type { Environ, StartResponse } from "tsgi";',
+          "export default function app(environ: Environ, startResponse: StartResponse) {",
+          '  startResponse("200 OK", [["Content-Type", "text/plain"]]);',
+          "  return [`wsgi ${environ.PATH_INFO}`];",
+          "}",
+          'export const other = (_e: Environ, sr: StartResponse) => { sr("200 OK", []); return ["other"]; };',
+          "",
+        ].join("\n"),
+      );
+      writeFileSync(
+        join(dir, "hello_fetch.ts"),
+        "export default { fetch: (r: Request) => new Response(`fetch ${new URL(r.url).pathname}`) };\n",
+      );
+      const cases: [string, string][] = [
+        ["hello.ts", "wsgi /a"],
+        ["hello.ts:other", "other"],
+        ["hello_fetch.ts", "fetch /a"],
+      ];
+      for (const [target, expected] of cases) {
+        const cli = await startCli(["--port", "0", "--no-access-log", target], { cwd: dir });
+        try {
+          assert.equal(await (await fetch(`http://127.0.0.1:${cli.port}/a`)).text(), expected, target);
+        } finally {
+          assert.equal(await stop(cli), 0);
+        }
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
 

@@ -48,13 +48,20 @@ export async function loadApp(target: string, cwd = process.cwd()): Promise<unkn
   const file = findFile(module, cwd);
   if (file === null) throw new AppLoadError(`module not found: ${module}`);
   if (TYPESCRIPT.has(extname(file)) && !tsxRegistered) {
-    const { register } = await import("tsx/esm/api");
-    register();
+    // Both hooks: outside a package with "type": "module" a .ts file is
+    // CommonJS to Node, and only tsx's require hook can compile it as such.
+    const [esm, cjs] = await Promise.all([import("tsx/esm/api"), import("tsx/cjs/api")]);
+    esm.register();
+    cjs.register();
     tsxRegistered = true;
   }
   let namespace: Record<string, unknown>;
   try {
     namespace = (await import(pathToFileURL(file).href)) as Record<string, unknown>;
+    // A module compiled to CommonJS arrives as { default: module.exports }; when
+    // module.exports carries the __esModule mark, its own keys are the real exports.
+    const exports = namespace.default as Record<string, unknown> | undefined;
+    if (exports !== null && typeof exports === "object" && exports.__esModule === true) namespace = exports;
   } catch (err) {
     const message = err instanceof Error ? err.message.split("\n")[0] : String(err);
     throw new AppLoadError(`error while importing ${module}: ${message}`, { cause: err });
