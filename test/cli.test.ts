@@ -129,7 +129,7 @@ describe("TypeScript apps outside a module package", () => {
           'import type { Environ, StartResponse } from "tsgi";',
           "export default function app(environ: Environ, startResponse: StartResponse) {",
           '  startResponse("200 OK", [["Content-Type", "text/plain"]]);',
-          "  return [`wsgi ${environ.PATH_INFO}`];",
+          '  return ["wsgi " + environ.PATH_INFO];',
           "}",
           'export const other = (_e: Environ, sr: StartResponse) => { sr("200 OK", []); return ["other"]; };',
           "",
@@ -137,7 +137,7 @@ describe("TypeScript apps outside a module package", () => {
       );
       writeFileSync(
         join(dir, "hello_fetch.ts"),
-        "export default { fetch: (r: Request) => new Response(`fetch ${new URL(r.url).pathname}`) };\n",
+        'export default { fetch: (r: Request) => new Response("fetch " + new URL(r.url).pathname) };\n',
       );
       const cases: [string, string][] = [
         ["hello.ts", "wsgi /a"],
