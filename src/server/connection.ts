@@ -281,7 +281,7 @@ export class HttpConnection implements ExchangeOwner, Expirable {
       this.corked = true;
       this.socket.cork();
     }
-    const ex = new Exchange(this, head, this.info);
+    const ex = new Exchange(this, head, this.info, this.options.accessLog ? performance.now() : 0);
     this.exchange = ex;
     this.deadline = 0; // the app's own time is not limited here
     // A request without a body is complete with its head: take its end event

@@ -63,7 +63,7 @@ export class Exchange {
   bodyPaused = false;
   /** @internal The whole body was delivered. */
   bodyDone = false;
-  /** `performance.now()` when the head was parsed. */
+  /** `performance.now()` when the head was parsed, if the server keeps an access log (else 0). */
   readonly startTime: number;
   private closeListeners: (() => void)[] | null = null;
 
@@ -73,8 +73,9 @@ export class Exchange {
     readonly request: RequestHead,
     /** The connection it arrived on. */
     readonly info: ConnectionInfo,
+    startTime = 0,
   ) {
-    this.startTime = performance.now();
+    this.startTime = startTime;
   }
 
   /**

@@ -103,9 +103,11 @@ class WSGIRun {
             : "";
         throw new WSGIGatewayError(`the app must return an iterable of body chunks${hint}`);
       }
-      ex.onClientGone(() => this.close());
-      if (Array.isArray(result)) this.sendArray(result);
-      else {
+      if (Array.isArray(result)) {
+        this.sendArray(result); // complete before this call returns
+      } else {
+        // Iteration may wait for 'drain': stop it if the client goes away meanwhile.
+        ex.onClientGone(() => this.close());
         this.iterator = result[Symbol.iterator]();
         this.pull();
       }
