@@ -392,14 +392,13 @@ export class ServerConnection {
     // Messages never contain request bytes, so echoing them in text/plain reflects nothing.
     const reason = STATUS_REASONS[error.status] ?? "Error";
     const body = Buffer.from(`${error.status} ${reason}: ${error.message}\n`, "utf8");
-    const bytes = this.sendResponse(
+    return this.sendResponse(
       {
         status: error.status,
         headers: ["Content-Type", "text/plain; charset=utf-8", "X-Content-Type-Options", "nosniff"],
       },
       body,
     );
-    return bytes;
   }
 
   /**

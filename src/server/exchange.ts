@@ -9,7 +9,10 @@ import type { RequestHead, ResponseHead } from "../http1/events.ts";
 
 /** Receives the request body, in order. */
 export interface BodySink {
-  /** A piece of the body. The bytes may be a view of a socket buffer: copy them to keep them past the call. */
+  /**
+   * A piece of the body. The bytes may view a socket read buffer or the
+   * parser's join buffer; neither is ever written again, so they may be kept.
+   */
   data(chunk: Uint8Array): void;
   /** The body is complete; `trailers` is a flat name/value list (empty unless chunked with trailers). */
   end(trailers: string[]): void;

@@ -323,3 +323,19 @@ export async function startRaw(
   await server.listen();
   return { server, port: server.address.port, errors, access };
 }
+
+/** Clients opened by a test file, destroyed together when the tests are done with them. */
+export class ClientPool {
+  private readonly clients: Client[] = [];
+
+  /** Opens a client on `port` and keeps it for {@link destroyAll}. */
+  async open(port: number): Promise<Client> {
+    const client = await Client.open(port);
+    this.clients.push(client);
+    return client;
+  }
+
+  destroyAll(): void {
+    for (const client of this.clients.splice(0)) client.destroy();
+  }
+}

@@ -16,7 +16,8 @@ import { type Capture, rawRequest, startServer, statuses } from "../helpers.ts";
 import {
   assertClosed,
   assertStillOpen,
-  Client,
+  type Client,
+  ClientPool,
   echoApp,
   echoOf,
   get,
@@ -92,13 +93,8 @@ let port: number;
 let errors: Capture;
 let access: Capture;
 let close: () => Promise<void>;
-const clients: Client[] = [];
-
-async function open(p = port): Promise<Client> {
-  const c = await Client.open(p);
-  clients.push(c);
-  return c;
-}
+const pool = new ClientPool();
+const open = (p = port): Promise<Client> => pool.open(p);
 
 before(async () => {
   const s = await startServer(app, { limits: LIMITS });
@@ -108,9 +104,7 @@ before(async () => {
   close = () => s.server.close(1000);
 });
 
-afterEach(() => {
-  for (const c of clients.splice(0)) c.destroy();
-});
+afterEach(() => pool.destroyAll());
 
 after(() => close());
 

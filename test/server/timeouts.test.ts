@@ -11,7 +11,8 @@ import { startServer } from "../helpers.ts";
 import {
   assertClosed,
   assertStillOpen,
-  Client,
+  type Client,
+  ClientPool,
   echoApp,
   echoOf,
   get,
@@ -36,13 +37,8 @@ function app(environ: Environ, startResponse: StartResponse): string[] {
 
 let port: number;
 let closeServer: () => Promise<void>;
-const clients: Client[] = [];
-
-async function open(p = port): Promise<Client> {
-  const c = await Client.open(p);
-  clients.push(c);
-  return c;
-}
+const pool = new ClientPool();
+const open = (p = port): Promise<Client> => pool.open(p);
 
 before(async () => {
   const s = await startServer(app, {
@@ -55,7 +51,7 @@ before(async () => {
 });
 
 after(async () => {
-  for (const c of clients) c.destroy();
+  pool.destroyAll();
   await closeServer();
 });
 
