@@ -8,6 +8,7 @@
 /** Stable machine-readable codes, listed in docs/errors.md. */
 export type WebSocketErrorCode =
   | "TSGI_ERR_WS_UNMASKED_FRAME"
+  | "TSGI_ERR_WS_MASKED_FRAME"
   | "TSGI_ERR_WS_RESERVED_BITS"
   | "TSGI_ERR_WS_BAD_OPCODE"
   | "TSGI_ERR_WS_BAD_CONTROL_FRAME"
