@@ -65,7 +65,10 @@ const host = {
   logger,
   handler,
   shuttingDown: false,
+  webSocketCount: 0,
   connectionClosed() {},
+  connectionUpgraded() {},
+  sessionClosed() {},
 };
 const socket = new FakeSocket();
 new HttpConnection(socket as unknown as Socket, host);

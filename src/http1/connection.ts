@@ -324,6 +324,76 @@ export class ServerConnection {
   }
 
   /**
+   * Serializes a `101 Switching Protocols` answer to an upgrade request (a
+   * WebSocket handshake). Both sides move to SWITCHED_PROTOCOL: HTTP is over
+   * on this connection, and the bytes that follow belong to the new protocol
+   * (see {@link takeTrailingData} for those already received).
+   * @throws LocalProtocolError when the request did not ask for an upgrade, had a body, or a header is invalid.
+   */
+  sendSwitchingProtocols(head: ResponseHead): Buffer {
+    const request = this.request;
+    if (head.status !== 101) {
+      throw new LocalProtocolError(
+        `a protocol switch needs status 101, not ${head.status}`,
+        "TSGI_ERR_BAD_STATUS",
+      );
+    }
+    // The client's request must be complete (an upgrade request has no body,
+    // RFC 9110 §7.8 does not forbid one, but then its end would be ambiguous).
+    if (request === null || request.upgrade === "" || this.theirState !== "DONE") {
+      throw new LocalProtocolError(
+        "101 Switching Protocols is only for a complete upgrade request",
+        "TSGI_ERR_INVALID_STATE",
+      );
+    }
+    if (head.reason !== undefined && !isFieldText(head.reason)) {
+      throw new LocalProtocolError("invalid reason phrase", "TSGI_ERR_BAD_STATUS");
+    }
+    const nextOurState = this.move(SERVER_TABLE, this.ourState, "switch");
+    let out = statusLine(101, head.reason);
+    let hasDate = false;
+    let hasServer = false;
+    const headers = head.headers;
+    for (let i = 0; i < headers.length; i += 2) {
+      const name = headers[i]!;
+      const value = headers[i + 1]!;
+      if (!isToken(name))
+        throw new LocalProtocolError("invalid response header name", "TSGI_ERR_BAD_RESPONSE_HEADER");
+      if (typeof value !== "string" || !isFieldText(value)) {
+        throw new LocalProtocolError(
+          `invalid value for response header ${name}`,
+          "TSGI_ERR_BAD_RESPONSE_HEADER",
+        );
+      }
+      const lower = name.toLowerCase();
+      // A 1xx has no body: framing fields would only mislead (RFC 9110 §8.6).
+      if (lower === "content-length" || lower === "transfer-encoding") continue;
+      if (lower === "date") hasDate = true;
+      else if (lower === "server") hasServer = true;
+      out += `${name}: ${value}\r\n`;
+    }
+    if (!hasDate && this.date !== null) out += `Date: ${this.date()}\r\n`;
+    if (!hasServer && this.serverHeader !== null) out += `Server: ${this.serverHeader}\r\n`;
+    out += "\r\n";
+    this.ourState = nextOurState;
+    this.theirState = this.move(CLIENT_TABLE, this.theirState, "switch");
+    this.continueState = CONTINUE_NONE;
+    this.keepAlive = false;
+    return Buffer.from(out, "latin1");
+  }
+
+  /**
+   * After {@link sendSwitchingProtocols}: the bytes the client sent after its
+   * request (already the new protocol's), handed over once.
+   */
+  takeTrailingData(): Uint8Array {
+    if (this.ourState !== "SWITCHED_PROTOCOL") {
+      throw new LocalProtocolError("no protocol switch happened", "TSGI_ERR_INVALID_STATE");
+    }
+    return this.parser.takeTrailingData();
+  }
+
+  /**
    * Frames a piece of a streamed response body. Returns the buffers to write
    * in order (none for HEAD, 204 and 304 responses, or an empty piece).
    * @throws LocalProtocolError when the app writes more than its Content-Length.

@@ -196,6 +196,19 @@ export class RequestParser {
   }
 
   /**
+   * Hands over the bytes received after the complete request and forgets
+   * them: after a protocol switch (101) they belong to the new protocol.
+   */
+  takeTrailingData(): Uint8Array {
+    if (this.state !== DONE) throw new Error("takeTrailingData() before the request was complete");
+    const rest = this.buf.subarray(this.pos);
+    this.buf = EMPTY;
+    this.storage = null;
+    this.pos = this.scan = this.lineStart = 0;
+    return rest;
+  }
+
+  /**
    * Returns the next event, `NEED_DATA` when more bytes are needed, or `PAUSED`
    * after a complete request. Throws {@link RemoteProtocolError} on bad input;
    * the parser is then unusable and the connection must be closed.

@@ -19,6 +19,8 @@ export type State =
   | "MUST_CLOSE"
   /** This side has closed. */
   | "CLOSED"
+  /** A 101 response switched the connection to another protocol (WebSocket); HTTP is over. */
+  | "SWITCHED_PROTOCOL"
   /** A protocol error happened; the connection can only be closed. */
   | "ERROR";
 
@@ -32,6 +34,7 @@ export type Transition =
   | "close" // this side closed
   | "next_cycle" // both DONE and keep-alive: start over
   | "no_reuse" // the connection will close after this exchange
+  | "switch" // server sent 101 Switching Protocols to an upgrade request
   | "error";
 
 /** Client side: what the peer may do next. */
@@ -39,9 +42,16 @@ export const CLIENT_TABLE: Readonly<Record<State, Partial<Record<Transition, Sta
   IDLE: { request: "SEND_BODY", close: "CLOSED", error: "ERROR" },
   SEND_RESPONSE: {},
   SEND_BODY: { data: "SEND_BODY", end: "DONE", error: "ERROR" },
-  DONE: { next_cycle: "IDLE", no_reuse: "MUST_CLOSE", close: "CLOSED", error: "ERROR" },
+  DONE: {
+    next_cycle: "IDLE",
+    no_reuse: "MUST_CLOSE",
+    switch: "SWITCHED_PROTOCOL",
+    close: "CLOSED",
+    error: "ERROR",
+  },
   MUST_CLOSE: { close: "CLOSED", error: "ERROR" },
   CLOSED: { error: "ERROR" },
+  SWITCHED_PROTOCOL: {},
   ERROR: {},
 };
 
@@ -49,11 +59,18 @@ export const CLIENT_TABLE: Readonly<Record<State, Partial<Record<Transition, Sta
 export const SERVER_TABLE: Readonly<Record<State, Partial<Record<Transition, State>>>> = {
   // Error responses to unparseable requests are sent from IDLE.
   IDLE: { request: "SEND_RESPONSE", response: "SEND_BODY", close: "CLOSED", error: "ERROR" },
-  SEND_RESPONSE: { informational: "SEND_RESPONSE", response: "SEND_BODY", close: "CLOSED", error: "ERROR" },
+  SEND_RESPONSE: {
+    informational: "SEND_RESPONSE",
+    response: "SEND_BODY",
+    switch: "SWITCHED_PROTOCOL",
+    close: "CLOSED",
+    error: "ERROR",
+  },
   SEND_BODY: { data: "SEND_BODY", end: "DONE", close: "CLOSED", error: "ERROR" },
   DONE: { next_cycle: "IDLE", no_reuse: "MUST_CLOSE", close: "CLOSED", error: "ERROR" },
   MUST_CLOSE: { close: "CLOSED", error: "ERROR" },
   CLOSED: { error: "ERROR" },
+  SWITCHED_PROTOCOL: {},
   ERROR: { close: "ERROR" },
 };
 

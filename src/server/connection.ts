@@ -9,10 +9,15 @@ import type { Socket } from "node:net";
 import { ServerConnection } from "../http1/connection.ts";
 import { ProtocolError, RemoteProtocolError } from "../http1/errors.ts";
 import { NEED_DATA, PAUSED, type RequestHead, type ResponseHead } from "../http1/events.ts";
+import { WebSocketCore } from "../websocket/core.ts";
+import { negotiateDeflate } from "../websocket/deflate.ts";
+import { HandshakeError } from "../websocket/errors.ts";
+import { acceptResponse, checkHandshake, type HandshakeRequest } from "../websocket/handshake.ts";
 import { type Expirable, httpDate } from "./clock.ts";
 import { type BodySink, type ConnectionInfo, Exchange, type ExchangeOwner } from "./exchange.ts";
 import type { Logger } from "./log.ts";
 import type { ServerOptions } from "./options.ts";
+import { type WebSocketAccept, WebSocketSession } from "./websocket.ts";
 
 /** What a connection needs from its server. */
 export interface ConnectionHost {
@@ -22,7 +27,12 @@ export interface ConnectionHost {
   readonly handler: (exchange: Exchange) => void;
   /** True once a graceful shutdown began. */
   readonly shuttingDown: boolean;
+  /** WebSockets open right now. */
+  readonly webSocketCount: number;
   connectionClosed(connection: HttpConnection): void;
+  /** The connection switched to WebSocket: `session` owns the socket from now on. */
+  connectionUpgraded(connection: HttpConnection, session: WebSocketSession): void;
+  sessionClosed(session: WebSocketSession): void;
 }
 
 const INTERNAL_ERROR = Buffer.from("500 Internal Server Error\n", "latin1");
@@ -54,6 +64,8 @@ export class HttpConnection implements ExchangeOwner, Expirable {
   private inOnData = false;
   /** The socket is corked to batch pipelined responses; uncorked when the read is handled. */
   private corked = false;
+  /** A 101 handed the socket to a WebSocket session; HTTP is over here. */
+  private switched = false;
 
   constructor(
     private readonly socket: Socket,
@@ -211,7 +223,7 @@ export class HttpConnection implements ExchangeOwner, Expirable {
     for (;;) {
       // fail() and a cut-short end() destroy the socket and drop the exchange from
       // inside the handler; the parser may still hold that request's "end" event.
-      if (this.closing || this.closed || this.awaitingDrain || this.socket.destroyed) return;
+      if (this.closing || this.closed || this.awaitingDrain || this.switched || this.socket.destroyed) return;
       const ex = this.exchange;
       if (ex !== null && !this.discarding) {
         // Body events wait in the parser until the gateway asks for them.
@@ -265,7 +277,7 @@ export class HttpConnection implements ExchangeOwner, Expirable {
 
   /** Reads from the socket only while there is room for what arrives. */
   private updateReading(): void {
-    if (this.closed) return;
+    if (this.closed || this.switched) return;
     const shouldRead =
       this.closing || (!this.awaitingDrain && this.core.bufferedBytes < this.options.maxBufferedBytes);
     if (shouldRead === !this.readingPaused) return;
@@ -367,6 +379,64 @@ export class HttpConnection implements ExchangeOwner, Expirable {
     }
     if (last !== null) this.socket.write(last);
     this.finishExchange(ex);
+  }
+
+  checkWebSocket(ex: Exchange): HandshakeRequest {
+    const handshake = checkHandshake(ex.request);
+    const max = this.options.wsMaxConnections;
+    if (max > 0 && this.host.webSocketCount >= max) {
+      throw new HandshakeError("too many WebSocket connections", 503, ["Retry-After", "5"]);
+    }
+    return handshake;
+  }
+
+  acceptWebSocket(ex: Exchange, accept: WebSocketAccept): WebSocketSession {
+    this.checkActive(ex, false);
+    const handshake = this.checkWebSocket(ex);
+    const options = this.options;
+    const agreed =
+      options.wsPerMessageDeflate && handshake.extensions !== ""
+        ? negotiateDeflate(handshake.extensions, {
+            serverNoContextTakeover: false,
+            clientNoContextTakeover: false,
+            serverMaxWindowBits: 15,
+            clientMaxWindowBits: 15,
+          })
+        : null;
+    const protocol = accept.protocol ?? null;
+    const head = acceptResponse(handshake, {
+      protocol,
+      extensions: agreed?.response ?? null,
+      headers: accept.headers,
+    });
+    const bytes = this.core.sendSwitchingProtocols(head);
+    const core = new WebSocketCore({
+      maxMessageSize: options.wsMaxMessageSize,
+      deflate: agreed?.params ?? null,
+      compressionThreshold: options.wsCompressionThreshold,
+    });
+    ex.headersSent = true;
+    ex.status = 101;
+    ex.finished = true;
+    this.exchange = null;
+    if (options.accessLog) this.logAccess(ex);
+    const trailing = this.core.takeTrailingData();
+    // From here the socket is the session's: drop our listeners and deadline.
+    this.switched = true;
+    this.deadline = 0;
+    const socket = this.socket;
+    for (const event of ["data", "end", "drain", "error", "close"]) socket.removeAllListeners(event);
+    socket.write(bytes);
+    const session = new WebSocketSession(
+      socket,
+      core,
+      this.host,
+      this.info,
+      { protocol: protocol ?? "", extensions: agreed?.response ?? "" },
+      trailing,
+    );
+    this.host.connectionUpgraded(this, session);
+    return session;
   }
 
   waitForDrain(ex: Exchange, callback: () => void): void {

@@ -6,6 +6,8 @@
  */
 
 import type { RequestHead, ResponseHead } from "../http1/events.ts";
+import type { HandshakeRequest } from "../websocket/handshake.ts";
+import type { WebSocketAccept, WebSocketSession } from "./websocket.ts";
 
 /** Receives the request body, in order. */
 export interface BodySink {
@@ -39,6 +41,8 @@ export interface ExchangeOwner {
   end(exchange: Exchange): void;
   waitForDrain(exchange: Exchange, callback: () => void): void;
   fail(exchange: Exchange, err: unknown): void;
+  checkWebSocket(exchange: Exchange): HandshakeRequest;
+  acceptWebSocket(exchange: Exchange, accept: WebSocketAccept): WebSocketSession;
 }
 
 /**
@@ -129,6 +133,25 @@ export class Exchange {
    */
   fail(err: unknown): void {
     this.owner.fail(this, err);
+  }
+
+  /**
+   * Validates the request as a WebSocket opening handshake (RFC 6455 §4.2.1)
+   * and checks the server has room for one more. Sends nothing.
+   * @throws HandshakeError with the status (400, 426, 503) and headers to answer with.
+   */
+  checkWebSocket(): HandshakeRequest {
+    return this.owner.checkWebSocket(this);
+  }
+
+  /**
+   * Accepts the WebSocket: sends `101 Switching Protocols` (with the chosen
+   * subprotocol, the agreed extensions and `accept.headers`) and returns the
+   * session that owns the connection from now on. The exchange is complete.
+   * @throws HandshakeError if the request is not a valid handshake (nothing is sent).
+   */
+  acceptWebSocket(accept: WebSocketAccept = {}): WebSocketSession {
+    return this.owner.acceptWebSocket(this, accept);
   }
 
   /** Calls `listener` if the client goes away before the response completes. */

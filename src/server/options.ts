@@ -40,10 +40,41 @@ export interface Timeouts {
   lingerTimeout: number;
   /** How long `close()` lets in-flight requests finish before forcing connections closed. Default 30 s, as gunicorn. */
   gracefulTimeout: number;
+  /**
+   * Interval of the server's WebSocket pings; a peer that does not answer
+   * within `wsPingTimeout` is closed with 1011. Default 20 s, as uvicorn:
+   * well under the 60 s idle timeout of common proxies and load balancers.
+   */
+  wsPingInterval: number;
+  /** How long a ping may go unanswered. Default 20 s, as uvicorn. */
+  wsPingTimeout: number;
+  /** How long we wait for the peer's close frame after sending ours. Default 5 s. */
+  wsCloseTimeout: number;
+}
+
+/** WebSocket settings besides the timeouts (see docs/websocket.md). */
+export interface WebSocketOptions {
+  /**
+   * Largest message accepted, after decompression, in bytes; a bigger one
+   * closes the connection with 1009. Default 16 MiB, as uvicorn.
+   */
+  wsMaxMessageSize: number;
+  /**
+   * Most bytes a WebSocket may have waiting to be sent. Past it the peer is
+   * taken as not reading and the connection is dropped, so a stalled reader
+   * cannot grow the server's memory. Default 16 MiB; 0 for no limit.
+   */
+  wsMaxBufferedBytes: number;
+  /** Most WebSockets open at once; more handshakes get 503. Default 0 (no limit). */
+  wsMaxConnections: number;
+  /** Offer permessage-deflate (RFC 7692) to clients that ask for it. Default false, as compression costs CPU and memory per connection. */
+  wsPerMessageDeflate: boolean;
+  /** Messages shorter than this are sent uncompressed even with deflate on. Default 1024 bytes. */
+  wsCompressionThreshold: number;
 }
 
 /** Everything `serve()` and the CLI can set. */
-export interface ServerOptions extends Timeouts {
+export interface ServerOptions extends Timeouts, WebSocketOptions {
   /** Interface to bind. Default "127.0.0.1". */
   host: string;
   /** Port to bind; 0 picks a free one. Default 8000. */
@@ -80,6 +111,14 @@ export const DEFAULT_OPTIONS: Readonly<ServerOptions> = Object.freeze({
   sendTimeout: 60_000,
   lingerTimeout: 2_000,
   gracefulTimeout: 30_000,
+  wsPingInterval: 20_000,
+  wsPingTimeout: 20_000,
+  wsCloseTimeout: 5_000,
+  wsMaxMessageSize: 16 * 1024 * 1024,
+  wsMaxBufferedBytes: 16 * 1024 * 1024,
+  wsMaxConnections: 0,
+  wsPerMessageDeflate: false,
+  wsCompressionThreshold: 1024,
   maxDrainSize: 64 * 1024,
   maxBufferedBytes: 64 * 1024,
   serverHeader: "tsgi",

@@ -10,9 +10,13 @@ import { HttpConnection } from "./connection.ts";
 import type { Exchange } from "./exchange.ts";
 import { Logger } from "./log.ts";
 import { resolveOptions, type ServeOptions, type ServerOptions } from "./options.ts";
+import type { WebSocketSession } from "./websocket.ts";
 
 /** The gateway entry point: called once for each request head. */
 export type Handler = (exchange: Exchange) => void;
+
+/** An open connection of either protocol, as the server manages it. */
+type Live = HttpConnection | WebSocketSession;
 
 /** A running tsgi server. */
 export class Server {
@@ -21,7 +25,8 @@ export class Server {
   readonly logger: Logger;
   readonly handler: Handler;
   private readonly net: NetServer;
-  private readonly connections = new Set<HttpConnection>();
+  private readonly connections = new Set<Live>();
+  private webSockets = 0;
   private readonly clock: Clock;
   private closing: Promise<void> | null = null;
   private allClosed: (() => void) | null = null;
@@ -39,9 +44,14 @@ export class Server {
     return this.closing !== null;
   }
 
-  /** Open connections right now. */
+  /** Open connections right now (HTTP and WebSocket). */
   get connectionCount(): number {
     return this.connections.size;
+  }
+
+  /** Open WebSockets right now. */
+  get webSocketCount(): number {
+    return this.webSockets;
   }
 
   /** The bound address (after `listen()`). */
@@ -97,7 +107,22 @@ export class Server {
   }
 
   /** @internal */
-  connectionClosed(connection: HttpConnection): void {
+  connectionUpgraded(connection: HttpConnection, session: WebSocketSession): void {
+    this.connections.delete(connection);
+    this.connections.add(session);
+    this.webSockets++;
+    // Shutting down already: the new WebSocket is told at once.
+    if (this.closing !== null) session.shutdown();
+  }
+
+  /** @internal */
+  sessionClosed(session: WebSocketSession): void {
+    if (this.connections.has(session)) this.webSockets--;
+    this.connectionClosed(session);
+  }
+
+  /** @internal */
+  connectionClosed(connection: Live): void {
     this.connections.delete(connection);
     if (this.connections.size === 0 && this.allClosed !== null) {
       const done = this.allClosed;

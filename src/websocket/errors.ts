@@ -46,7 +46,8 @@ export class WebSocketUsageError extends Error {
 
 /**
  * A request that asked for a WebSocket but cannot get one: answer `status`
- * (400, or 426 with `Sec-WebSocket-Version: 13` for another version) with `headers`.
+ * (400; 426 with `Sec-WebSocket-Version: 13` for another version; 503 when
+ * the server holds its most WebSockets) with `headers`.
  */
 export class HandshakeError extends Error {
   override readonly name = "HandshakeError";
@@ -54,7 +55,7 @@ export class HandshakeError extends Error {
   constructor(
     message: string,
     /** HTTP status to answer with. */
-    readonly status: 400 | 426,
+    readonly status: 400 | 426 | 503,
     /** Extra response headers, flat name/value list (e.g. `Sec-WebSocket-Version: 13` for 426). */
     readonly headers: string[] = [],
   ) {

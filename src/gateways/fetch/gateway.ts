@@ -6,11 +6,15 @@
  * 500; a body stream that fails midway closes the connection.
  */
 
+import type { Exchange } from "../../server/exchange.ts";
+import type { Logger } from "../../server/log.ts";
 import type { Handler } from "../../server/server.ts";
+import { HandshakeError } from "../../websocket/errors.ts";
 import { installLightResponse } from "./light-response.ts";
 import { LazyRequest } from "./request.ts";
 import { FetchGatewayError, writeResponse } from "./response.ts";
 import type { FetchApp, FetchHandler } from "./types.ts";
+import { completeUpgrade, respondHandshakeError, setWebSocketLogger } from "./websocket.ts";
 
 /** Options of {@link fetchGateway}. */
 export interface FetchGatewayOptions {
@@ -19,6 +23,8 @@ export interface FetchGatewayOptions {
    * `new Response(...)` takes the fast path. Default true.
    */
   lightResponse?: boolean;
+  /** Receives errors thrown by WebSocket event listeners. */
+  logger?: Logger;
 }
 
 /** The handler function of an app, or throws a FetchGatewayError. */
@@ -40,20 +46,19 @@ export function fetchHandlerOf(app: unknown): FetchHandler {
 export function fetchGateway(app: FetchApp | FetchHandler, options: FetchGatewayOptions = {}): Handler {
   const handler = fetchHandlerOf(app);
   if (options.lightResponse !== false) installLightResponse();
+  if (options.logger !== undefined) setWebSocketLogger(options.logger);
   return (ex) => {
     let result: Response | Promise<Response>;
     try {
       result = handler(new LazyRequest(ex) as unknown as Request, ex.info);
     } catch (err) {
-      ex.fail(err);
+      failed(ex, err);
       return;
     }
     if (result !== null && typeof (result as Promise<Response>).then === "function") {
       (result as Promise<Response>).then(
         (response) => send(ex, response),
-        (err) => {
-          if (!ex.finished) ex.fail(err);
-        },
+        (err) => failed(ex, err),
       );
       return;
     }
@@ -61,11 +66,20 @@ export function fetchGateway(app: FetchApp | FetchHandler, options: FetchGateway
   };
 }
 
-function send(ex: Parameters<Handler>[0], response: unknown): void {
-  if (ex.finished) return; // the client went away while the app worked
+function send(ex: Exchange, response: unknown): void {
   try {
+    if (completeUpgrade(ex, response)) return;
+    if (ex.finished) return; // the client went away while the app worked
     writeResponse(ex, response);
   } catch (err) {
-    if (!ex.finished) ex.fail(err);
+    failed(ex, err);
   }
+}
+
+/** A handshake error the app let escape gets its own status; anything else is a 500. */
+function failed(ex: Exchange, err: unknown): void {
+  completeUpgrade(ex, null); // a socket the app made will not open
+  if (ex.finished) return;
+  if (err instanceof HandshakeError && !ex.headersSent) respondHandshakeError(ex, err);
+  else ex.fail(err);
 }

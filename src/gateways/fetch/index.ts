@@ -5,3 +5,10 @@ export { installLightResponse, LightResponse } from "./light-response.ts";
 export { LazyRequest } from "./request.ts";
 export { FetchGatewayError, writeResponse } from "./response.ts";
 export type { FetchApp, FetchHandler, FetchInfo } from "./types.ts";
+export {
+  ServerWebSocket,
+  type UpgradeWebSocketOptions,
+  upgradeWebSocket,
+  WebSocketCloseEvent,
+  type WebSocketUpgrade,
+} from "./websocket.ts";

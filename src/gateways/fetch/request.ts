@@ -148,6 +148,13 @@ export class LazyRequest {
   }
 
   /** @internal Used by the delegating members installed below. */
+  /** The exchange behind `request` if it is a LazyRequest, else null. */
+  static exchangeOf(request: unknown): Exchange | null {
+    return typeof request === "object" && request !== null && #ex in request
+      ? (request as LazyRequest).#ex
+      : null;
+  }
+
   static materialize(request: LazyRequest): Request {
     return request.#materialize();
   }

@@ -1,0 +1,427 @@
+/**
+ * Drives one sans-IO `WebSocketCore` over the socket an HTTP connection
+ * handed over after its `101 Switching Protocols`: feeds it the bytes read,
+ * writes the frames it returns, and owns everything with a clock or a socket
+ * in it: read flow control, the send-buffer cap, the closing handshake's
+ * timeout and the optional ping heartbeat. Gateways (Fetch's WebSocket
+ * object, the ASGI-style websocket scope) adapt this session; they never
+ * touch the socket.
+ */
+
+import type { Socket } from "node:net";
+import type { WebSocketCore } from "../websocket/core.ts";
+import { WebSocketProtocolError } from "../websocket/errors.ts";
+import { WS_NEED_DATA } from "../websocket/events.ts";
+import type { Expirable } from "./clock.ts";
+import type { ConnectionInfo } from "./exchange.ts";
+import type { Logger } from "./log.ts";
+import type { ServerOptions } from "./options.ts";
+
+/** What a session needs from its server. */
+export interface WebSocketHost {
+  readonly options: ServerOptions;
+  readonly logger: Logger;
+  sessionClosed(session: WebSocketSession): void;
+}
+
+/** How a gateway accepts a WebSocket handshake. */
+export interface WebSocketAccept {
+  /** The subprotocol chosen from those the client offered; null or absent for none. */
+  protocol?: string | null;
+  /** Extra fields for the 101 response (flat name/value list), e.g. Set-Cookie. */
+  headers?: string[];
+}
+
+/** Receives what arrives on an accepted WebSocket. */
+export interface WebSocketHandler {
+  /** A complete message: text as a string, binary as bytes the handler may keep. */
+  message(data: string | Uint8Array): void;
+  /**
+   * The connection is over; called exactly once. `wasClean` is true when both
+   * close frames were exchanged. `code` is the peer's close code (1005 when
+   * its close frame had none), the code we failed the connection with, or
+   * 1006 when the connection ended without a closing handshake.
+   */
+  closed(code: number, reason: string, wasClean: boolean): void;
+}
+
+/** `readyState` values, as in the WHATWG WebSocket interface. */
+export const OPEN = 1;
+export const CLOSING = 2;
+export const CLOSED = 3;
+
+/** Closing code for a peer that did not answer our pings (RFC 6455 §7.4.1: 1011 unexpected condition). */
+const PING_TIMEOUT_CODE = 1011;
+/** Close code on server shutdown (RFC 6455 §7.4.1). */
+const GOING_AWAY = 1001;
+const ABNORMAL = 1006;
+
+/** One accepted WebSocket connection. */
+export class WebSocketSession implements Expirable {
+  /** Epoch ms at which {@link expire} runs; 0 for none. Checked by the server's clock. */
+  deadline = 0;
+  /** The subprotocol agreed in the handshake ("" for none). */
+  readonly protocol: string;
+  /** The extensions agreed in the handshake ("" for none). */
+  readonly extensions: string;
+
+  private handler: WebSocketHandler | null = null;
+  private state: typeof OPEN | typeof CLOSING | typeof CLOSED = OPEN;
+  private paused = false;
+  private readingPaused = false;
+  private pumping = false;
+  private drainCallbacks: (() => void)[] | null = null;
+  /** When the pending close handshake, ping or blocked send gives up (epoch ms, 0 = none). */
+  private closeDue = 0;
+  private pingDue = 0;
+  private pongDue = 0;
+  private sendDue = 0;
+  /** Close code and reason to report once the socket is gone, if no clean close happened first. */
+  private endCode = ABNORMAL;
+  private endReason = "";
+  private endClean = false;
+
+  constructor(
+    private readonly socket: Socket,
+    private readonly core: WebSocketCore,
+    private readonly host: WebSocketHost,
+    /** The connection the WebSocket runs on. */
+    readonly info: ConnectionInfo,
+    agreed: { protocol: string; extensions: string },
+    trailing: Uint8Array,
+  ) {
+    this.protocol = agreed.protocol;
+    this.extensions = agreed.extensions;
+    if (trailing.length > 0) core.receiveData(trailing);
+    // Nothing is delivered before a handler is set: hold the bytes in the socket.
+    this.pauseReading();
+    socket.on("data", (chunk: Buffer) => this.onData(chunk));
+    socket.on("end", () => this.onEnd());
+    socket.on("drain", () => this.onSocketDrain());
+    socket.on("error", (err: NodeJS.ErrnoException) => this.onSocketError(err));
+    socket.on("close", () => this.onClose());
+    this.schedulePing();
+  }
+
+  /** OPEN (1), CLOSING (2) or CLOSED (3), as in the WHATWG interface. */
+  get readyState(): 1 | 2 | 3 {
+    return this.state;
+  }
+
+  /** Bytes accepted by {@link send} and not yet handed to the kernel. */
+  get bufferedAmount(): number {
+    return this.socket.writableLength;
+  }
+
+  /** Starts delivering messages to `handler` (the bytes that arrived meanwhile come first). */
+  setHandler(handler: WebSocketHandler): void {
+    this.handler = handler;
+    if (this.state === CLOSED) {
+      this.notifyClosed();
+      return;
+    }
+    this.pump();
+  }
+
+  /** Stops delivering messages (the socket stops being read once its buffer fills). */
+  pause(): void {
+    this.paused = true;
+  }
+
+  /** Resumes delivering messages. */
+  resume(): void {
+    if (!this.paused) return;
+    this.paused = false;
+    this.pump();
+  }
+
+  /**
+   * Sends a message (text for a string). Returns false once the bytes waiting
+   * to be sent pass the socket's high-water mark: wait for {@link onDrain}.
+   * Sends after the close started are dropped (the WHATWG rule). Past
+   * `wsMaxBufferedBytes` waiting, the peer is taken as not reading and the
+   * connection is dropped.
+   */
+  send(data: string | Uint8Array): boolean {
+    if (this.state !== OPEN) return false;
+    const frames = typeof data === "string" ? this.core.sendText(data) : this.core.sendBinary(data);
+    return this.writeFrames(frames);
+  }
+
+  /** Sends a ping (at most 125 bytes of payload). */
+  ping(data?: Uint8Array): void {
+    if (this.state !== OPEN) return;
+    this.socket.write(this.core.sendPing(data));
+  }
+
+  /** Calls `callback` once the socket has flushed what was sent (at once if nothing waits). */
+  onDrain(callback: () => void): void {
+    if (!this.socket.writableNeedDrain || this.state === CLOSED) {
+      queueMicrotask(callback);
+      return;
+    }
+    if (this.drainCallbacks === null) this.drainCallbacks = [];
+    this.drainCallbacks.push(callback);
+  }
+
+  /**
+   * Starts the closing handshake: sends a close frame (no code: an empty
+   * one, which the peer reads as 1005) and waits up to `wsCloseTimeout` for
+   * the peer's. Does nothing once closing.
+   * @throws WebSocketUsageError for an invalid code or a reason over 123 bytes.
+   */
+  close(code?: number, reason?: string): void {
+    if (this.state !== OPEN) return;
+    const frame = this.core.sendClose(code, reason);
+    this.state = CLOSING;
+    // Until the peer's close frame arrives, the close is not clean: 1006 stands.
+    this.socket.write(frame);
+    this.closeDue = this.after(this.host.options.wsCloseTimeout);
+    this.pingDue = this.pongDue = 0;
+    this.updateDeadline();
+    // The peer's close frame must be read even if the app paused delivery.
+    this.pump();
+  }
+
+  /** Part of a graceful server shutdown: close with 1001 Going Away. */
+  shutdown(): void {
+    this.close(GOING_AWAY, "server shutting down");
+  }
+
+  /** Drops the connection at once. */
+  destroy(): void {
+    this.socket.destroy();
+  }
+
+  /** Called by the server's clock when {@link deadline} passed. */
+  expire(now: number): void {
+    if (this.state === CLOSED) return;
+    if ((this.closeDue !== 0 && this.closeDue <= now) || (this.sendDue !== 0 && this.sendDue <= now)) {
+      // The peer neither answered our close nor read what we sent: stop waiting.
+      this.socket.destroy();
+      return;
+    }
+    if (this.pongDue !== 0 && this.pongDue <= now) {
+      this.pongDue = 0;
+      this.fail(PING_TIMEOUT_CODE, "ping timeout");
+      return;
+    }
+    if (this.pingDue !== 0 && this.pingDue <= now) {
+      this.pingDue = 0;
+      this.socket.write(this.core.sendPing());
+      this.pongDue = this.after(this.host.options.wsPingTimeout);
+    }
+    this.updateDeadline();
+  }
+
+  // ---- socket events ------------------------------------------------------
+
+  private onData(chunk: Buffer): void {
+    if (this.state === CLOSED) return;
+    this.core.receiveData(chunk);
+    this.pump();
+  }
+
+  private onEnd(): void {
+    // The peer closed TCP without (or after) the closing handshake.
+    this.state = CLOSED;
+    this.socket.end();
+  }
+
+  private onSocketDrain(): void {
+    this.sendDue = 0;
+    this.updateDeadline();
+    const callbacks = this.drainCallbacks;
+    this.drainCallbacks = null;
+    if (callbacks !== null) for (const callback of callbacks) callback();
+  }
+
+  private onSocketError(err: NodeJS.ErrnoException): void {
+    const quiet = err.code === "ECONNRESET" || err.code === "EPIPE" || err.code === "ETIMEDOUT";
+    this.host.logger.log(
+      quiet ? "debug" : "warning",
+      `websocket ${this.info.remoteAddress}:${this.info.remotePort}: ${err.message}`,
+    );
+  }
+
+  private onClose(): void {
+    this.state = CLOSED;
+    this.deadline = 0;
+    this.core.dispose();
+    this.host.sessionClosed(this);
+    if (this.handler !== null) this.notifyClosed();
+    const callbacks = this.drainCallbacks;
+    this.drainCallbacks = null;
+    if (callbacks !== null) for (const callback of callbacks) callback();
+  }
+
+  private notifyClosed(): void {
+    const handler = this.handler;
+    if (handler === null) return;
+    this.handler = null;
+    try {
+      handler.closed(this.endCode, this.endReason, this.endClean);
+    } catch (err) {
+      this.host.logger.error("error in a WebSocket close handler", err);
+    }
+  }
+
+  // ---- the receive loop ---------------------------------------------------
+
+  private pump(): void {
+    if (this.pumping) return;
+    this.pumping = true;
+    try {
+      this.pumpEvents();
+    } finally {
+      this.pumping = false;
+    }
+    this.updateReading();
+  }
+
+  private pumpEvents(): void {
+    const core = this.core;
+    for (;;) {
+      const handler = this.handler;
+      if (this.socket.destroyed) return;
+      // While closing, keep reading: the peer's close frame ends the handshake.
+      if (this.state === OPEN && (handler === null || this.paused)) return;
+      let event: ReturnType<WebSocketCore["nextEvent"]>;
+      try {
+        event = core.nextEvent();
+      } catch (err) {
+        if (!(err instanceof WebSocketProtocolError)) throw err;
+        this.host.logger.debug(`websocket protocol error from ${this.info.remoteAddress}: ${err.message}`);
+        this.fail(err.closeCode, err.message);
+        return;
+      }
+      if (event === WS_NEED_DATA) return;
+      switch (event.type) {
+        case "text":
+        case "binary":
+          // Messages that arrive after we started closing are dropped (RFC 6455 §5.5.1).
+          if (this.state === OPEN && handler !== null) this.deliver(handler, event.data);
+          break;
+        case "ping":
+          if (event.reply !== null) this.socket.write(event.reply);
+          break;
+        case "pong":
+          if (this.pongDue !== 0) {
+            this.pongDue = 0;
+            this.schedulePing();
+          }
+          break;
+        case "close":
+          this.endCode = event.code;
+          this.endReason = event.reason;
+          this.endClean = true;
+          this.state = CLOSED;
+          // The server closes TCP first (RFC 6455 §7.1.1), once the echo is flushed.
+          if (event.reply !== null) this.socket.end(event.reply);
+          else this.socket.end();
+          return;
+      }
+    }
+  }
+
+  private deliver(handler: WebSocketHandler, data: string | Uint8Array): void {
+    try {
+      handler.message(data);
+    } catch (err) {
+      this.host.logger.error("error in a WebSocket message handler", err);
+      this.fail(1011, "internal error");
+    }
+  }
+
+  /** Fails the connection: a close frame with `code`, then close without waiting for the peer's. */
+  private fail(code: number, reason: string): void {
+    if (this.state === CLOSED) return;
+    const wasOpen = this.state === OPEN;
+    this.state = CLOSED;
+    this.endCode = code;
+    this.endReason = reason;
+    this.endClean = false;
+    if (wasOpen) {
+      let frame: Uint8Array | null = null;
+      try {
+        frame = this.core.sendClose(code, reason.length <= 123 ? reason : "");
+      } catch {
+        // The core refuses a second close frame; closing the socket is all that is left.
+      }
+      if (frame !== null) {
+        this.socket.end(frame);
+        this.closeDue = this.after(this.host.options.wsCloseTimeout);
+        this.updateDeadline();
+        return;
+      }
+    }
+    this.socket.end();
+  }
+
+  // ---- sending and flow control -------------------------------------------
+
+  private writeFrames(frames: Uint8Array[]): boolean {
+    const socket = this.socket;
+    if (frames.length === 1) {
+      socket.write(frames[0]!);
+    } else {
+      socket.cork();
+      for (const frame of frames) socket.write(frame);
+      socket.uncork();
+    }
+    if (!socket.writableNeedDrain) return true;
+    const limit = this.host.options.wsMaxBufferedBytes;
+    if (limit > 0 && socket.writableLength > limit) {
+      this.host.logger.debug(
+        `websocket ${this.info.remoteAddress}:${this.info.remotePort}: over ${limit} bytes unsent, dropping`,
+      );
+      this.endReason = "send buffer limit";
+      socket.destroy();
+      return false;
+    }
+    if (this.sendDue === 0) {
+      this.sendDue = this.after(this.host.options.sendTimeout);
+      this.updateDeadline();
+    }
+    return false;
+  }
+
+  /** Reads from the socket only while messages are wanted and little is buffered. */
+  private updateReading(): void {
+    if (this.socket.destroyed) return;
+    const want =
+      this.state !== OPEN ||
+      (this.handler !== null && !this.paused && this.core.bufferedBytes < this.host.options.maxBufferedBytes);
+    if (want && this.readingPaused) {
+      this.readingPaused = false;
+      this.socket.resume();
+    } else if (!want && !this.readingPaused) {
+      this.pauseReading();
+    }
+  }
+
+  private pauseReading(): void {
+    this.readingPaused = true;
+    this.socket.pause();
+  }
+
+  // ---- timers -------------------------------------------------------------
+
+  private schedulePing(): void {
+    const interval = this.host.options.wsPingInterval;
+    this.pingDue = interval > 0 && this.state === OPEN ? Date.now() + interval : 0;
+    this.updateDeadline();
+  }
+
+  private after(ms: number): number {
+    return ms > 0 ? Date.now() + ms : 0;
+  }
+
+  private updateDeadline(): void {
+    let next = 0;
+    for (const due of [this.closeDue, this.sendDue, this.pongDue, this.pingDue]) {
+      if (due !== 0 && (next === 0 || due < next)) next = due;
+    }
+    this.deadline = next;
+  }
+}
