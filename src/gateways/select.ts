@@ -5,13 +5,16 @@
 
 import type { Logger } from "../server/log.ts";
 import type { Handler } from "../server/server.ts";
+import { asgiApplication } from "./asgi/gateway.ts";
+import type { ASGIApp } from "./asgi/types.ts";
 import { fetchGateway } from "./fetch/gateway.ts";
 import type { FetchApp, FetchHandler } from "./fetch/types.ts";
+import { DEFAULT_LIFESPAN, fetchLifespan, type Lifespan, type LifespanOptions } from "./lifespan.ts";
 import { wsgiGateway } from "./wsgi/gateway.ts";
 import type { WSGIApp } from "./wsgi/types.ts";
 
-/** The interfaces an app can speak. The ASGI-style one arrives with its gateway. */
-export const INTERFACES = ["auto", "wsgi", "fetch"] as const;
+/** The interfaces an app can speak. */
+export const INTERFACES = ["auto", "wsgi", "fetch", "asgi"] as const;
 export type Interface = (typeof INTERFACES)[number];
 
 /** The app is not something the chosen interface can serve. */
@@ -34,38 +37,78 @@ export function detectInterface(app: unknown, requested: Interface = "auto"): Ex
     case "wsgi":
       if (typeof app === "function") return "wsgi";
       throw new NotAnAppError(`expected a function (environ, startResponse), got ${describe(app)}`);
+    case "asgi":
+      if (typeof app === "function") return "asgi";
+      throw new NotAnAppError(`expected an async function (scope, receive, send), got ${describe(app)}`);
     default:
       // An object with fetch() is a Fetch app (Hono, itty-router, ...). A plain
       // function is taken as WSGI-style: (request, info) and (environ,
       // startResponse) look alike, so Fetch functions need --interface fetch.
       if (hasFetch) return "fetch";
       if (typeof app === "function" && app.length <= 2) return "wsgi";
+      if (typeof app === "function" && app.length === 3) return "asgi";
       if (typeof app === "function") {
         throw new NotAnAppError(`cannot tell the interface of a function taking ${app.length} parameters`);
       }
       throw new NotAnAppError(
-        `expected a function (environ, startResponse) or an object with a fetch() method, got ${describe(app)}`,
+        `expected a function (environ, startResponse), an async function (scope, receive, send) or an object with a fetch() method, got ${describe(app)}`,
       );
   }
 }
 
 /** Settings that belong to one gateway or another. */
-export interface GatewaySettings {
+export interface GatewaySettings extends Partial<LifespanOptions> {
   /** Fetch: install the lightweight Response as `globalThis.Response` (default true). */
   lightResponse?: boolean;
 }
 
-/** Builds the server handler for `app`. */
+/** A server handler and the app's lifespan (null when it has none, or `lifespan` is "off"). */
+export interface Gateway {
+  handler: Handler;
+  lifespan: Lifespan | null;
+}
+
+/**
+ * Builds the server handler for `app`. Its lifespan is dropped: servers that
+ * run it use {@link buildGateway}.
+ */
 export function gatewayFor(
   app: unknown,
   requested: Interface,
   logger: Logger,
   settings: GatewaySettings = {},
 ): Handler {
+  return buildGateway(app, requested, logger, settings).handler;
+}
+
+/**
+ * Builds the server handler for `app` and its lifespan: the lifespan scope of
+ * an ASGI-style app, the `startup()`/`shutdown()` hooks of a Fetch app; a
+ * WSGI-style app has none.
+ */
+export function buildGateway(
+  app: unknown,
+  requested: Interface,
+  logger: Logger,
+  settings: GatewaySettings = {},
+): Gateway {
+  const lifespan: LifespanOptions = {
+    lifespan: settings.lifespan ?? DEFAULT_LIFESPAN.lifespan,
+    startupTimeout: settings.startupTimeout ?? DEFAULT_LIFESPAN.startupTimeout,
+    shutdownTimeout: settings.shutdownTimeout ?? DEFAULT_LIFESPAN.shutdownTimeout,
+  };
   switch (detectInterface(app, requested)) {
     case "wsgi":
-      return wsgiGateway(app as WSGIApp, { logger });
+      return {
+        handler: wsgiGateway(app as WSGIApp, { logger }),
+        lifespan: null,
+      };
     case "fetch":
-      return fetchGateway(app as FetchApp | FetchHandler, { lightResponse: settings.lightResponse });
+      return {
+        handler: fetchGateway(app as FetchApp | FetchHandler, { lightResponse: settings.lightResponse }),
+        lifespan: fetchLifespan(app, lifespan, logger),
+      };
+    case "asgi":
+      return asgiApplication(app as ASGIApp, { logger, ...lifespan });
   }
 }

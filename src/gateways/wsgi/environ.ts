@@ -69,7 +69,7 @@ function splitHostPort(value: string): [string, string] {
  * The path, query and authority of a request-target in any of its four forms
  * (RFC 9112 §3.2). The fragment, which clients should not send, is dropped.
  */
-function splitTarget(target: string): { authority: string | null; path: string; query: string } {
+export function splitTarget(target: string): { authority: string | null; path: string; query: string } {
   let authority: string | null = null;
   let rest = target;
   if (target.charCodeAt(0) !== 0x2f && target !== "*") {
