@@ -12,6 +12,7 @@ import { HTTPRun } from "./http.ts";
 import { ASGILifespan } from "./lifespan.ts";
 import { httpScope } from "./scope.ts";
 import type { ASGIApp, ASGIState } from "./types.ts";
+import { handleWebSocket } from "./websocket.ts";
 
 /** Options of {@link asgiGateway}. */
 export interface ASGIGatewayOptions {
@@ -32,6 +33,10 @@ export function asgiGateway(app: ASGIApp, options: ASGIGatewayOptions): Handler 
   const { logger } = options;
   const state = options.state ?? {};
   return (ex: Exchange) => {
+    if (ex.request.upgrade === "websocket") {
+      handleWebSocket(app, ex, state, logger);
+      return;
+    }
     new HTTPRun(ex, logger).run(app, httpScope(ex.request, ex.info, state));
   };
 }
