@@ -13,12 +13,17 @@
  * Settings: BENCH_DURATION (seconds per run, default 5), BENCH_ROUNDS
  * (default 3), BENCH_CONNECTIONS (default 100). Results: a table on stdout
  * and bench/results/latest.json.
+ *
+ * `npm run bench -- http` runs only the HTTP part (wrk), `npm run bench -- ws`
+ * only the WebSocket part (bench/ws.ts, which needs no wrk); without a filter
+ * both run. A part left out keeps its previous figures in latest.json.
  */
 
 import { type ChildProcess, execFileSync, spawn, spawnSync } from "node:child_process";
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { cpus } from "node:os";
 import { fileURLToPath } from "node:url";
+import { runWebSocketBench, type WebSocketReport } from "./ws.ts";
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
 const DURATION = Number(process.env.BENCH_DURATION ?? 5);
@@ -199,7 +204,17 @@ function ratio(results: Result[], r: Result, baseline: string): number | null {
   return base === undefined ? null : r.rps / base.rps;
 }
 
-async function main(): Promise<void> {
+/** The HTTP part's figures, as written to latest.json. */
+interface HttpReport {
+  date: string;
+  machine: string;
+  setup: string;
+  results: Result[];
+  peakRssMiB: Record<string, number>;
+  skipped: Record<string, string>;
+}
+
+async function httpBench(): Promise<HttpReport> {
   if (spawnSync("wrk", ["--version"]).error !== undefined) {
     console.error("wrk is not installed: apt-get install wrk (Debian/Ubuntu) or brew install wrk (macOS)");
     process.exit(1);
@@ -287,12 +302,36 @@ async function main(): Promise<void> {
   console.log(
     `Benchmark ${date} on ${machine}; ${setup}.\n\n${table}\n\nPeak RSS: ${rssLine}.\n${skippedLine}`,
   );
+  return { date, machine, setup, results, peakRssMiB: rss, skipped };
+}
 
+async function main(): Promise<void> {
+  const filter = process.argv[2];
+  if (filter !== undefined && filter !== "http" && filter !== "ws") {
+    console.error("usage: npm run bench [-- http | ws]");
+    process.exit(2);
+  }
+  const file = `${ROOT}bench/results/latest.json`;
+  let previous: (Partial<HttpReport> & { websocket?: Omit<WebSocketReport, "table"> }) | null = null;
+  try {
+    previous = JSON.parse(readFileSync(file, "utf8"));
+  } catch {
+    // No earlier results: the parts that run now are the whole file.
+  }
+  const http = filter === "ws" ? null : await httpBench();
+  let websocket: Omit<WebSocketReport, "table"> | undefined = previous?.websocket;
+  if (filter !== "http") {
+    const { table, ...figures } = await runWebSocketBench();
+    const skipped = Object.keys(figures.skipped);
+    console.log(
+      `WebSocket benchmark ${figures.date} on ${figures.machine}; ${figures.setup}.\n\n${table}\n` +
+        (skipped.length === 0 ? "" : `Skipped: ${skipped.join(", ")}.\n`),
+    );
+    websocket = figures;
+  }
   mkdirSync(`${ROOT}bench/results`, { recursive: true });
-  writeFileSync(
-    `${ROOT}bench/results/latest.json`,
-    `${JSON.stringify({ date, machine, setup, results, peakRssMiB: rss, skipped }, null, 2)}\n`,
-  );
+  const { websocket: _, ...previousHttp } = previous ?? {};
+  writeFileSync(file, `${JSON.stringify({ ...(http ?? previousHttp), websocket }, null, 2)}\n`);
 }
 
 await main();

@@ -1,0 +1,311 @@
+/**
+ * The WebSocket part of `npm run bench` (`npm run bench -- ws` runs only
+ * this): tsgi serving examples/ws_echo.ts through the CLI against the `ws`
+ * package's server (bench/peers/ws_echo.ts), driven by the same load client
+ * (bench/ws-load.ts) in its own process.
+ *
+ * - Echo: round-trip messages per second, BENCH_WS_CONNECTIONS connections
+ *   (default 64) each keeping one 32-byte text message in flight; rounds
+ *   interleaved (tsgi, ws, tsgi, ws, ...) and medians kept, as for HTTP.
+ * - Capacity: BENCH_WS_IDLE idle WebSockets (default 10,000) held open to
+ *   one fresh server process; the server's resident memory (VmRSS) is read
+ *   before and after, and the difference divided by the count. Just RSS, so
+ *   it counts everything a connection costs: JS objects, socket buffers,
+ *   native handles, and any garbage the handshakes left behind.
+ *
+ * Servers are pinned to CPU 0 and the load client to CPU 1 when `taskset`
+ * exists, and both run with `ulimit -n 65536` (or the hard limit if lower)
+ * so ten thousand sockets fit.
+ */
+
+import { type ChildProcess, spawn, spawnSync } from "node:child_process";
+import { readFileSync } from "node:fs";
+import { cpus } from "node:os";
+import { fileURLToPath } from "node:url";
+
+const ROOT = fileURLToPath(new URL("..", import.meta.url));
+const DURATION = Number(process.env.BENCH_DURATION ?? 5);
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
+const CONNECTIONS = Number(process.env.BENCH_WS_CONNECTIONS ?? 64);
+const IDLE = Number(process.env.BENCH_WS_IDLE ?? 10_000);
+/** Capacity rounds are slow (a fresh server and ten thousand handshakes each): fewer of them. */
+const CAPACITY_ROUNDS = Number(process.env.BENCH_WS_CAPACITY_ROUNDS ?? 2);
+const MESSAGE_SIZE = 32;
+const START_TIMEOUT_MS = 20_000;
+/** Time for opening all idle connections; generous, a slow shared machine opens about a thousand a second. */
+const HOLD_TIMEOUT_MS = 180_000;
+const BASELINE = "ws";
+
+interface Target {
+  name: string;
+  command: string[];
+}
+
+const TARGETS: Target[] = [
+  {
+    name: "tsgi (Fetch)",
+    command: [process.execPath, "dist/cli/main.js", "--port", "0", "--no-access-log", "examples/ws_echo.ts"],
+  },
+  { name: BASELINE, command: [process.execPath, "--import", "tsx", "bench/peers/ws_echo.ts", "0"] },
+];
+
+const LOAD = [process.execPath, "--import", "tsx", "bench/ws-load.ts"];
+
+const hasTaskset = spawnSync("taskset", ["-c", "0", "true"]).status === 0 && cpus().length >= 2;
+
+/**
+ * Spawns `command` on `cpu` with a raised open-file limit. `exec` all the
+ * way down (bash, then taskset) keeps the child's pid the command's own, so
+ * /proc/PID/status is the server's.
+ */
+function spawnPinned(cpu: number, command: string[], stdio: "pipe" | "ignore" = "pipe"): ChildProcess {
+  const quoted = command.map((a) => `'${a.replaceAll("'", "'\\''")}'`).join(" ");
+  const pin = hasTaskset ? `taskset -c ${cpu} ` : "";
+  const script = `ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"; exec ${pin}${quoted}`;
+  return spawn("bash", ["-c", script], { cwd: ROOT, stdio: ["ignore", stdio, "pipe"] });
+}
+
+interface Started {
+  target: Target;
+  child: ChildProcess;
+  port: number;
+}
+
+/** Starts a server and waits for its "Listening on" line. */
+function start(target: Target): Promise<Started> {
+  return new Promise((resolve, reject) => {
+    const child = spawnPinned(0, target.command, "ignore");
+    let err = "";
+    const timer = setTimeout(() => {
+      child.kill("SIGKILL");
+      reject(new Error(`no "Listening on" line within ${START_TIMEOUT_MS / 1000} s: ${err.trim()}`));
+    }, START_TIMEOUT_MS);
+    child.stderr!.on("data", (d) => {
+      err += d;
+      const m = /Listening on http:\/\/[^\s:]+:(\d+)/.exec(err);
+      if (m !== null) {
+        clearTimeout(timer);
+        resolve({ target, child, port: Number(m[1]) });
+      }
+    });
+    child.on("exit", (code) => {
+      clearTimeout(timer);
+      reject(new Error(`exited with ${code}: ${err.trim()}`));
+    });
+  });
+}
+
+function stop(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
+  return new Promise((resolve) => {
+    child.once("exit", () => resolve());
+    child.kill("SIGKILL");
+  });
+}
+
+/** Runs the load client to completion and parses the JSON line it prints. */
+function runLoad(args: string[]): Promise<Record<string, number>> {
+  return new Promise((resolve, reject) => {
+    const child = spawnPinned(1, [...LOAD, ...args]);
+    let out = "";
+    let err = "";
+    child.stdout!.on("data", (d) => (out += d));
+    child.stderr!.on("data", (d) => (err += d));
+    child.on("exit", (code) => {
+      if (code === 0 && out.trim() !== "") resolve(JSON.parse(out));
+      else reject(new Error(`load client exited with ${code}: ${err.trim().split("\n")[0]}`));
+    });
+  });
+}
+
+/** Starts the load client holding `count` idle connections; resolves once all are open. */
+function hold(port: number, count: number): Promise<ChildProcess> {
+  return new Promise((resolve, reject) => {
+    const child = spawnPinned(1, [...LOAD, "hold", String(port), String(count)]);
+    let out = "";
+    let err = "";
+    const timer = setTimeout(() => {
+      child.kill("SIGKILL");
+      reject(new Error(`${count} connections not open within ${HOLD_TIMEOUT_MS / 1000} s`));
+    }, HOLD_TIMEOUT_MS);
+    child.stderr!.on("data", (d) => (err += d));
+    child.stdout!.on("data", (d) => {
+      out += d;
+      if (out.includes("\n")) {
+        clearTimeout(timer);
+        resolve(child);
+      }
+    });
+    child.on("exit", (code) => {
+      clearTimeout(timer);
+      reject(new Error(`load client exited with ${code}: ${err.trim().split("\n")[0]}`));
+    });
+  });
+}
+
+/** Resident memory of a process (Linux), in bytes. */
+function rssBytes(pid: number | undefined): number {
+  const status = readFileSync(`/proc/${pid}/status`, "utf8");
+  return Number(/VmRSS:\s+(\d+) kB/.exec(status)?.[1]) * 1024;
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+function median(xs: number[]): number {
+  const ok = xs.filter((x) => !Number.isNaN(x)).sort((a, b) => a - b);
+  return ok.length === 0 ? Number.NaN : ok[Math.floor(ok.length / 2)]!;
+}
+
+export interface EchoResult {
+  server: string;
+  messagesPerSecond: number;
+  vsWs: number | null;
+  runs: number[];
+}
+
+export interface CapacityResult {
+  server: string;
+  connections: number;
+  bytesPerConnection: number;
+  vsWs: number | null;
+  runs: { rssBeforeMiB: number; rssAfterMiB: number; bytesPerConnection: number; openSeconds: number }[];
+}
+
+export interface WebSocketReport {
+  date: string;
+  machine: string;
+  setup: string;
+  echo: EchoResult[];
+  capacity: CapacityResult[];
+  skipped: Record<string, string>;
+  table: string;
+}
+
+async function echoBench(skipped: Record<string, string>): Promise<EchoResult[]> {
+  const servers: Started[] = [];
+  for (const target of TARGETS) {
+    try {
+      servers.push(await start(target));
+    } catch (e) {
+      skipped[target.name] = (e as Error).message.split("\n")[0]!;
+      console.error(`skipping ${target.name}: it did not start (${skipped[target.name]})`);
+    }
+  }
+  const runs = new Map<string, number[]>(servers.map((s) => [s.target.name, []]));
+  const load = (s: Started, seconds: number) =>
+    runLoad(["echo", String(s.port), String(CONNECTIONS), String(seconds), String(MESSAGE_SIZE)]);
+  try {
+    for (const s of servers) await load(s, 1); // warm-up: JIT, buffers
+    for (let round = 0; round < ROUNDS; round++) {
+      for (const s of servers) {
+        const r = await load(s, DURATION);
+        const rate = r.roundTrips! / r.seconds!;
+        runs.get(s.target.name)!.push(rate);
+        console.error(
+          `WebSocket echo / ${s.target.name} / round ${round + 1}: ${rate.toFixed(0)} messages/s`,
+        );
+      }
+    }
+  } finally {
+    await Promise.all(servers.map((s) => stop(s.child)));
+  }
+  const results = [...runs].map(([server, rs]) => ({
+    server,
+    messagesPerSecond: median(rs),
+    vsWs: null as number | null,
+    runs: rs,
+  }));
+  const base = results.find((r) => r.server === BASELINE);
+  for (const r of results) r.vsWs = base === undefined ? null : r.messagesPerSecond / base.messagesPerSecond;
+  return results;
+}
+
+/** One capacity measurement on a fresh server process. */
+async function capacityRound(target: Target): Promise<CapacityResult["runs"][number]> {
+  const s = await start(target);
+  try {
+    // Warm-up: the first connections load and compile the upgrade path, which is not per-connection cost.
+    const warm = await hold(s.port, 100);
+    await stop(warm);
+    await sleep(500);
+    const before = rssBytes(s.child.pid);
+    const started = performance.now();
+    const client = await hold(s.port, IDLE);
+    const openSeconds = (performance.now() - started) / 1000;
+    await sleep(2000); // let the last handshakes' buffers drain and settle
+    const after = rssBytes(s.child.pid);
+    await stop(client);
+    return {
+      rssBeforeMiB: before / 2 ** 20,
+      rssAfterMiB: after / 2 ** 20,
+      bytesPerConnection: (after - before) / IDLE,
+      openSeconds,
+    };
+  } finally {
+    await stop(s.child);
+  }
+}
+
+async function capacityBench(skipped: Record<string, string>): Promise<CapacityResult[]> {
+  const runs = new Map<string, CapacityResult["runs"]>();
+  for (let round = 0; round < CAPACITY_ROUNDS; round++) {
+    for (const target of TARGETS) {
+      if (skipped[target.name] !== undefined) continue;
+      try {
+        const r = await capacityRound(target);
+        if (!runs.has(target.name)) runs.set(target.name, []);
+        runs.get(target.name)!.push(r);
+        console.error(
+          `WebSocket capacity / ${target.name} / round ${round + 1}: ${IDLE} open in ${r.openSeconds.toFixed(1)} s, ` +
+            `RSS ${r.rssBeforeMiB.toFixed(1)} → ${r.rssAfterMiB.toFixed(1)} MiB, ${r.bytesPerConnection.toFixed(0)} B/connection`,
+        );
+      } catch (e) {
+        skipped[target.name] = (e as Error).message.split("\n")[0]!;
+        console.error(`${target.name}: capacity run failed, dropping it (${skipped[target.name]})`);
+      }
+    }
+  }
+  const results = [...runs]
+    .filter(([server]) => skipped[server] === undefined)
+    .map(([server, rs]) => ({
+      server,
+      connections: IDLE,
+      bytesPerConnection: median(rs.map((r) => r.bytesPerConnection)),
+      vsWs: null as number | null,
+      runs: rs,
+    }));
+  const base = results.find((r) => r.server === BASELINE);
+  for (const r of results) {
+    r.vsWs = base === undefined ? null : r.bytesPerConnection / base.bytesPerConnection;
+  }
+  return results;
+}
+
+/** Runs the echo and capacity benchmarks and returns their figures and a Markdown table. */
+export async function runWebSocketBench(): Promise<WebSocketReport> {
+  const skipped: Record<string, string> = {};
+  const echo = await echoBench(skipped);
+  const capacity = await capacityBench(skipped);
+  const times = (x: number | null) => (x === null ? "" : `${x.toFixed(2)}×`);
+  const header = ["scenario", "server", "result (median)", `vs ${BASELINE}`];
+  const rows = [
+    ...echo.map((r) => [
+      `echo, ${CONNECTIONS} connections, ${MESSAGE_SIZE} B text`,
+      r.server,
+      `${r.messagesPerSecond.toFixed(0)} messages/s`,
+      times(r.vsWs),
+    ]),
+    ...capacity.map((r) => [
+      `${IDLE.toLocaleString("en")} idle connections`,
+      r.server,
+      `${(r.bytesPerConnection / 1024).toFixed(1)} KiB/connection`,
+      times(r.vsWs),
+    ]),
+  ];
+  const table = [header, header.map(() => "---"), ...rows].map((r) => `| ${r.join(" | ")} |`).join("\n");
+  const setup =
+    `echo: ${ROUNDS} interleaved rounds of ${DURATION} s, one message in flight per connection; ` +
+    `capacity: ${CAPACITY_ROUNDS} rounds, a fresh server each, RSS after minus before${hasTaskset ? "; servers and load client pinned to separate CPUs" : ""}`;
+  const machine = `${cpus().length} × ${cpus()[0]?.model.trim() ?? "cpu"}, Node ${process.version}`;
+  return { date: new Date().toISOString().slice(0, 10), machine, setup, echo, capacity, skipped, table };
+}
