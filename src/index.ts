@@ -3,8 +3,43 @@
  * through gateway interfaces. This is the package's main entry point.
  */
 
+// The ASGI-style essentials; every event type is in `tsgi/asgi` (some names,
+// e.g. WebSocketCloseEvent, mean something else in the Fetch interface).
+export {
+  type ASGIApp,
+  ASGIContractError,
+  ASGIDisconnectedError,
+  ASGILifespan,
+  asgiApplication,
+  asgiGateway,
+  type HTTPScope,
+  type LifespanScope,
+  type Receive,
+  type ReceiveEvent,
+  type Scope,
+  type Send,
+  type SendEvent,
+  type WebSocketScope,
+} from "./gateways/asgi/index.ts";
 export * from "./gateways/fetch/index.ts";
-export { detectInterface, INTERFACES, type Interface, NotAnAppError } from "./gateways/select.ts";
+export {
+  DEFAULT_LIFESPAN,
+  type FetchLifespanHooks,
+  type Lifespan,
+  LifespanError,
+  type LifespanErrorCode,
+  type LifespanMode,
+  type LifespanOptions,
+} from "./gateways/lifespan.ts";
+export {
+  buildGateway,
+  detectInterface,
+  type Gateway,
+  type GatewaySettings,
+  INTERFACES,
+  type Interface,
+  NotAnAppError,
+} from "./gateways/select.ts";
 export * from "./gateways/wsgi/index.ts";
 export { type ServeAppOptions, serve } from "./serve.ts";
 export type { BodySink, ConnectionInfo, Exchange } from "./server/exchange.ts";

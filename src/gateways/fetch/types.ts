@@ -18,7 +18,12 @@ export interface FetchInfo {
 export type FetchHandler = (request: Request, info: FetchInfo) => Response | Promise<Response>;
 
 /**
- * A Fetch app: an object with a `fetch` method (Hono, itty-router, Elysia, ...).
+ * A Fetch app: an object with a `fetch` method (Hono, itty-router, Elysia, ...),
+ * and optionally lifespan hooks: `startup()` runs (and is awaited) before the
+ * server accepts its first connection, `shutdown()` after `close()` has
+ * closed the last one. Both are bounded by `--startup-timeout` and
+ * `--shutdown-timeout`; a hook that throws stops the server (exit status 1).
+ * See docs/interfaces/fetch.md.
  *
  * @example
  * export default {
@@ -29,4 +34,8 @@ export type FetchHandler = (request: Request, info: FetchInfo) => Response | Pro
  */
 export interface FetchApp {
   fetch: FetchHandler;
+  /** Called once before the server listens, e.g. to open a database pool. */
+  startup?(): void | Promise<void>;
+  /** Called once after the server closed its last connection, e.g. to close the pool. */
+  shutdown?(): void | Promise<void>;
 }
