@@ -225,12 +225,21 @@ export class ServerWebSocket extends EventTarget {
   }
 
   /**
-   * Starts the closing handshake. `code` must be 1000 or 3000–4999
-   * (InvalidAccessError otherwise) and `reason` at most 123 UTF-8 bytes
-   * (SyntaxError otherwise), as in the standard.
+   * Starts the closing handshake. `code` must be 1000, 3000–4999 or one of
+   * the registered codes an endpoint may send, 1001–1003 and 1007–1014
+   * (InvalidAccessError otherwise), and `reason` at most 123 UTF-8 bytes
+   * (SyntaxError otherwise). The standard allows browsers only 1000 and
+   * 3000–4999 so page scripts cannot pose as the browser's own protocol
+   * failures; a server is the endpoint that RFC 6455 §7.4.1 has send 1008
+   * (policy), 1009 (too big), 1011 or 1013 (try again later), so it may.
    */
   close(code?: number, reason?: string): void {
-    if (code !== undefined && code !== 1000 && !(code >= 3000 && code <= 4999)) {
+    if (
+      code !== undefined &&
+      !(code >= 1000 && code <= 1003) &&
+      !(code >= 1007 && code <= 1014) &&
+      !(code >= 3000 && code <= 4999)
+    ) {
       throw new DOMException(`invalid close code ${code}`, "InvalidAccessError");
     }
     if (reason !== undefined && UTF8.encode(reason).length > 123) {
