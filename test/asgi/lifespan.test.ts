@@ -7,6 +7,7 @@
 
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
+import WebSocket from "ws";
 import type { LifespanScope, Receive, Scope, Send } from "../../src/gateways/asgi/types.ts";
 import { LifespanError } from "../../src/gateways/lifespan.ts";
 import { Logger } from "../../src/server/log.ts";
@@ -90,6 +91,34 @@ describe("ASGI lifespan", () => {
     await server.close();
     assert.equal(await pending, "ok");
     assert.deepEqual(events, ["request started", "request done", "shutdown"]);
+  });
+
+  test("close() with an open WebSocket: the app gets websocket.disconnect 1001 before lifespan.shutdown", async () => {
+    const events: string[] = [];
+    const app = async (scope: Scope, receive: Receive, send: Send) => {
+      if (scope.type === "lifespan") {
+        await receive();
+        await send({ type: "lifespan.startup.complete" });
+        events.push((await receive()).type);
+        await send({ type: "lifespan.shutdown.complete" });
+        return;
+      }
+      if (scope.type !== "websocket") return;
+      await receive();
+      await send({ type: "websocket.accept" });
+      const event = await receive();
+      events.push(event.type === "websocket.disconnect" ? `disconnect ${event.code}` : event.type);
+    };
+    const { server, port } = await startServer(app, { accessLog: false });
+    const ws = new WebSocket(`ws://127.0.0.1:${port}/`);
+    await new Promise((resolve, reject) => {
+      ws.on("open", resolve);
+      ws.on("error", reject);
+    });
+    const clientSaw = new Promise<number>((resolve) => ws.on("close", (code) => resolve(code)));
+    await server.close();
+    assert.equal(await clientSaw, 1001);
+    assert.deepEqual(events, ["disconnect 1001", "lifespan.shutdown"]);
   });
 
   test("lifespan.startup.failed: serve() rejects with its message and the app serves nothing", async () => {
