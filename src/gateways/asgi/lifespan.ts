@@ -54,8 +54,6 @@ export class ASGILifespan implements Lifespan {
    * running; waiting for shutdown.complete; over (also when unsupported).
    */
   private phase: "idle" | "starting" | "started" | "stopping" | "over" = "idle";
-  /** The app sent at least one event (so it speaks lifespan, even in auto mode). */
-  private spoke = false;
   private readonly started = deferred();
   private readonly stopped = deferred();
   /** Resolves the receive() that waits for `lifespan.shutdown`. */
@@ -118,7 +116,6 @@ export class ASGILifespan implements Lifespan {
   private readonly send = async (event: SendEvent): Promise<void> => {
     if (event === null || typeof event !== "object")
       throw new ASGIContractError("send() takes an event object");
-    this.spoke = true;
     const type = event.type;
     if (this.phase === "starting" && type === "lifespan.startup.complete") {
       this.phase = "started";
@@ -165,9 +162,10 @@ export class ASGILifespan implements Lifespan {
     const phase = this.phase;
     this.phase = "over";
     if (phase === "starting") {
-      if (this.options.lifespan === "auto" && !this.spoke) {
-        // uvicorn's rule: an app that fails on the lifespan scope before saying
-        // anything does not speak the protocol; serve it anyway.
+      if (this.options.lifespan === "auto") {
+        // uvicorn's rule: an app that raises before completing or failing startup
+        // does not speak the protocol (typically an http-only app that sent an
+        // http event here, or asserted on scope.type); serve it anyway.
         this.logger.info("ASGI 'lifespan' protocol appears unsupported.");
         this.logger.debug(`the app raised on the lifespan scope: ${messageOf(err)}`);
         this.started.resolve();
