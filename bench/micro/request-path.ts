@@ -66,6 +66,7 @@ const host = {
   handler,
   shuttingDown: false,
   webSocketCount: 0,
+  tracer: null,
   connectionClosed() {},
   connectionUpgraded() {},
   sessionClosed() {},

@@ -17,6 +17,7 @@ import { type Expirable, httpDate } from "./clock.ts";
 import { type BodySink, type ConnectionInfo, Exchange, type ExchangeOwner } from "./exchange.ts";
 import type { Logger } from "./log.ts";
 import type { ServerOptions } from "./options.ts";
+import type { Tracer } from "./trace.ts";
 import { type WebSocketAccept, WebSocketSession } from "./websocket.ts";
 
 /** What a connection needs from its server. */
@@ -29,6 +30,8 @@ export interface ConnectionHost {
   readonly shuttingDown: boolean;
   /** WebSockets open right now. */
   readonly webSocketCount: number;
+  /** The `--trace` writer, or null when tracing is off. */
+  readonly tracer: Tracer | null;
   connectionClosed(connection: HttpConnection): void;
   /** The connection switched to WebSocket: `session` owns the socket from now on. */
   connectionUpgraded(connection: HttpConnection, session: WebSocketSession): void;
@@ -66,6 +69,11 @@ export class HttpConnection implements ExchangeOwner, Expirable {
   private corked = false;
   /** A 101 handed the socket to a WebSocket session; HTTP is over here. */
   private switched = false;
+  private readonly tracer: Tracer | null;
+  /** Connection number in the trace (0 when tracing is off). */
+  private readonly traceId: number;
+  /** When the socket buffer filled, for the trace's "drain after N ms". */
+  private blockedAt = 0;
 
   constructor(
     private readonly socket: Socket,
@@ -84,6 +92,15 @@ export class HttpConnection implements ExchangeOwner, Expirable {
       localPort: socket.localPort ?? 0,
       tls: false,
     };
+    this.tracer = host.tracer;
+    this.traceId = this.tracer === null ? 0 : this.tracer.nextId();
+    if (this.tracer !== null) {
+      const i = this.info;
+      this.trace(
+        "accept",
+        `connection from ${i.remoteAddress}:${i.remotePort} to ${i.localAddress}:${i.localPort}`,
+      );
+    }
     this.setDeadline(this.options.headerTimeout);
     socket.on("data", (chunk: Buffer) => this.onData(chunk));
     socket.on("end", () => this.onEnd());
@@ -103,17 +120,18 @@ export class HttpConnection implements ExchangeOwner, Expirable {
    */
   shutdown(): void {
     this.core.closeAfterResponse();
-    if (this.idle) this.closeGracefully();
+    if (this.idle) this.closeGracefully("server shutting down");
   }
 
   /** Closes the socket at once, whatever is in flight. */
   destroy(): void {
-    this.socket.destroy();
+    this.abort("forced close");
   }
 
   // ---- socket events ------------------------------------------------------
 
   private onData(chunk: Buffer): void {
+    if (this.tracer !== null) this.traceRead(chunk);
     if (this.closing) return; // lingering close: read and drop
     const startsRequest = this.exchange === null && !this.discarding && this.core.idle;
     try {
@@ -160,13 +178,20 @@ export class HttpConnection implements ExchangeOwner, Expirable {
       ex.finished = true;
       this.exchange = null;
       ex.notifyClientGone();
-      this.closeGracefully();
+      this.closeGracefully("the client closed its side before the response was complete");
       return;
     }
     this.pump();
   }
 
   private onDrain(): void {
+    if (this.tracer !== null && this.blockedAt !== 0) {
+      this.trace(
+        "drain",
+        `socket buffer flushed after ${(performance.now() - this.blockedAt).toFixed(1)} ms`,
+      );
+      this.blockedAt = 0;
+    }
     if (this.awaitingDrain) {
       this.awaitingDrain = false;
       this.startNextRequest();
@@ -193,6 +218,7 @@ export class HttpConnection implements ExchangeOwner, Expirable {
   private onClose(): void {
     if (this.closed) return;
     this.closed = true;
+    if (this.tracer !== null) this.trace("closed", "socket closed");
     this.deadline = 0;
     const ex = this.exchange;
     this.exchange = null;
@@ -249,7 +275,7 @@ export class HttpConnection implements ExchangeOwner, Expirable {
           if (this.discarding) {
             this.discarded += event.data.length;
             if (this.discarded > this.options.maxDrainSize) {
-              this.closeGracefully();
+              this.closeGracefully("unread request body over maxDrainSize");
               return;
             }
           } else {
@@ -269,7 +295,7 @@ export class HttpConnection implements ExchangeOwner, Expirable {
           break;
         case "closed":
           // The client closed between requests: the polite end of a connection.
-          this.closeGracefully();
+          this.closeGracefully("the client closed the connection between requests");
           return;
       }
     }
@@ -293,8 +319,16 @@ export class HttpConnection implements ExchangeOwner, Expirable {
       this.corked = true;
       this.socket.cork();
     }
-    const ex = new Exchange(this, head, this.info, this.options.accessLog ? performance.now() : 0);
+    const ex = new Exchange(
+      this,
+      head,
+      this.info,
+      this.options.accessLog ? performance.now() : 0,
+      this.tracer,
+      this.traceId,
+    );
     this.exchange = ex;
+    if (this.tracer !== null) this.traceRequest(head);
     this.deadline = 0; // the app's own time is not limited here
     // A request without a body is complete with its head: take its end event
     // now, so the connection is reusable the moment the response is done.
@@ -324,7 +358,11 @@ export class HttpConnection implements ExchangeOwner, Expirable {
       return;
     }
     const proceed = this.core.sendContinue();
-    if (proceed !== null) this.socket.write(proceed);
+    if (proceed !== null) {
+      if (this.tracer !== null)
+        this.trace("write", "100 Continue: the app reads the body, so the client may send it");
+      this.socket.write(proceed);
+    }
     this.pump();
   }
 
@@ -337,6 +375,7 @@ export class HttpConnection implements ExchangeOwner, Expirable {
     const bytes = this.core.sendResponse(head, body);
     ex.headersSent = true;
     ex.status = head.status;
+    if (this.tracer !== null) this.traceHead(bytes, body);
     this.socket.write(bytes);
     if (body !== undefined) {
       ex.bytesSent = body.length;
@@ -348,6 +387,10 @@ export class HttpConnection implements ExchangeOwner, Expirable {
     this.checkActive(ex, true);
     const pieces = this.core.sendData(chunk);
     ex.bytesSent += chunk.length;
+    if (this.tracer !== null) {
+      const framing = pieces.length > 1 ? ` as one chunk (${pieces[0]!.length + 2} bytes of framing)` : "";
+      this.trace("write", `body ${chunk.length} bytes${framing}`);
+    }
     const socket = this.socket;
     if (pieces.length === 1) {
       socket.write(pieces[0]!);
@@ -357,6 +400,7 @@ export class HttpConnection implements ExchangeOwner, Expirable {
       socket.uncork();
     }
     if (socket.writableNeedDrain) {
+      if (this.tracer !== null) this.traceBlocked();
       this.setDeadline(this.options.sendTimeout);
       this.sendDeadline = this.deadline;
       return false;
@@ -374,9 +418,11 @@ export class HttpConnection implements ExchangeOwner, Expirable {
       this.host.logger.error(`response to ${this.describe(ex)} was cut short`, err);
       ex.finished = true;
       this.exchange = null;
-      this.socket.destroy();
+      this.abort("the response body fell short of its Content-Length");
       return;
     }
+    if (this.tracer !== null)
+      this.trace("write", last === null ? "end of body" : "end of body: last chunk 0\\r\\n\\r\\n");
     if (last !== null) this.socket.write(last);
     this.finishExchange(ex);
   }
@@ -421,6 +467,13 @@ export class HttpConnection implements ExchangeOwner, Expirable {
     this.exchange = null;
     if (options.accessLog) this.logAccess(ex);
     const trailing = this.core.takeTrailingData();
+    if (this.tracer !== null) {
+      this.trace(
+        "write",
+        `101 Switching Protocols (${bytes.length} bytes)${agreed === null ? "" : `, ${agreed.response}`}`,
+      );
+      this.trace("upgrade", "HTTP is over on this connection: a WebSocket session owns the socket now");
+    }
     // From here the socket is the session's: drop our listeners and deadline.
     this.switched = true;
     this.deadline = 0;
@@ -434,6 +487,7 @@ export class HttpConnection implements ExchangeOwner, Expirable {
       this.info,
       { protocol: protocol ?? "", extensions: agreed?.response ?? "" },
       trailing,
+      this.traceId,
     );
     this.host.connectionUpgraded(this, session);
     return session;
@@ -467,7 +521,7 @@ export class HttpConnection implements ExchangeOwner, Expirable {
     // Mid-body: the client can only learn of the failure by the connection closing.
     ex.finished = true;
     this.exchange = null;
-    this.socket.destroy();
+    this.abort("the app failed after the response head was sent");
   }
 
   // ---- end of an exchange -------------------------------------------------
@@ -485,6 +539,7 @@ export class HttpConnection implements ExchangeOwner, Expirable {
     ex.finished = true;
     if (this.options.accessLog) this.logAccess(ex);
     const core = this.core;
+    if (this.tracer !== null) this.traceKeepAlive(ex);
     if (core.reusable) {
       this.nextCycle();
     } else if (core.ourState === "DONE" && core.theirState === "SEND_BODY") {
@@ -497,7 +552,7 @@ export class HttpConnection implements ExchangeOwner, Expirable {
       this.pump();
     } else {
       this.exchange = null;
-      this.closeGracefully();
+      this.closeGracefully("the response said Connection: close");
     }
   }
 
@@ -505,7 +560,7 @@ export class HttpConnection implements ExchangeOwner, Expirable {
     this.core.startNextCycle();
     this.exchange = null;
     if (this.host.shuttingDown) {
-      this.closeGracefully();
+      this.closeGracefully("server shutting down");
       return;
     }
     // Stop at one response's worth of unsent bytes: a client that does not
@@ -532,9 +587,10 @@ export class HttpConnection implements ExchangeOwner, Expirable {
     const ex = this.exchange;
     if (!(err instanceof ProtocolError)) {
       this.host.logger.error(`internal error on connection ${this.peer()}`, err);
-      this.socket.destroy();
+      this.abort("internal error");
       return;
     }
+    if (this.tracer !== null) this.trace("error", `${err.status} ${err.code}: ${err.message}`);
     // A bad request is the client's problem: logged quietly, answered plainly.
     this.host.logger.debug(`bad request from ${this.peer()}: ${err.status} ${err.message}`);
     this.discarding = false;
@@ -546,12 +602,13 @@ export class HttpConnection implements ExchangeOwner, Expirable {
     this.exchange = null;
     const bytes = err instanceof RemoteProtocolError ? this.core.sendError(err) : null;
     if (bytes === null) {
-      this.socket.destroy();
+      this.abort("protocol error after the response head was sent");
       return;
     }
+    if (this.tracer !== null) this.traceHead(bytes, undefined);
     this.socket.write(bytes);
     if (this.options.accessLog) this.logError(ex?.request ?? null, err.status, bytes.length);
-    this.closeGracefully();
+    this.closeGracefully(`error response ${err.status}`);
   }
 
   /** Called by the server's clock when {@link deadline} passed. */
@@ -559,17 +616,17 @@ export class HttpConnection implements ExchangeOwner, Expirable {
     this.deadline = 0;
     if (this.closed) return;
     if (this.closing || this.awaitingDrain || this.drainCallback !== null || this.discarding) {
-      this.socket.destroy();
+      this.abort(this.closing ? "linger or send timeout while closing" : "send or body timeout");
       return;
     }
     const ex = this.exchange;
     if (ex === null && this.core.idle) {
       // Idle keep-alive connection (or one that never sent a byte): just close.
-      this.closeGracefully();
+      this.closeGracefully("idle timeout");
       return;
     }
     if (ex?.headersSent) {
-      this.socket.destroy();
+      this.abort("send timeout: the client stopped reading");
       return;
     }
     // Partial head or stalled body: 408 (RFC 9110 §15.5.9), then close.
@@ -586,9 +643,10 @@ export class HttpConnection implements ExchangeOwner, Expirable {
    * dropping) for `lingerTimeout` so late client bytes cannot turn into a
    * reset that destroys the response we just sent.
    */
-  private closeGracefully(): void {
+  private closeGracefully(why: string): void {
     if (this.closing || this.closed) return;
     this.closing = true;
+    if (this.tracer !== null) this.trace("close", `${why}: FIN once queued bytes are flushed, then linger`);
     this.drainCallback = null;
     // Until our bytes are flushed the client is slow to read (send timeout);
     // after that, linger briefly for the client's FIN.
@@ -597,8 +655,70 @@ export class HttpConnection implements ExchangeOwner, Expirable {
     this.updateReading();
   }
 
+  /** Destroys the socket now (a reset if bytes are unread), saying why in the trace. */
+  private abort(why: string): void {
+    if (this.tracer !== null && !this.socket.destroyed) this.trace("close", `${why}: connection dropped`);
+    this.socket.destroy();
+  }
+
   private setDeadline(ms: number): void {
     this.deadline = ms > 0 ? Date.now() + ms : 0;
+  }
+
+  // ---- trace (only called when --trace is on) -----------------------------
+
+  private trace(step: string, detail: string): void {
+    this.tracer!.step(this.traceId, step, detail);
+  }
+
+  private traceRead(chunk: Buffer): void {
+    const tracer = this.tracer!;
+    const what = this.closing ? " (discarded: closing)" : "";
+    this.trace("read", `${chunk.length} bytes${what}${tracer.bytes ? `\n${tracer.excerpt(chunk)}` : ""}`);
+  }
+
+  private traceRequest(head: RequestHead): void {
+    const lines = [`${head.method} ${head.target} HTTP/1.${head.version - 10}`];
+    for (let i = 0; i < head.headers.length; i += 2) lines.push(`${head.headers[i]}: ${head.headers[i + 1]}`);
+    const body =
+      head.framing === "none"
+        ? "no body"
+        : head.framing === "chunked"
+          ? "chunked body"
+          : `body of ${head.contentLength} bytes`;
+    const close = head.keepAlive ? "" : ", client asks to close after";
+    const upgrade = head.upgrade ? `, asks to upgrade to ${head.upgrade}` : "";
+    lines.push(`(${body}${close}${upgrade})`);
+    this.trace("request", lines.join("\n"));
+  }
+
+  private traceHead(bytes: Buffer, body: Uint8Array | undefined): void {
+    const end = bytes.indexOf("\r\n\r\n");
+    const head = bytes
+      .subarray(0, end < 0 ? bytes.length : end)
+      .toString("latin1")
+      .split("\r\n")
+      .join("\n");
+    const whole = body === undefined ? "" : ` + body ${body.length} bytes, one write`;
+    this.trace("write", `head ${end + 4} bytes${whole}\n${head}`);
+  }
+
+  private traceBlocked(): void {
+    this.blockedAt = performance.now();
+    this.trace(
+      "backpressure",
+      `socket.write() returned false: ${this.socket.writableLength} bytes queued in user space; waiting for 'drain'`,
+    );
+  }
+
+  private traceKeepAlive(ex: Exchange): void {
+    const core = this.core;
+    const detail = core.reusable
+      ? "response complete; keep-alive: the connection waits for the next request"
+      : core.ourState === "DONE" && core.theirState === "SEND_BODY"
+        ? "response complete before the request body was read: discarding the rest to keep the connection"
+        : "response complete; the connection closes (Connection: close)";
+    this.trace("done", `${ex.status} ${detail}`);
   }
 
   // ---- logging ------------------------------------------------------------

@@ -7,6 +7,7 @@
 
 import type { RequestHead, ResponseHead } from "../http1/events.ts";
 import type { HandshakeRequest } from "../websocket/handshake.ts";
+import type { Tracer } from "./trace.ts";
 import type { WebSocketAccept, WebSocketSession } from "./websocket.ts";
 
 /** Receives the request body, in order. */
@@ -81,8 +82,21 @@ export class Exchange {
     /** The connection it arrived on. */
     readonly info: ConnectionInfo,
     startTime = 0,
+    /** The `--trace` writer, or null when tracing is off: check it before building a trace line. */
+    readonly tracer: Tracer | null = null,
+    /** The connection's number in the trace. */
+    readonly traceId = 0,
   ) {
     this.startTime = startTime;
+  }
+
+  /**
+   * Writes one `--trace` step for this exchange (gateways report what they
+   * built and what the app did). Guard calls with `if (ex.tracer !== null)`
+   * so no string is built when tracing is off.
+   */
+  trace(step: string, detail: string): void {
+    this.tracer?.step(this.traceId, step, detail);
   }
 
   /**

@@ -23,7 +23,8 @@ export class Logger {
 
   constructor(
     readonly level: LogLevel = "info",
-    private readonly errStream: NodeJS.WritableStream = process.stderr,
+    /** Where leveled messages (and the `--trace`) go. */
+    readonly errorStream: NodeJS.WritableStream = process.stderr,
     private readonly accessStream: NodeJS.WritableStream = process.stdout,
   ) {
     this.threshold = LEVELS[level];
@@ -35,7 +36,7 @@ export class Logger {
   }
 
   log(level: LogLevel, message: string): void {
-    if (LEVELS[level] >= this.threshold) this.errStream.write(`${level.toUpperCase()}: ${message}\n`);
+    if (LEVELS[level] >= this.threshold) this.errorStream.write(`${level.toUpperCase()}: ${message}\n`);
   }
 
   error(message: string, err?: unknown): void {

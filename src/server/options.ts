@@ -5,6 +5,7 @@
 
 import { DEFAULT_LIMITS, type ParserLimits } from "../http1/limits.ts";
 import type { LogLevel } from "./log.ts";
+import type { TraceMode } from "./trace.ts";
 
 /** Timeouts in milliseconds; 0 disables one. */
 export interface Timeouts {
@@ -98,6 +99,8 @@ export interface ServerOptions extends Timeouts, WebSocketOptions {
   accessLog: boolean;
   /** Least severe message written to stderr. Default "info". */
   logLevel: LogLevel;
+  /** `--trace`: "on" writes every connection's lifecycle to stderr, "bytes" adds what was read. Default "off". */
+  trace: TraceMode;
 }
 
 /** The defaults documented on {@link ServerOptions} and {@link Timeouts}. */
@@ -124,6 +127,7 @@ export const DEFAULT_OPTIONS: Readonly<ServerOptions> = Object.freeze({
   serverHeader: "tsgi",
   accessLog: true,
   logLevel: "info" as LogLevel,
+  trace: "off" as TraceMode,
 });
 
 /** Options as a caller may pass them: any subset, limits included. */

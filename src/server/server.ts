@@ -10,6 +10,7 @@ import { HttpConnection } from "./connection.ts";
 import type { Exchange } from "./exchange.ts";
 import { Logger } from "./log.ts";
 import { resolveOptions, type ServeOptions, type ServerOptions } from "./options.ts";
+import { type Tracer, tracerFor } from "./trace.ts";
 import type { WebSocketSession } from "./websocket.ts";
 
 /** The gateway entry point: called once for each request head. */
@@ -24,6 +25,8 @@ export class Server {
   readonly options: ServerOptions;
   readonly logger: Logger;
   readonly handler: Handler;
+  /** The `--trace` writer, or null when tracing is off. */
+  readonly tracer: Tracer | null;
   private readonly net: NetServer;
   private readonly connections = new Set<Live>();
   private webSockets = 0;
@@ -35,6 +38,7 @@ export class Server {
     this.options = resolveOptions(options);
     this.logger = logger ?? new Logger(this.options.logLevel);
     this.handler = handler;
+    this.tracer = tracerFor(this.options.trace, this.logger.errorStream);
     this.clock = new Clock(this.connections);
     this.net = createServer({ allowHalfOpen: true, noDelay: true }, (socket) => this.accept(socket));
   }

@@ -16,11 +16,14 @@ import type { Expirable } from "./clock.ts";
 import type { ConnectionInfo } from "./exchange.ts";
 import type { Logger } from "./log.ts";
 import type { ServerOptions } from "./options.ts";
+import type { Tracer } from "./trace.ts";
 
 /** What a session needs from its server. */
 export interface WebSocketHost {
   readonly options: ServerOptions;
   readonly logger: Logger;
+  /** The `--trace` writer, or null when tracing is off. */
+  readonly tracer: Tracer | null;
   sessionClosed(session: WebSocketSession): void;
 }
 
@@ -80,6 +83,7 @@ export class WebSocketSession implements Expirable {
   private endCode = ABNORMAL;
   private endReason = "";
   private endClean = false;
+  private readonly tracer: Tracer | null;
 
   constructor(
     private readonly socket: Socket,
@@ -89,7 +93,10 @@ export class WebSocketSession implements Expirable {
     readonly info: ConnectionInfo,
     agreed: { protocol: string; extensions: string },
     trailing: Uint8Array,
+    /** The connection's number in the trace (kept from its HTTP life). */
+    private readonly traceId = 0,
   ) {
+    this.tracer = host.tracer;
     this.protocol = agreed.protocol;
     this.extensions = agreed.extensions;
     if (trailing.length > 0) core.receiveData(trailing);
@@ -145,6 +152,7 @@ export class WebSocketSession implements Expirable {
   send(data: string | Uint8Array): boolean {
     if (this.state !== OPEN) return false;
     const frames = typeof data === "string" ? this.core.sendText(data) : this.core.sendBinary(data);
+    if (this.tracer !== null) this.traceMessage("send", data, frames);
     return this.writeFrames(frames);
   }
 
@@ -174,6 +182,8 @@ export class WebSocketSession implements Expirable {
     if (this.state !== OPEN) return;
     const frame = this.core.sendClose(code, reason);
     this.state = CLOSING;
+    if (this.tracer !== null)
+      this.trace(`send close ${code ?? "(no code)"} ${reason ?? ""}: waiting for the peer's close`);
     // Until the peer's close frame arrives, the close is not clean: 1006 stands.
     this.socket.write(frame);
     this.closeDue = this.after(this.host.options.wsCloseTimeout);
@@ -208,6 +218,7 @@ export class WebSocketSession implements Expirable {
     }
     if (this.pingDue !== 0 && this.pingDue <= now) {
       this.pingDue = 0;
+      if (this.tracer !== null) this.trace("send ping (heartbeat)");
       this.socket.write(this.core.sendPing());
       this.pongDue = this.after(this.host.options.wsPingTimeout);
     }
@@ -217,6 +228,7 @@ export class WebSocketSession implements Expirable {
   // ---- socket events ------------------------------------------------------
 
   private onData(chunk: Buffer): void {
+    if (this.tracer !== null) this.trace(`read ${chunk.length} bytes`);
     if (this.state === CLOSED) return;
     this.core.receiveData(chunk);
     this.pump();
@@ -245,6 +257,11 @@ export class WebSocketSession implements Expirable {
   }
 
   private onClose(): void {
+    if (this.tracer !== null) {
+      this.trace(
+        `closed: code ${this.endCode}${this.endReason ? ` (${this.endReason})` : ""}, ${this.endClean ? "clean" : "not clean"}`,
+      );
+    }
     this.state = CLOSED;
     this.deadline = 0;
     this.core.dispose();
@@ -292,10 +309,13 @@ export class WebSocketSession implements Expirable {
       } catch (err) {
         if (!(err instanceof WebSocketProtocolError)) throw err;
         this.host.logger.debug(`websocket protocol error from ${this.info.remoteAddress}: ${err.message}`);
+        if (this.tracer !== null)
+          this.trace(`protocol error ${err.code}: failing with close code ${err.closeCode}`);
         this.fail(err.closeCode, err.message);
         return;
       }
       if (event === WS_NEED_DATA) return;
+      if (this.tracer !== null) this.traceEvent(event);
       switch (event.type) {
         case "text":
         case "binary":
@@ -403,6 +423,44 @@ export class WebSocketSession implements Expirable {
   private pauseReading(): void {
     this.readingPaused = true;
     this.socket.pause();
+  }
+
+  // ---- trace (only called when --trace is on) -----------------------------
+
+  private trace(detail: string): void {
+    this.tracer!.step(this.traceId, "ws", detail);
+  }
+
+  private traceMessage(direction: string, data: string | Uint8Array, frames: Uint8Array[]): void {
+    let wire = 0;
+    for (const f of frames) wire += f.length;
+    const kind = typeof data === "string" ? "text" : "binary";
+    const size = typeof data === "string" ? Buffer.byteLength(data) : data.length;
+    this.trace(`${direction} ${kind} message, ${size} bytes (${wire} bytes on the wire, one frame, FIN)`);
+  }
+
+  private traceEvent(event: Exclude<ReturnType<WebSocketCore["nextEvent"]>, typeof WS_NEED_DATA>): void {
+    switch (event.type) {
+      case "text":
+        this.trace(`recv text message, ${Buffer.byteLength(event.data)} bytes (unmasked, UTF-8 checked)`);
+        break;
+      case "binary":
+        this.trace(`recv binary message, ${event.data.length} bytes (unmasked)`);
+        break;
+      case "ping":
+        this.trace(
+          `recv ping (${event.data.length} bytes)${event.reply === null ? "" : ": answering with a pong"}`,
+        );
+        break;
+      case "pong":
+        this.trace(`recv pong (${event.data.length} bytes)`);
+        break;
+      case "close":
+        this.trace(
+          `recv close ${event.code} ${event.reason}${event.reply === null ? ": handshake complete" : ": echoing it, then closing TCP"}`,
+        );
+        break;
+    }
   }
 
   // ---- timers -------------------------------------------------------------
