@@ -10,7 +10,7 @@ import type { Exchange } from "../../server/exchange.ts";
 import type { Logger } from "../../server/log.ts";
 import type { Handler } from "../../server/server.ts";
 import { HandshakeError } from "../../websocket/errors.ts";
-import { installLightResponse } from "./light-response.ts";
+import { installLightResponse, LightResponse } from "./light-response.ts";
 import { LazyRequest } from "./request.ts";
 import { FetchGatewayError, writeResponse } from "./response.ts";
 import type { FetchApp, FetchHandler } from "./types.ts";
@@ -49,8 +49,10 @@ export function fetchGateway(app: FetchApp | FetchHandler, options: FetchGateway
   if (options.logger !== undefined) setWebSocketLogger(options.logger);
   return (ex) => {
     let result: Response | Promise<Response>;
+    const request = new LazyRequest(ex) as unknown as Request;
+    if (ex.tracer !== null) traceCall(ex, request);
     try {
-      result = handler(new LazyRequest(ex) as unknown as Request, ex.info);
+      result = handler(request, ex.info);
     } catch (err) {
       failed(ex, err);
       return;
@@ -67,6 +69,7 @@ export function fetchGateway(app: FetchApp | FetchHandler, options: FetchGateway
 }
 
 function send(ex: Exchange, response: unknown): void {
+  if (ex.tracer !== null) traceResult(ex, response);
   try {
     if (completeUpgrade(ex, response)) return;
     if (ex.finished) return; // the client went away while the app worked
@@ -78,8 +81,37 @@ function send(ex: Exchange, response: unknown): void {
 
 /** A handshake error the app let escape gets its own status; anything else is a 500. */
 function failed(ex: Exchange, err: unknown): void {
+  if (ex.tracer !== null)
+    ex.trace("app", `the handler threw: ${err instanceof Error ? err.message : String(err)}`);
   completeUpgrade(ex, null); // a socket the app made will not open
   if (ex.finished) return;
   if (err instanceof HandshakeError && !ex.headersSent) respondHandshakeError(ex, err);
   else ex.fail(err);
+}
+
+// ---- --trace ----------------------------------------------------------------
+
+function traceCall(ex: Exchange, request: Request): void {
+  ex.trace(
+    "gateway",
+    `Fetch: a lazy Request for ${request.method} ${request.url}\n` +
+      "(headers, body stream and signal are built only if the app asks for them)",
+  );
+  ex.trace("app", "calling fetch(request, info)");
+}
+
+function traceResult(ex: Exchange, response: unknown): void {
+  if (!(response instanceof Response)) {
+    ex.trace("app", `returned ${response === null ? "null" : typeof response}, not a Response`);
+    return;
+  }
+  if (response.status === 101) {
+    ex.trace("app", "returned the WebSocket upgrade response");
+    return;
+  }
+  const light = response instanceof LightResponse && LightResponse.parts(response) !== null;
+  ex.trace(
+    "app",
+    `returned Response ${response.status} (${light ? "a string or bytes body: written with its head" : "body read from its stream"})`,
+  );
 }
