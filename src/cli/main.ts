@@ -6,7 +6,7 @@
  */
 
 import { readFileSync } from "node:fs";
-import { gatewayFor, NotAnAppError } from "../gateways/select.ts";
+import { buildGateway, NotAnAppError } from "../gateways/select.ts";
 import { Logger } from "../server/log.ts";
 import { Server } from "../server/server.ts";
 import { helpText, parseCommandLine, UsageError } from "./args.ts";
@@ -52,14 +52,17 @@ async function main(argv: string[]): Promise<number> {
     const logger = new Logger(config.options.logLevel ?? "info");
     debug = logger.enabled("debug");
     const app = await loadApp(config.target);
-    let handler: ReturnType<typeof gatewayFor>;
+    let gateway: ReturnType<typeof buildGateway>;
     try {
-      handler = gatewayFor(app, config.interface, logger, config.gateway);
+      gateway = buildGateway(app, config.interface, logger, config.gateway);
     } catch (err) {
       if (err instanceof NotAnAppError)
         throw new NotAnAppError(`${config.target} is not an app: ${err.message}`);
       throw err;
     }
+    const { handler, lifespan } = gateway;
+    // The app's startup completes before we listen; a failure (LifespanError) exits 1 with its message.
+    await lifespan?.startup();
     const server = new Server(handler, config.options, logger);
     const { host, port } = server.options;
     try {
@@ -70,7 +73,7 @@ async function main(argv: string[]): Promise<number> {
     // The readiness line: scripts and tests wait for it, so it is printed at every log level.
     process.stderr.write(`INFO: Listening on ${server.url} (press CTRL+C to quit)\n`);
 
-    await new Promise<void>((resolve) => {
+    const status = await new Promise<number>((resolve) => {
       let signalled = false;
       const stop = (signal: NodeJS.Signals) => {
         if (signalled) {
@@ -79,13 +82,23 @@ async function main(argv: string[]): Promise<number> {
         }
         signalled = true;
         logger.info(`${signal}: shutting down (waiting up to ${server.options.gracefulTimeout / 1000}s)`);
-        void server.close().then(resolve);
+        void server
+          .close()
+          .then(() => lifespan?.shutdown())
+          .then(
+            () => resolve(0),
+            (err: unknown) => {
+              // The server is closed either way; a failed shutdown is the app's (lifespan) failure.
+              process.stderr.write(`tsgi: error: ${err instanceof Error ? err.message : String(err)}\n`);
+              resolve(1);
+            },
+          );
       };
       process.on("SIGINT", stop);
       process.on("SIGTERM", stop);
     });
     logger.info("Stopped");
-    return 0;
+    return status;
   } catch (err) {
     const message = err instanceof Error ? err.message : String(err);
     process.stderr.write(`tsgi: error: ${message}\n`);
