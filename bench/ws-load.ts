@@ -158,13 +158,19 @@ async function hold(port: number, connections: number): Promise<void> {
 }
 
 const [mode, port, ...rest] = process.argv.slice(2);
-if (mode === "echo") {
-  await echo(Number(port), Number(rest[0] ?? 64), Number(rest[1] ?? 5), Number(rest[2] ?? 32));
-} else if (mode === "hold") {
-  await hold(Number(port), Number(rest[0] ?? 10_000));
-} else {
-  process.stderr.write(
-    "usage: ws-load.ts echo PORT [CONNECTIONS] [SECONDS] [SIZE] | hold PORT [CONNECTIONS]\n",
-  );
-  process.exit(2);
+try {
+  if (mode === "echo") {
+    await echo(Number(port), Number(rest[0] ?? 64), Number(rest[1] ?? 5), Number(rest[2] ?? 32));
+  } else if (mode === "hold") {
+    await hold(Number(port), Number(rest[0] ?? 10_000));
+  } else {
+    process.stderr.write(
+      "usage: ws-load.ts echo PORT [CONNECTIONS] [SECONDS] [SIZE] | hold PORT [CONNECTIONS]\n",
+    );
+    process.exit(2);
+  }
+} catch (err) {
+  // One line: the runner reports the first line of stderr.
+  process.stderr.write(`ws-load: ${(err as Error).message.replaceAll("\r\n", " | ")}\n`);
+  process.exit(1);
 }

@@ -194,11 +194,23 @@ async function echoBench(skipped: Record<string, string>): Promise<EchoResult[]>
   const runs = new Map<string, number[]>(servers.map((s) => [s.target.name, []]));
   const load = (s: Started, seconds: number) =>
     runLoad(["echo", String(s.port), String(CONNECTIONS), String(seconds), String(MESSAGE_SIZE)]);
+  /** Runs the load client against `s`; a failure (say the server refuses upgrades) drops the server. */
+  const tryLoad = async (s: Started, seconds: number) => {
+    if (skipped[s.target.name] !== undefined) return null;
+    try {
+      return await load(s, seconds);
+    } catch (e) {
+      skipped[s.target.name] = (e as Error).message.split("\n")[0]!;
+      console.error(`${s.target.name}: echo run failed, dropping it (${skipped[s.target.name]})`);
+      return null;
+    }
+  };
   try {
-    for (const s of servers) await load(s, 1); // warm-up: JIT, buffers
+    for (const s of servers) await tryLoad(s, 1); // warm-up: JIT, buffers
     for (let round = 0; round < ROUNDS; round++) {
       for (const s of servers) {
-        const r = await load(s, DURATION);
+        const r = await tryLoad(s, DURATION);
+        if (r === null) continue;
         const rate = r.roundTrips! / r.seconds!;
         runs.get(s.target.name)!.push(rate);
         console.error(
@@ -209,12 +221,14 @@ async function echoBench(skipped: Record<string, string>): Promise<EchoResult[]>
   } finally {
     await Promise.all(servers.map((s) => stop(s.child)));
   }
-  const results = [...runs].map(([server, rs]) => ({
-    server,
-    messagesPerSecond: median(rs),
-    vsWs: null as number | null,
-    runs: rs,
-  }));
+  const results = [...runs]
+    .filter(([server]) => skipped[server] === undefined)
+    .map(([server, rs]) => ({
+      server,
+      messagesPerSecond: median(rs),
+      vsWs: null as number | null,
+      runs: rs,
+    }));
   const base = results.find((r) => r.server === BASELINE);
   for (const r of results) r.vsWs = base === undefined ? null : r.messagesPerSecond / base.messagesPerSecond;
   return results;
