@@ -5,7 +5,6 @@
  */
 
 import { DEFAULT_LIFESPAN, LIFESPAN_MODES, type LifespanMode } from "../gateways/lifespan.ts";
-import { DEFAULT_LIFESPAN, LIFESPAN_MODES, type LifespanMode } from "../gateways/lifespan.ts";
 import { type GatewaySettings, INTERFACES, type Interface } from "../gateways/select.ts";
 import type { ParserLimits } from "../http1/limits.ts";
 import { isLogLevel, type LogLevel } from "../server/log.ts";
@@ -92,18 +91,6 @@ export const OPTIONS: readonly OptionSpec[] = [
     },
   },
   {
-    flag: "lifespan",
-    kind: "string",
-    help: `Run the app's startup and shutdown (ASGI lifespan, Fetch hooks): ${LIFESPAN_MODES.join(", ")}.`,
-    shown: DEFAULT_LIFESPAN.lifespan,
-    apply(c, v) {
-      if (!(LIFESPAN_MODES as readonly string[]).includes(v as string)) {
-        throw new UsageError(`--lifespan must be one of ${LIFESPAN_MODES.join(", ")}`);
-      }
-      c.gateway.lifespan = v as LifespanMode;
-    },
-  },
-  {
     flag: "log-level",
     kind: "string",
     help: "critical, error, warning, info or debug (debug adds stack traces).",
@@ -166,20 +153,6 @@ export const OPTIONS: readonly OptionSpec[] = [
     help: "Seconds in-flight requests get to finish on shutdown.",
     shown: seconds(DEFAULT_OPTIONS.gracefulTimeout),
     apply: option("gracefulTimeout"),
-  },
-  {
-    flag: "startup-timeout",
-    kind: "seconds",
-    help: "Seconds the app's startup may take before the server gives up (exit 1).",
-    shown: seconds(DEFAULT_LIFESPAN.startupTimeout),
-    apply: (c, v) => (c.gateway.startupTimeout = v as number),
-  },
-  {
-    flag: "shutdown-timeout",
-    kind: "seconds",
-    help: "Seconds the app's shutdown may take after the last connection closed.",
-    shown: seconds(DEFAULT_LIFESPAN.shutdownTimeout),
-    apply: (c, v) => (c.gateway.shutdownTimeout = v as number),
   },
   {
     flag: "startup-timeout",
