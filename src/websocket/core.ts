@@ -229,9 +229,12 @@ export class WebSocketCore {
     return this.closeSent;
   }
 
-  /** Bytes received and not yet turned into events. */
+  /**
+   * Bytes received and not yet turned into events: unparsed input plus the
+   * payload held for a message still arriving (inflated size when compressed).
+   */
   get bufferedBytes(): number {
-    return this.buffered;
+    return this.buffered + (this.messageOpcode !== 0 ? this.messageSize : 0);
   }
 
   /**
@@ -347,9 +350,7 @@ export class WebSocketCore {
   /** Releases the zlib streams and buffered input. Call when the socket is closed; the core is unusable after. */
   dispose(): void {
     this.deflate?.dispose();
-    this.chunks = [];
-    this.head = this.offset = this.buffered = 0;
-    this.pieces = [];
+    this.dropInput();
     this.failed = true;
   }
 
@@ -357,10 +358,17 @@ export class WebSocketCore {
 
   private fail(message: string, code: WebSocketErrorCode, closeCode: number): never {
     this.failed = true;
+    this.dropInput();
+    throw new WebSocketProtocolError(message, code, closeCode);
+  }
+
+  /** Forgets all input and any partial message (after a close, a failure, or dispose()). */
+  private dropInput(): void {
     this.chunks = [];
     this.head = this.offset = this.buffered = 0;
     this.pieces = [];
-    throw new WebSocketProtocolError(message, code, closeCode);
+    this.messageOpcode = 0;
+    this.messageSize = 0;
   }
 
   /** Byte `i` of the unread input (slow path: a header split across chunks). */
@@ -620,9 +628,7 @@ export class WebSocketCore {
     }
     this.closeReceived = true;
     // Whatever follows the close frame is not data (§5.5.1); drop it.
-    this.chunks = [];
-    this.head = this.offset = this.buffered = 0;
-    this.pieces = [];
+    this.dropInput();
     let reply: Uint8Array | null = null;
     if (!this.closeSent) {
       // Echo the code, not the reason (§5.5.1 "typically echos the status code it received").
