@@ -253,7 +253,8 @@ export class RequestParser {
           if (partial > limits.maxRequestLineSize + 1) {
             fail("request line too long", "TSGI_ERR_REQUEST_LINE_TOO_LONG", 414);
           }
-        } else if (this.headSize + partial > limits.maxHeaderSize) {
+        } else if (this.headSize + partial > limits.maxHeaderSize + 1) {
+          // +1: a lone CR may be the start of the empty line that ends the head.
           fail("header section too large", "TSGI_ERR_HEADERS_TOO_LARGE", 431);
         }
         if (this.eof) {
@@ -265,10 +266,20 @@ export class RequestParser {
       // RFC 9112 §2.2 lets a server accept a bare LF as a line terminator; we
       // do not, because a proxy in front of us may read the same bytes
       // differently (request smuggling). Every line must end in CRLF.
-      if (lf === this.lineStart || buf[lf - 1] !== CR) {
+      const start = this.lineStart;
+      // Size limits before the line ending: the checks above refuse an
+      // over-long line before its LF arrives, so they must win here too, or
+      // the answer (414/431 or 400) would depend on how the input was split.
+      if (this.method === "") {
+        if (lf - start > limits.maxRequestLineSize + 1) {
+          fail("request line too long", "TSGI_ERR_REQUEST_LINE_TOO_LONG", 414);
+        }
+      } else if (lf - start !== 1 && this.headSize + lf + 1 - start > limits.maxHeaderSize) {
+        fail("header section too large", "TSGI_ERR_HEADERS_TOO_LARGE", 431);
+      }
+      if (lf === start || buf[lf - 1] !== CR) {
         fail("line not terminated by CRLF", "TSGI_ERR_BAD_LINE_ENDING");
       }
-      const start = this.lineStart;
       const end = lf - 1;
       this.scan = this.lineStart = lf + 1;
 
@@ -278,9 +289,6 @@ export class RequestParser {
             fail("too many empty lines", "TSGI_ERR_BAD_REQUEST_LINE");
           this.pos = lf + 1;
           continue;
-        }
-        if (end - start > limits.maxRequestLineSize) {
-          fail("request line too long", "TSGI_ERR_REQUEST_LINE_TOO_LONG", 414);
         }
         this.parseRequestLine(buf, start, end);
         continue;
@@ -513,22 +521,23 @@ export class RequestParser {
           const lf = buf.indexOf(LF, this.scan);
           if (lf === -1) {
             this.scan = buf.length;
-            if (this.headSize + buf.length - this.lineStart > this.limits.maxHeaderSize) {
+            if (this.headSize + buf.length - this.lineStart > this.limits.maxHeaderSize + 1) {
               fail("trailer section too large", "TSGI_ERR_HEADERS_TOO_LARGE", 431);
             }
             return this.needData();
           }
-          if (lf === this.lineStart || buf[lf - 1] !== CR)
-            fail("line not terminated by CRLF", "TSGI_ERR_BAD_LINE_ENDING");
           const start = this.lineStart;
+          // As for the head: the size limit before the line ending, whatever the split.
+          if (lf - start !== 1 && this.headSize + lf + 1 - start > this.limits.maxHeaderSize)
+            fail("trailer section too large", "TSGI_ERR_HEADERS_TOO_LARGE", 431);
+          if (lf === start || buf[lf - 1] !== CR)
+            fail("line not terminated by CRLF", "TSGI_ERR_BAD_LINE_ENDING");
           this.scan = this.lineStart = this.pos = lf + 1;
           if (lf - 1 === start) {
             this.state = DONE;
             return { type: "end", trailers: this.trailers };
           }
           this.headSize += lf + 1 - start;
-          if (this.headSize > this.limits.maxHeaderSize)
-            fail("trailer section too large", "TSGI_ERR_HEADERS_TOO_LARGE", 431);
           if (this.trailers.length >= this.limits.maxHeaderCount * 2) {
             fail("too many trailer fields", "TSGI_ERR_TOO_MANY_HEADERS", 431);
           }
