@@ -17,7 +17,7 @@ import { type Expirable, httpDate } from "./clock.ts";
 import { type BodySink, type ConnectionInfo, Exchange, type ExchangeOwner } from "./exchange.ts";
 import type { Logger } from "./log.ts";
 import type { ServerOptions } from "./options.ts";
-import type { Tracer } from "./trace.ts";
+import { describeFrame, type Tracer } from "./trace.ts";
 import { type WebSocketAccept, WebSocketSession } from "./websocket.ts";
 
 /** What a connection needs from its server. */
@@ -456,10 +456,13 @@ export class HttpConnection implements ExchangeOwner, Expirable {
       headers: accept.headers,
     });
     const bytes = this.core.sendSwitchingProtocols(head);
+    const tracer = this.tracer;
+    const traceId = this.traceId;
     const core = new WebSocketCore({
       maxMessageSize: options.wsMaxMessageSize,
       deflate: agreed?.params ?? null,
       compressionThreshold: options.wsCompressionThreshold,
+      onFrame: tracer === null ? null : (frame) => tracer.step(traceId, "ws", describeFrame("recv", frame)),
     });
     ex.headersSent = true;
     ex.status = 101;

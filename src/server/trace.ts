@@ -6,6 +6,8 @@
  * single null check that builds no string.
  */
 
+import type { FrameHeader } from "../websocket/core.ts";
+
 /** What `--trace` shows: "on" the lifecycle, "bytes" also an escaped excerpt of every read. */
 export type TraceMode = "off" | "on" | "bytes";
 
@@ -53,6 +55,21 @@ export function escapeBytes(bytes: Uint8Array, limit = EXCERPT_BYTES): string {
   }
   if (bytes.length > limit) out += `… (+${bytes.length - limit} bytes)`;
   return out;
+}
+
+const OPCODES: Record<number, string> = {
+  0: "continuation",
+  1: "text",
+  2: "binary",
+  8: "close",
+  9: "ping",
+  10: "pong",
+};
+
+/** A frame header for the trace: direction, opcode, length and flags. */
+export function describeFrame(direction: string, f: FrameHeader): string {
+  const flags = `${f.fin ? "FIN" : "not FIN (more fragments follow)"}${f.compressed ? ", RSV1 (compressed)" : ""}${f.masked ? ", masked" : ""}`;
+  return `${direction} frame ${OPCODES[f.opcode] ?? f.opcode}, ${f.length} bytes, ${flags}`;
 }
 
 /** Writes trace lines. One per server; connections number themselves through it. */

@@ -16,7 +16,7 @@ import type { Expirable } from "./clock.ts";
 import type { ConnectionInfo } from "./exchange.ts";
 import type { Logger } from "./log.ts";
 import type { ServerOptions } from "./options.ts";
-import type { Tracer } from "./trace.ts";
+import { describeFrame, type Tracer } from "./trace.ts";
 
 /** What a session needs from its server. */
 export interface WebSocketHost {
@@ -432,11 +432,24 @@ export class WebSocketSession implements Expirable {
   }
 
   private traceMessage(direction: string, data: string | Uint8Array, frames: Uint8Array[]): void {
-    let wire = 0;
-    for (const f of frames) wire += f.length;
     const kind = typeof data === "string" ? "text" : "binary";
     const size = typeof data === "string" ? Buffer.byteLength(data) : data.length;
-    this.trace(`${direction} ${kind} message, ${size} bytes (${wire} bytes on the wire, one frame, FIN)`);
+    this.trace(`${direction} ${kind} message, ${size} bytes`);
+    // The frame header we wrote, read back: what went on the wire.
+    const h = frames[0]!;
+    const len7 = h[1]! & 0x7f;
+    let wire = 0;
+    for (const f of frames) wire += f.length;
+    const length = len7 < 126 ? len7 : wire - (len7 === 126 ? 4 : 10);
+    this.trace(
+      describeFrame("send", {
+        opcode: h[0]! & 0x0f,
+        fin: (h[0]! & 0x80) !== 0,
+        compressed: (h[0]! & 0x40) !== 0,
+        masked: false,
+        length,
+      }),
+    );
   }
 
   private traceEvent(event: Exclude<ReturnType<WebSocketCore["nextEvent"]>, typeof WS_NEED_DATA>): void {

@@ -42,6 +42,21 @@ export interface WebSocketCoreOptions {
   compressionThreshold?: number;
   /** Act as the client: mask what we send and require unmasked frames (tests and the bench use this). Default false. */
   client?: boolean;
+  /**
+   * Called with every frame header received, once it is checked (the I/O
+   * layer's `--trace` shows frames with it). Messages still come from `nextEvent()`.
+   */
+  onFrame?: ((header: FrameHeader) => void) | null;
+}
+
+/** A received frame's header, as `onFrame` reports it. */
+export interface FrameHeader {
+  readonly opcode: number;
+  readonly fin: boolean;
+  /** RSV1: the first frame of a compressed message (RFC 7692). */
+  readonly compressed: boolean;
+  readonly masked: boolean;
+  readonly length: number;
 }
 
 /** Default `maxMessageSize`: 16 MiB. */
@@ -177,6 +192,7 @@ export class WebSocketCore {
   readonly maxMessageSize: number;
   readonly compressionThreshold: number;
   private readonly deflate: PerMessageDeflate | null;
+  private readonly onFrame: ((header: FrameHeader) => void) | null;
 
   // Input: unread bytes are chunks[head][offset..] followed by the later chunks.
   private chunks: Buffer[] = [];
@@ -216,6 +232,7 @@ export class WebSocketCore {
     this.compressionThreshold = options.compressionThreshold ?? DEFAULT_COMPRESSION_THRESHOLD;
     if (!(this.maxMessageSize > 0)) throw new RangeError("maxMessageSize must be positive");
     this.deflate = options.deflate != null ? new PerMessageDeflate(options.deflate, this.client) : null;
+    this.onFrame = options.onFrame ?? null;
   }
 
   /** OPEN, LOCAL_CLOSING (our close sent, waiting for theirs), or CLOSED (both sent, or the connection failed). */
@@ -529,6 +546,7 @@ export class WebSocketCore {
         this.fail("message too big", "TSGI_ERR_WS_MESSAGE_TOO_BIG", 1009);
       }
     }
+    if (this.onFrame !== null) this.onFrame({ opcode, fin, compressed: rsv1, masked, length: len });
     this.fin = fin;
     this.opcode = opcode;
     this.masked = masked;

@@ -7,6 +7,7 @@
 export {
   DEFAULT_COMPRESSION_THRESHOLD,
   DEFAULT_MAX_MESSAGE_SIZE,
+  type FrameHeader,
   WebSocketCore,
   type WebSocketCoreOptions,
 } from "./core.ts";
