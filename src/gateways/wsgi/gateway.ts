@@ -73,6 +73,10 @@ class WSGIRun {
       throw new WSGIGatewayError("startResponse() called a second time without excInfo");
     }
     this.head = parseHead(status, headers);
+    if (this.ex.tracer !== null) {
+      const lines = (headers as WSGIHeader[]).map(([n, v]) => `${n}: ${v}`);
+      this.ex.trace("app", [`startResponse("${status}", headers):`, ...lines].join("\n"));
+    }
     return this.write;
   };
 
@@ -93,9 +97,16 @@ class WSGIRun {
 
   run(app: WSGIApp, environ: Parameters<WSGIApp>[0]): void {
     const ex = this.ex;
+    if (ex.tracer !== null) traceEnviron(ex, environ);
     try {
       const result = app(environ, this.startResponse);
       this.result = result;
+      if (ex.tracer !== null) {
+        const kind = Array.isArray(result)
+          ? `an array of ${result.length} chunk(s): one write with Content-Length`
+          : "an iterable: chunks are written as they come";
+        ex.trace("app", `returned ${kind}`);
+      }
       if (result === null || typeof result !== "object" || typeof result[Symbol.iterator] !== "function") {
         const hint =
           typeof (result as { then?: unknown } | null)?.then === "function"
@@ -207,6 +218,32 @@ class WSGIRun {
     }
     this.errors.flush();
   }
+}
+
+/** The environ keys a reader learns the most from, for `--trace`. */
+const TRACED_KEYS = [
+  "REQUEST_METHOD",
+  "SCRIPT_NAME",
+  "PATH_INFO",
+  "QUERY_STRING",
+  "SERVER_PROTOCOL",
+  "CONTENT_TYPE",
+  "CONTENT_LENGTH",
+  "REMOTE_ADDR",
+  "wsgi.url_scheme",
+];
+
+function traceEnviron(ex: Exchange, environ: Parameters<WSGIApp>[0]): void {
+  const env = environ as unknown as Record<string, unknown>;
+  const lines = TRACED_KEYS.filter((k) => env[k] !== undefined && env[k] !== "").map(
+    (k) => `${k}: ${JSON.stringify(env[k])}`,
+  );
+  const http = Object.keys(env).filter((k) => k.startsWith("HTTP_"));
+  lines.push(
+    `${http.length} HTTP_* keys, wsgi.input with ${ex.request.contentLength > 0 ? ex.request.contentLength : 0} bytes`,
+  );
+  ex.trace("gateway", ["WSGI-style: environ built", ...lines].join("\n"));
+  ex.trace("app", "calling app(environ, startResponse)");
 }
 
 /** Parses `startResponse`'s status line and header list into a response head. */
