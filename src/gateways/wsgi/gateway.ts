@@ -239,9 +239,7 @@ function traceEnviron(ex: Exchange, environ: Parameters<WSGIApp>[0]): void {
     (k) => `${k}: ${JSON.stringify(env[k])}`,
   );
   const http = Object.keys(env).filter((k) => k.startsWith("HTTP_"));
-  lines.push(
-    `${http.length} HTTP_* keys, wsgi.input with ${ex.request.contentLength > 0 ? ex.request.contentLength : 0} bytes`,
-  );
+  lines.push(`${http.length} HTTP_* keys; wsgi.input holds the whole body, read before the call`);
   ex.trace("gateway", ["WSGI-style: environ built", ...lines].join("\n"));
   ex.trace("app", "calling app(environ, startResponse)");
 }
