@@ -87,7 +87,9 @@ export function createChatApp(room: Room = new MemoryRoom()): Hono {
 
       /** Takes the member out of the room and tells the others, once. */
       const leave = (reason?: string) => {
-        if (member === null || !room.unsubscribe(member)) return;
+        if (member === null) return;
+        room.unsubscribe(member);
+        member = null;
         const event: ChatEvent =
           reason === undefined ? { type: "leave", name } : { type: "leave", name, reason };
         // Announced after the current broadcast has reached everyone, so no
@@ -112,11 +114,15 @@ export function createChatApp(room: Room = new MemoryRoom()): Hono {
           announce({ type: "join", name });
         },
         onMessage(event, ws) {
+          // A dropped member's socket is still closing and may have more to say: it is no longer heard.
+          if (member === null) return;
           if (typeof event.data !== "string") {
+            leave("sent binary data");
             ws.close(1003, "text messages only"); // RFC 6455 §7.4.1: a data type it cannot accept
             return;
           }
           if (event.data.length > MAX_TEXT_LENGTH) {
+            leave("message too long");
             ws.close(1009, "message too long");
             return;
           }

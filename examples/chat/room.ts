@@ -10,7 +10,7 @@
 
 /** One local member of the room: whatever can take a serialized message. */
 export interface Subscriber {
-  /** Hands one message to this member; must not throw (a failing member removes itself). */
+  /** Hands one message to this member; must not throw (a member that cannot keep up unsubscribes itself). */
   deliver(payload: string): void;
 }
 
@@ -18,8 +18,8 @@ export interface Subscriber {
 export interface Room {
   /** Starts delivering every published message to `subscriber`, including its own. */
   subscribe(subscriber: Subscriber): void;
-  /** Stops delivering to `subscriber`; true if it was subscribed (so leaving is announced once). */
-  unsubscribe(subscriber: Subscriber): boolean;
+  /** Stops delivering to `subscriber` (nothing happens if it was not subscribed). */
+  unsubscribe(subscriber: Subscriber): void;
   /** Sends `payload` to every subscriber. A networked room resolves once the message is handed off. */
   publish(payload: string): void | Promise<void>;
 }
@@ -36,8 +36,8 @@ export class MemoryRoom implements Room {
     this.#subscribers.add(subscriber);
   }
 
-  unsubscribe(subscriber: Subscriber): boolean {
-    return this.#subscribers.delete(subscriber);
+  unsubscribe(subscriber: Subscriber): void {
+    this.#subscribers.delete(subscriber);
   }
 
   publish(payload: string): void {

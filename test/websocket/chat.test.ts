@@ -120,16 +120,24 @@ describe("examples/chat with the ws client", { timeout: 20_000 }, () => {
     guest.ws.close(1000);
   });
 
-  test("closes with 1003 on a binary message and 1009 on a line over the limit", async () => {
+  test("closes with 1003 on a binary message and 1009 on a line over the limit, and says why", async () => {
+    const observer = await join("observer");
     const bin = await join("bin");
     const closedBin = bin.closed();
     bin.ws.send(Buffer.from([1, 2, 3]));
     assert.equal((await closedBin)[0], 1003);
+    assert.deepEqual(await observer.waitFor(left("bin")), {
+      type: "leave",
+      name: "bin",
+      reason: "sent binary data",
+    });
 
     const long = await join("long");
     const closedLong = long.closed();
     long.ws.send("x".repeat(MAX_TEXT_LENGTH + 1));
     assert.equal((await closedLong)[0], 1009);
+    assert.equal(((await observer.waitFor(left("long"))) as { reason?: string }).reason, "message too long");
+    observer.ws.close(1000);
   });
 
   test("drops a member that stops reading, with the documented code, instead of buffering for it", async () => {
