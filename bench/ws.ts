@@ -159,6 +159,7 @@ function median(xs: number[]): number {
 export interface EchoResult {
   server: string;
   messagesPerSecond: number;
+  /** The median of the per-round ratios to ws. */
   vsWs: number | null;
   runs: number[];
 }
@@ -229,8 +230,14 @@ async function echoBench(skipped: Record<string, string>): Promise<EchoResult[]>
       vsWs: null as number | null,
       runs: rs,
     }));
+  // The ratio is the median of each round's ratio, not a ratio of medians: the
+  // rounds are paired (back to back), so a shared machine's drift between
+  // rounds cancels out instead of landing on whichever server it hit.
   const base = results.find((r) => r.server === BASELINE);
-  for (const r of results) r.vsWs = base === undefined ? null : r.messagesPerSecond / base.messagesPerSecond;
+  for (const r of results) {
+    if (base === undefined || base.runs.length !== r.runs.length) continue;
+    r.vsWs = median(r.runs.map((rate, i) => rate / base.runs[i]!));
+  }
   return results;
 }
 
@@ -318,7 +325,7 @@ export async function runWebSocketBench(): Promise<WebSocketReport> {
   ];
   const table = [header, header.map(() => "---"), ...rows].map((r) => `| ${r.join(" | ")} |`).join("\n");
   const setup =
-    `echo: ${ROUNDS} interleaved rounds of ${DURATION} s, one message in flight per connection; ` +
+    `echo: ${ROUNDS} interleaved rounds of ${DURATION} s, one message in flight per connection, ratio the median of per-round ratios; ` +
     `capacity: ${CAPACITY_ROUNDS} rounds, a fresh server each, RSS after minus before${hasTaskset ? "; servers and load client pinned to separate CPUs" : ""}`;
   const machine = `${cpus().length} × ${cpus()[0]?.model.trim() ?? "cpu"}, Node ${process.version}`;
   return { date: new Date().toISOString().slice(0, 10), machine, setup, echo, capacity, skipped, table };
