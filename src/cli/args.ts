@@ -9,6 +9,7 @@ import { type GatewaySettings, INTERFACES, type Interface } from "../gateways/se
 import type { ParserLimits } from "../http1/limits.ts";
 import { isLogLevel, type LogLevel } from "../server/log.ts";
 import { DEFAULT_OPTIONS, type ServeOptions } from "../server/options.ts";
+import { type ConcurrencyOptions, DEFAULT_CONCURRENCY } from "../workers/options.ts";
 
 /** A command line that cannot be run as given; printed as one line, exit status 2. */
 export class UsageError extends Error {
@@ -24,9 +25,11 @@ export interface CliConfig {
   options: ServeOptions & { limits: Partial<ParserLimits> };
   /** Gateway settings (see GatewaySettings). */
   gateway: GatewaySettings;
+  /** Workers and threads (see docs/concurrency.md). */
+  concurrency: ConcurrencyOptions;
 }
 
-type Kind = "string" | "port" | "seconds" | "bytes" | "count" | "flag";
+type Kind = "string" | "port" | "seconds" | "bytes" | "count" | "integer" | "flag";
 
 interface OptionSpec {
   flag: string;
@@ -46,6 +49,11 @@ const option =
   <K extends keyof ServeOptions>(key: K) =>
   (c: CliConfig, v: string | number | boolean): void => {
     (c.options as Record<string, unknown>)[key] = v;
+  };
+const concurrency =
+  <K extends keyof ConcurrencyOptions>(key: K) =>
+  (c: CliConfig, v: string | number | boolean): void => {
+    c.concurrency[key] = v as number;
   };
 const seconds = (ms: number) => `${ms / 1000}`;
 const L = DEFAULT_OPTIONS.limits;
@@ -203,6 +211,39 @@ export const OPTIONS: readonly OptionSpec[] = [
     shown: String(DEFAULT_OPTIONS.maxDrainSize),
     apply: option("maxDrainSize"),
   },
+  {
+    flag: "workers",
+    kind: "count",
+    help: "Run COUNT worker processes under a supervisor (docs/concurrency.md); without it, one process.",
+    apply: concurrency("workers"),
+  },
+  {
+    flag: "threads",
+    kind: "count",
+    help: "WSGI-style apps: run the app on COUNT threads per process; without it, on the event loop.",
+    apply: concurrency("threads"),
+  },
+  {
+    flag: "max-requests",
+    kind: "integer",
+    help: "Replace a worker after this many requests; 0 never.",
+    shown: String(DEFAULT_CONCURRENCY.maxRequests),
+    apply: concurrency("maxRequests"),
+  },
+  {
+    flag: "max-requests-jitter",
+    kind: "integer",
+    help: "Add up to this many requests at random to --max-requests, per worker.",
+    shown: String(DEFAULT_CONCURRENCY.maxRequestsJitter),
+    apply: concurrency("maxRequestsJitter"),
+  },
+  {
+    flag: "timeout",
+    kind: "seconds",
+    help: "Kill and replace a worker silent (e.g. stuck in a request) this long; 0 never.",
+    shown: seconds(DEFAULT_CONCURRENCY.timeout),
+    apply: concurrency("timeout"),
+  },
 ];
 
 /** The text of `tsgi --help`. */
@@ -250,6 +291,10 @@ function convert(spec: OptionSpec, raw: string): string | number {
         throw new UsageError(`${name} must be a positive integer`);
       return Number(raw);
     }
+    case "integer": {
+      if (!/^[0-9]+$/.test(raw)) throw new UsageError(`${name} must be a whole number`);
+      return Number(raw);
+    }
     case "bytes": {
       const m = SIZE_RE.exec(raw.trim());
       if (m === null) throw new UsageError(`${name} must be a size in bytes, e.g. 65536 or 64k`);
@@ -262,7 +307,13 @@ function convert(spec: OptionSpec, raw: string): string | number {
 
 /** Parses argv (without node and script). Returns "help" or "version" for those flags. */
 export function parseCommandLine(argv: readonly string[]): CliConfig | "help" | "version" {
-  const config: CliConfig = { target: "", interface: "auto", options: { limits: {} }, gateway: {} };
+  const config: CliConfig = {
+    target: "",
+    interface: "auto",
+    options: { limits: {} },
+    gateway: {},
+    concurrency: {},
+  };
   const byFlag = new Map(OPTIONS.map((o) => [o.flag, o]));
   const positional: string[] = [];
   for (let i = 0; i < argv.length; i++) {
@@ -296,5 +347,26 @@ export function parseCommandLine(argv: readonly string[]): CliConfig | "help" | 
   if (positional.length === 0) throw new UsageError("missing MODULE[:ATTR] (see tsgi --help)");
   if (positional.length > 1) throw new UsageError(`unexpected argument ${positional[1]}`);
   config.target = positional[0]!;
+  checkConcurrency(config);
   return config;
+}
+/** Combinations that cannot work, refused before anything starts. */
+function checkConcurrency(config: CliConfig): void {
+  const c = config.concurrency;
+  if (c.workers === undefined) {
+    // Only a supervisor can replace a process, so these would silently do nothing.
+    for (const [flag, value] of [
+      ["max-requests", c.maxRequests],
+      ["max-requests-jitter", c.maxRequestsJitter],
+      ["timeout", c.timeout],
+    ] as const) {
+      if (value !== undefined)
+        throw new UsageError(`--${flag} needs --workers (only a supervisor replaces workers)`);
+    }
+  }
+  if (c.threads !== undefined && config.interface !== "auto" && config.interface !== "wsgi") {
+    throw new UsageError(
+      `--threads runs WSGI-style (synchronous) apps; a ${config.interface} app already serves concurrent requests on one thread`,
+    );
+  }
 }

@@ -5,8 +5,10 @@
  */
 
 import { existsSync, statSync } from "node:fs";
+import { createRequire } from "node:module";
 import { extname, resolve } from "node:path";
 import { pathToFileURL } from "node:url";
+import { isMainThread } from "node:worker_threads";
 
 /** The app could not be loaded; printed as one line, exit status 1. */
 export class AppLoadError extends Error {
@@ -47,6 +49,8 @@ export async function loadApp(target: string, cwd = process.cwd()): Promise<unkn
   const { module, attr } = splitTarget(target);
   const file = findFile(module, cwd);
   if (file === null) throw new AppLoadError(`module not found: ${module}`);
+  if (TYPESCRIPT.has(extname(file)) && !isMainThread)
+    return pick(await requireInThread(file, module), attr, module);
   if (TYPESCRIPT.has(extname(file)) && !tsxRegistered) {
     // Both hooks: outside a package with "type": "module" a .ts file is
     // CommonJS to Node, and only tsx's require hook can compile it as such.
@@ -66,6 +70,29 @@ export async function loadApp(target: string, cwd = process.cwd()): Promise<unkn
     const message = err instanceof Error ? err.message.split("\n")[0] : String(err);
     throw new AppLoadError(`error while importing ${module}: ${message}`, { cause: err });
   }
+  return pick(namespace, attr, module);
+}
+
+/**
+ * A TypeScript app inside a worker thread (`--threads`): Node 20 does not
+ * apply module hooks in worker threads, so tsx's require hook compiles the
+ * file instead (which rules out top-level await in threaded apps).
+ */
+async function requireInThread(file: string, module: string): Promise<Record<string, unknown>> {
+  if (!tsxRegistered) {
+    (await import("tsx/cjs/api")).register();
+    tsxRegistered = true;
+  }
+  try {
+    return createRequire(import.meta.url)(file) as Record<string, unknown>;
+  } catch (err) {
+    const message = err instanceof Error ? err.message.split("\n")[0] : String(err);
+    throw new AppLoadError(`error while importing ${module}: ${message}`, { cause: err });
+  }
+}
+
+/** ATTR of the module, else its default export, else its export named `app`. */
+function pick(namespace: Record<string, unknown>, attr: string | null, module: string): unknown {
   if (attr !== null) {
     if (!(attr in namespace) || namespace[attr] === undefined) {
       throw new AppLoadError(`attribute "${attr}" not found in module ${module}`);

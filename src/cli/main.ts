@@ -6,31 +6,18 @@
  */
 
 import { readFileSync } from "node:fs";
-import { buildGateway, NotAnAppError } from "../gateways/select.ts";
 import { Logger } from "../server/log.ts";
 import { Server } from "../server/server.ts";
+import { supervise } from "../workers/supervisor.ts";
+import { buildHandler } from "./app.ts";
 import { helpText, parseCommandLine, UsageError } from "./args.ts";
-import { loadApp } from "./load.ts";
+import { describeListenError } from "./listen-error.ts";
 
 function version(): string {
   const pkg = JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as {
     version: string;
   };
   return pkg.version;
-}
-
-function describeListenError(err: NodeJS.ErrnoException, host: string, port: number): string {
-  switch (err.code) {
-    case "EADDRINUSE":
-      return `cannot listen on ${host}:${port}: address already in use`;
-    case "EACCES":
-      return `cannot listen on ${host}:${port}: permission denied`;
-    case "EADDRNOTAVAIL":
-    case "ENOTFOUND":
-      return `cannot listen on ${host}:${port}: address not available on this machine`;
-    default:
-      return `cannot listen on ${host}:${port}: ${err.message}`;
-  }
 }
 
 async function main(argv: string[]): Promise<number> {
@@ -51,19 +38,10 @@ async function main(argv: string[]): Promise<number> {
     }
     const logger = new Logger(config.options.logLevel ?? "info");
     debug = logger.enabled("debug");
-    const app = await loadApp(config.target);
-    let gateway: ReturnType<typeof buildGateway>;
-    try {
-      gateway = buildGateway(app, config.interface, logger, config.gateway);
-    } catch (err) {
-      if (err instanceof NotAnAppError)
-        throw new NotAnAppError(`${config.target} is not an app: ${err.message}`);
-      throw err;
-    }
-    const { handler, lifespan } = gateway;
-    // The app's startup completes before we listen; a failure (LifespanError) exits 1 with its message.
-    await lifespan?.startup();
-    const server = new Server(handler, config.options, logger);
+    // With --workers this process only supervises: it never loads the app.
+    if (config.concurrency.workers !== undefined) return await supervise(config, logger);
+    const app = await buildHandler(config, logger);
+    const server = new Server(app.handler, config.options, logger);
     const { host, port } = server.options;
     try {
       await server.listen();
@@ -84,7 +62,7 @@ async function main(argv: string[]): Promise<number> {
         logger.info(`${signal}: shutting down (waiting up to ${server.options.gracefulTimeout / 1000}s)`);
         void server
           .close()
-          .then(() => lifespan?.shutdown())
+          .then(() => app.close())
           .then(
             () => resolve(0),
             (err: unknown) => {

@@ -60,6 +60,8 @@ export function detectInterface(app: unknown, requested: Interface = "auto"): Ex
 export interface GatewaySettings extends Partial<LifespanOptions> {
   /** Fetch: install the lightweight Response as `globalThis.Response` (default true). */
   lightResponse?: boolean;
+  /** WSGI-style: `wsgi.multiprocess`, true when other worker processes run the same app (default false). */
+  multiprocess?: boolean;
 }
 
 /** A server handler and the app's lifespan (null when it has none, or `lifespan` is "off"). */
@@ -100,7 +102,10 @@ export function buildGateway(
   switch (detectInterface(app, requested)) {
     case "wsgi":
       return {
-        handler: wsgiGateway(app as WSGIApp, { logger }),
+        handler: wsgiGateway(app as WSGIApp, {
+          logger,
+          flags: { multiprocess: settings.multiprocess ?? false },
+        }),
         lifespan: null,
       };
     case "fetch":

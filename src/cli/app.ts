@@ -1,0 +1,62 @@
+/**
+ * Turns the command line's app into a server handler: the app loaded on this
+ * thread (with its lifespan), or with `--threads` a pool of threads that each
+ * load it. Shared by the single-process CLI and by each `--workers` worker.
+ */
+
+import { buildGateway, NotAnAppError } from "../gateways/select.ts";
+import type { Logger } from "../server/log.ts";
+import type { Handler } from "../server/server.ts";
+import { threadedGateway } from "../threads/gateway.ts";
+import { ThreadPool } from "../threads/pool.ts";
+import { type CliConfig, UsageError } from "./args.ts";
+import { loadApp } from "./load.ts";
+
+/** A ready handler and what must run after the server has drained. */
+export interface AppHandler {
+  handler: Handler;
+  /** Stops the thread pool, or runs the app's lifespan shutdown. */
+  close(): Promise<void>;
+}
+
+/**
+ * Loads the app (or starts the thread pool) named by `config`; an app with a
+ * lifespan has completed its startup when this resolves.
+ */
+export async function buildHandler(
+  config: CliConfig,
+  logger: Logger,
+  multiprocess = false,
+): Promise<AppHandler> {
+  const threads = config.concurrency.threads;
+  if (threads !== undefined) {
+    const pool = new ThreadPool({
+      target: config.target,
+      interface: config.interface,
+      size: threads,
+      logger,
+      multiprocess,
+    });
+    const iface = await pool.start();
+    if (iface !== "wsgi") {
+      await pool.close();
+      throw new UsageError(
+        `--threads runs WSGI-style (synchronous) apps; ${config.target} is a ${iface} app, ` +
+          "which already serves concurrent requests on one event loop (drop --threads)",
+      );
+    }
+    return { handler: threadedGateway(pool), close: () => pool.close() };
+  }
+  const app = await loadApp(config.target);
+  let gateway: ReturnType<typeof buildGateway>;
+  try {
+    gateway = buildGateway(app, config.interface, logger, { ...config.gateway, multiprocess });
+  } catch (err) {
+    if (err instanceof NotAnAppError)
+      throw new NotAnAppError(`${config.target} is not an app: ${err.message}`);
+    throw err;
+  }
+  const { handler, lifespan } = gateway;
+  await lifespan?.startup();
+  return { handler, close: async () => await lifespan?.shutdown() };
+}

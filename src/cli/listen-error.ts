@@ -1,0 +1,19 @@
+/**
+ * One-line explanations of the system errors `listen()` fails with, shared by
+ * the single-process CLI and `--workers` workers.
+ */
+
+/** The message for a failed bind of `host:port`. */
+export function describeListenError(err: NodeJS.ErrnoException, host: string, port: number): string {
+  switch (err.code) {
+    case "EADDRINUSE":
+      return `cannot listen on ${host}:${port}: address already in use`;
+    case "EACCES":
+      return `cannot listen on ${host}:${port}: permission denied`;
+    case "EADDRNOTAVAIL":
+    case "ENOTFOUND":
+      return `cannot listen on ${host}:${port}: address not available on this machine`;
+    default:
+      return `cannot listen on ${host}:${port}: ${err.message}`;
+  }
+}

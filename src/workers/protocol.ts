@@ -1,0 +1,51 @@
+/**
+ * The IPC messages between the supervisor and its worker processes, and the
+ * configuration a worker is started with. JSON only: the supervisor never
+ * sees app objects.
+ */
+
+import type { CliConfig } from "../cli/args.ts";
+
+/** Environment variable carrying a worker's {@link WorkerConfig} as JSON. */
+export const CONFIG_ENV = "TSGI_WORKER_CONFIG";
+
+/** Everything a worker needs, decided by the supervisor. */
+export interface WorkerConfig {
+  /**
+   * The command line, with `--port 0` already replaced by a real port: every
+   * worker must ask node:cluster for the same address and port to share one socket.
+   */
+  cli: CliConfig;
+  /** Requests after which this worker asks to be replaced; 0 never. */
+  requestLimit: number;
+  /** Milliseconds between heartbeats; 0 sends none. */
+  heartbeatMs: number;
+  /** `wsgi.multiprocess`. */
+  multiprocess: boolean;
+}
+
+/** Worker to supervisor. */
+export type WorkerMessage =
+  /** Serving: the address the listening socket has. */
+  | { type: "listening"; address: string; port: number; family: string }
+  /** Could not load the app or bind; `status` is the exit status the CLI would use. */
+  | { type: "boot-error"; message: string; status: number; stack?: string }
+  /** Still alive: the event loop turned. */
+  | { type: "beat" }
+  /** `--max-requests` reached: replace me, then stop me. */
+  | { type: "retire"; requests: number };
+
+/** Supervisor to worker. */
+export type SupervisorMessage =
+  /** Stop accepting, drain within `timeoutMs`, exit 0. */
+  { type: "stop"; timeoutMs: number };
+
+/** True for objects shaped like a {@link WorkerMessage} (anything else on the channel is Node's own). */
+export function isWorkerMessage(value: unknown): value is WorkerMessage {
+  return (
+    value !== null &&
+    typeof value === "object" &&
+    typeof (value as { type?: unknown }).type === "string" &&
+    !("cmd" in value)
+  );
+}

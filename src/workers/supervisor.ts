@@ -1,0 +1,373 @@
+/**
+ * The `--workers` supervisor, after gunicorn's arbiter: it forks worker
+ * processes (node:cluster), keeps their number up, watches their heartbeats,
+ * recycles them after `--max-requests`, and turns signals into graceful stops
+ * and zero-downtime reloads. It never imports the app: a crash or a hang in
+ * app code can only take down a worker. docs/concurrency.md has the signal
+ * table and the reasons behind each choice.
+ */
+
+import cluster, { type Worker } from "node:cluster";
+import { createServer } from "node:net";
+import { fileURLToPath } from "node:url";
+import { type CliConfig, UsageError } from "../cli/args.ts";
+import type { Logger } from "../server/log.ts";
+import { resolveOptions } from "../server/options.ts";
+import { Backoff } from "./backoff.ts";
+import { WorkerBootError } from "./errors.ts";
+import { bootTimeout, DEFAULT_CONCURRENCY, requestLimit, type SupervisorSettings } from "./options.ts";
+import {
+  CONFIG_ENV,
+  isWorkerMessage,
+  type SupervisorMessage,
+  type WorkerConfig,
+  type WorkerMessage,
+} from "./protocol.ts";
+
+/** Extra time a stopping worker gets past the graceful timeout (its own forced close) before SIGKILL. */
+const KILL_GRACE_MS = 2000;
+
+const DEFAULT_PORT = resolveOptions().port;
+
+/** A port the system considers free on `host` right now. */
+function freePort(host: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const probe = createServer();
+    probe.once("error", reject);
+    probe.listen({ host, port: 0 }, () => {
+      const address = probe.address();
+      probe.close(() => resolve(typeof address === "object" && address !== null ? address.port : 0));
+    });
+  });
+}
+
+/** What the supervisor knows about one worker process. */
+interface WorkerState {
+  readonly worker: Worker;
+  readonly pid: number;
+  /** Workers of one generation run the same code; SIGHUP starts a new generation. */
+  readonly generation: number;
+  readonly startedAt: number;
+  phase: "booting" | "ready" | "stopping";
+  lastBeat: number;
+  /** The worker this one is to replace once ready (a retiring one). */
+  replaces: WorkerState | null;
+  /** It asked to be replaced (`--max-requests`). */
+  retiring: boolean;
+  /** Why it failed to boot, if it said. */
+  bootError: { message: string; status: number } | null;
+  killTimer: NodeJS.Timeout | null;
+}
+
+/**
+ * Runs the supervisor until it is stopped; resolves with the exit status.
+ * Rejects if the first workers cannot boot (with their error, as the CLI would print it).
+ *
+ * @example
+ * process.exitCode = await supervise(parseCommandLine(argv), logger);
+ */
+export function supervise(config: CliConfig, logger: Logger): Promise<number> {
+  return new Supervisor(config, logger).run();
+}
+
+class Supervisor {
+  private readonly settings: SupervisorSettings;
+  private readonly states = new Map<number, WorkerState>();
+  private readonly backoff = new Backoff();
+  private readonly spawnTimers = new Set<NodeJS.Timeout>();
+  /** The generation serving traffic, and the one a reload is starting (if any). */
+  private serving = 0;
+  private reloading: number | null = null;
+  private announced = false;
+  private shuttingDown = false;
+  private readonly heartbeatMs: number;
+  private settle: ((status: number) => void) | null = null;
+  private failStartup: ((err: Error) => void) | null = null;
+
+  constructor(
+    private config: CliConfig,
+    private readonly logger: Logger,
+  ) {
+    const c = config.concurrency;
+    const options = resolveOptions(config.options);
+    this.settings = {
+      workers: c.workers ?? 1,
+      maxRequests: c.maxRequests ?? DEFAULT_CONCURRENCY.maxRequests,
+      maxRequestsJitter: c.maxRequestsJitter ?? DEFAULT_CONCURRENCY.maxRequestsJitter,
+      timeout: c.timeout ?? DEFAULT_CONCURRENCY.timeout,
+      gracefulTimeout: options.gracefulTimeout,
+    };
+    // Four beats per timeout, at most one a second: a late beat or two never kills a worker.
+    this.heartbeatMs =
+      this.settings.timeout > 0 ? Math.min(1000, Math.max(25, this.settings.timeout / 4)) : 0;
+  }
+
+  async run(): Promise<number> {
+    const options = this.config.options;
+    if ((options.port ?? DEFAULT_PORT) === 0) {
+      // Resolve --port 0 here, once: node:cluster closes the shared socket when
+      // its last worker exits, and a worker asking for port 0 again would get
+      // a new port; asking for the number announced keeps the address stable.
+      this.config = {
+        ...this.config,
+        options: { ...options, port: await freePort(resolveOptions(options).host) },
+      };
+    }
+    return await new Promise<number>((resolve, reject) => {
+      this.settle = resolve;
+      this.failStartup = reject;
+      // Round-robin: the supervisor accepts and hands each connection to the next
+      // worker. Node's alternative (workers accept on a shared socket) leaves the
+      // balance to the kernel, which on Linux piles connections onto a few workers.
+      cluster.schedulingPolicy = cluster.SCHED_RR;
+      const entry = new URL(import.meta.url.endsWith(".ts") ? "./worker.ts" : "./worker.js", import.meta.url);
+      cluster.setupPrimary({ exec: fileURLToPath(entry), args: [] });
+      cluster.on("message", (worker, message) => {
+        if (isWorkerMessage(message)) this.onMessage(worker, message);
+      });
+      cluster.on("exit", (worker, code, signal) => this.onExit(worker, code, signal));
+      process.on("SIGINT", () => this.stop("SIGINT"));
+      process.on("SIGTERM", () => this.stop("SIGTERM"));
+      process.on("SIGHUP", () => this.reload());
+      if (this.heartbeatMs > 0) setInterval(() => this.checkHeartbeats(), this.heartbeatMs).unref();
+      for (let i = 0; i < this.settings.workers; i++) this.spawn(0, null);
+    });
+  }
+
+  // ---- workers ----------------------------------------------------------------------
+
+  private spawn(generation: number, replaces: WorkerState | null): void {
+    const workerConfig: WorkerConfig = {
+      cli: this.config,
+      requestLimit: requestLimit(this.settings.maxRequests, this.settings.maxRequestsJitter),
+      heartbeatMs: this.heartbeatMs,
+      multiprocess: this.settings.workers > 1,
+    };
+    const worker = cluster.fork({ [CONFIG_ENV]: JSON.stringify(workerConfig) });
+    const now = Date.now();
+    this.states.set(worker.id, {
+      worker,
+      pid: worker.process.pid ?? 0,
+      generation,
+      startedAt: now,
+      phase: "booting",
+      lastBeat: now,
+      replaces,
+      retiring: false,
+      bootError: null,
+      killTimer: null,
+    });
+    worker.on("error", (err) => this.logger.error(`worker ${worker.process.pid}: IPC error`, err));
+  }
+
+  private onMessage(worker: Worker, message: WorkerMessage): void {
+    const state = this.states.get(worker.id);
+    if (state === undefined) return;
+    state.lastBeat = Date.now();
+    switch (message.type) {
+      case "beat":
+        return;
+      case "listening":
+        this.onReady(state, message);
+        return;
+      case "boot-error":
+        state.bootError = { message: message.message, status: message.status };
+        if (message.stack !== undefined) this.logger.debug(`worker ${state.pid}: ${message.stack}`);
+        return;
+      case "retire":
+        if (state.retiring || this.shuttingDown || state.phase !== "ready") return;
+        state.retiring = true;
+        this.logger.info(
+          `worker ${state.pid} served ${message.requests} requests (--max-requests): replacing it`,
+        );
+        this.spawn(state.generation, state);
+        return;
+    }
+  }
+
+  private onReady(state: WorkerState, address: Extract<WorkerMessage, { type: "listening" }>): void {
+    if (state.phase !== "booting") return;
+    state.phase = "ready";
+    this.logger.debug(`worker ${state.pid} ready (generation ${state.generation})`);
+    if (this.shuttingDown) {
+      this.stopWorker(state);
+      return;
+    }
+    if (state.replaces !== null) {
+      const old = state.replaces;
+      state.replaces = null;
+      if (this.states.get(old.worker.id) === old) this.stopWorker(old);
+    }
+    if (!this.announced) {
+      if (this.countReady(0) < this.settings.workers) return;
+      this.announced = true;
+      this.failStartup = null;
+      const host = address.family === "IPv6" ? `[${address.address}]` : address.address;
+      const n = this.settings.workers;
+      this.logger.info(`Started ${n} worker${n === 1 ? "" : "s"}: ${this.pids(0).join(", ")}`);
+      // The readiness line: scripts and tests wait for it, so it is printed at every log level.
+      process.stderr.write(`INFO: Listening on http://${host}:${address.port} (press CTRL+C to quit)\n`);
+      return;
+    }
+    if (this.reloading !== null && this.countReady(this.reloading) === this.settings.workers) {
+      // Every new worker is accepting: only now do the old ones stop.
+      this.serving = this.reloading;
+      this.reloading = null;
+      for (const other of this.states.values()) {
+        if (other.generation < this.serving) this.stopWorker(other);
+      }
+      this.logger.info(`Reloaded: workers ${this.pids(this.serving).join(", ")} serve the new code`);
+    }
+  }
+
+  private onExit(worker: Worker, code: number | null, signal: string | null): void {
+    const state = this.states.get(worker.id);
+    if (state === undefined) return;
+    this.states.delete(worker.id);
+    if (state.killTimer !== null) clearTimeout(state.killTimer);
+    const how = signal !== null ? `signal ${signal}` : `code ${code}`;
+    if (state.phase === "stopping") {
+      this.logger.debug(`worker ${state.pid} stopped (${how})`);
+      if (this.shuttingDown && this.states.size === 0) this.finish(0);
+      return;
+    }
+    const reason = state.bootError?.message ?? `worker ${state.pid} exited with ${how}`;
+    if (!this.announced) {
+      this.abortStartup(state.bootError?.status === 2 ? new UsageError(reason) : new WorkerBootError(reason));
+      return;
+    }
+    if (this.shuttingDown) {
+      if (this.states.size === 0) this.finish(0);
+      return;
+    }
+    if (state.generation === this.reloading) {
+      this.abortReload(reason);
+      return;
+    }
+    const delay = this.backoff.next(Date.now() - state.startedAt);
+    this.logger.error(
+      state.bootError !== null
+        ? `worker ${state.pid} failed to boot: ${reason}`
+        : `worker ${state.pid} died (${how})`,
+    );
+    // A booting replacement for a retiring worker now replaces this death instead.
+    const successor = [...this.states.values()].find((s) => s.replaces === state);
+    if (successor !== undefined) {
+      successor.replaces = null;
+      return;
+    }
+    if (delay > 0)
+      this.logger.warning(`${this.backoff.count} deaths in a row: next worker in ${delay / 1000}s`);
+    const timer = setTimeout(() => {
+      this.spawnTimers.delete(timer);
+      if (!this.shuttingDown) this.spawn(this.serving, state.replaces);
+    }, delay);
+    this.spawnTimers.add(timer);
+  }
+
+  /** Graceful stop of one worker, with SIGKILL if it outlives its drain. */
+  private stopWorker(state: WorkerState): void {
+    if (state.phase === "stopping") return;
+    const wasBooting = state.phase === "booting";
+    state.phase = "stopping";
+    if (wasBooting) {
+      // Nothing in flight yet; its SIGTERM handler is not installed before it listens.
+      state.worker.process.kill("SIGTERM");
+    } else {
+      const message: SupervisorMessage = { type: "stop", timeoutMs: this.settings.gracefulTimeout };
+      state.worker.send(message);
+    }
+    state.killTimer = setTimeout(() => {
+      this.logger.warning(`worker ${state.pid} still running after its graceful timeout: SIGKILL`);
+      state.worker.process.kill("SIGKILL");
+    }, this.settings.gracefulTimeout + KILL_GRACE_MS);
+  }
+
+  /** gunicorn's murder_workers: a worker whose event loop stopped beating for `--timeout` is killed and replaced. */
+  private checkHeartbeats(): void {
+    const now = Date.now();
+    for (const state of this.states.values()) {
+      if (state.phase === "ready" && now - state.lastBeat > this.settings.timeout) {
+        this.logger.error(
+          `worker ${state.pid} timed out (no heartbeat for ${(now - state.lastBeat) / 1000}s): SIGKILL`,
+        );
+        state.worker.process.kill("SIGKILL");
+      } else if (state.phase === "booting" && now - state.startedAt > bootTimeout(this.settings.timeout)) {
+        this.logger.error(`worker ${state.pid} did not start listening in time: SIGKILL`);
+        state.worker.process.kill("SIGKILL");
+      }
+    }
+  }
+
+  // ---- signals ----------------------------------------------------------------------
+
+  /** SIGTERM / SIGINT: every worker drains; a second signal kills them all at once. */
+  private stop(signal: NodeJS.Signals): void {
+    if (this.shuttingDown) {
+      this.logger.warning(`${signal} again: killing the workers without waiting`);
+      for (const state of this.states.values()) state.worker.process.kill("SIGKILL");
+      process.exit(1);
+    }
+    this.shuttingDown = true;
+    this.logger.info(`${signal}: shutting down (waiting up to ${this.settings.gracefulTimeout / 1000}s)`);
+    for (const timer of this.spawnTimers) clearTimeout(timer);
+    this.spawnTimers.clear();
+    for (const state of this.states.values()) this.stopWorker(state);
+    if (this.states.size === 0) this.finish(0);
+  }
+
+  /** SIGHUP: start a new generation with freshly loaded code; stop the old one once all of it listens. */
+  private reload(): void {
+    if (!this.announced || this.shuttingDown) return;
+    if (this.reloading !== null) {
+      this.logger.warning("SIGHUP: a reload is already in progress");
+      return;
+    }
+    const generation = Math.max(...[...this.states.values()].map((s) => s.generation), this.serving) + 1;
+    this.reloading = generation;
+    this.logger.info(`SIGHUP: reloading (starting ${this.settings.workers} new workers)`);
+    for (let i = 0; i < this.settings.workers; i++) this.spawn(generation, null);
+  }
+
+  /** A new generation could not start: keep serving with the old one. */
+  private abortReload(reason: string): void {
+    const generation = this.reloading;
+    this.reloading = null;
+    this.logger.error(`reload failed, the running workers keep serving: ${reason}`);
+    for (const state of this.states.values()) {
+      if (state.generation === generation) this.stopWorker(state);
+    }
+  }
+
+  // ---- the end ----------------------------------------------------------------------
+
+  private abortStartup(err: Error): void {
+    const fail = this.failStartup;
+    if (fail === null) return;
+    this.failStartup = null;
+    this.settle = null; // the caller reports the error; no "Stopped" line after it
+    this.shuttingDown = true;
+    for (const state of this.states.values()) {
+      state.phase = "stopping";
+      state.worker.process.kill("SIGKILL");
+    }
+    fail(err);
+  }
+
+  private finish(status: number): void {
+    if (this.settle === null) return;
+    this.logger.info("Stopped");
+    this.settle(status);
+    this.settle = null;
+  }
+
+  private countReady(generation: number): number {
+    let n = 0;
+    for (const s of this.states.values()) if (s.generation === generation && s.phase === "ready") n++;
+    return n;
+  }
+
+  private pids(generation: number): number[] {
+    return [...this.states.values()].filter((s) => s.generation === generation).map((s) => s.pid);
+  }
+}

@@ -1,0 +1,84 @@
+/**
+ * Entry point of one `--workers` worker process (a node:cluster worker). It
+ * loads the app, listens through the supervisor's shared socket, beats a
+ * heartbeat from its event loop, asks to be replaced after `--max-requests`,
+ * and drains then exits when told to stop (or when the supervisor is gone).
+ */
+
+import { buildHandler } from "../cli/app.ts";
+import { UsageError } from "../cli/args.ts";
+import { describeListenError } from "../cli/listen-error.ts";
+import { Logger } from "../server/log.ts";
+import { Server } from "../server/server.ts";
+import { CONFIG_ENV, type SupervisorMessage, type WorkerConfig, type WorkerMessage } from "./protocol.ts";
+
+const config = JSON.parse(process.env[CONFIG_ENV] ?? "null") as WorkerConfig;
+const logger = new Logger(config.cli.options.logLevel ?? "info");
+
+function send(message: WorkerMessage, then?: () => void): void {
+  if (process.connected) process.send!(message, undefined, {}, then);
+  else then?.();
+}
+
+// The heartbeat runs from the first moment: a timer that fires proves the
+// event loop is not stuck, which is exactly what --timeout watches.
+const heartbeat =
+  config.heartbeatMs > 0 ? setInterval(() => send({ type: "beat" }), config.heartbeatMs) : null;
+
+// Ctrl+C reaches the whole process group; the supervisor decides how we stop.
+process.on("SIGINT", () => {});
+
+let stopping = false;
+
+async function run(): Promise<void> {
+  const app = await buildHandler(config.cli, logger, config.multiprocess);
+  let requests = 0;
+  let retiring = false;
+  const handler =
+    config.requestLimit > 0
+      ? (ex: Parameters<typeof app.handler>[0]) => {
+          app.handler(ex);
+          if (++requests >= config.requestLimit && !retiring) {
+            retiring = true;
+            send({ type: "retire", requests });
+          }
+        }
+      : app.handler;
+  const server = new Server(handler, config.cli.options, logger);
+  try {
+    await server.listen();
+  } catch (err) {
+    const { host, port } = server.options;
+    throw new Error(describeListenError(err as NodeJS.ErrnoException, host, port), { cause: err });
+  }
+  const stop = (timeoutMs: number) => {
+    if (stopping) return;
+    stopping = true;
+    void server
+      .close(timeoutMs)
+      .then(() => app.close())
+      .then(() => {
+        if (heartbeat !== null) clearInterval(heartbeat);
+        process.exit(0);
+      });
+  };
+  process.on("message", (message: SupervisorMessage) => {
+    if (message?.type === "stop") stop(message.timeoutMs);
+  });
+  // SIGTERM sent to a worker alone: drain and exit; the supervisor replaces it.
+  // (Before this point SIGTERM ends a booting worker at once, which is what a
+  // worker with nothing in flight should do.) If the supervisor dies, node:cluster
+  // ends its workers itself.
+  process.on("SIGTERM", () => stop(server.options.gracefulTimeout));
+  const { address, port, family } = server.address;
+  send({ type: "listening", address, port, family });
+}
+
+run().catch((err: unknown) => {
+  const message = err instanceof Error ? err.message : String(err);
+  const stack = err instanceof Error ? err.stack : undefined;
+  const status = err instanceof UsageError ? 2 : 1;
+  send({ type: "boot-error", message, status, ...(stack === undefined ? {} : { stack }) }, () =>
+    process.exit(3),
+  );
+});
