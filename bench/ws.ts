@@ -6,7 +6,8 @@
  *
  * - Echo: round-trip messages per second, BENCH_WS_CONNECTIONS connections
  *   (default 64) each keeping one 32-byte text message in flight; rounds
- *   interleaved (tsgi, ws, tsgi, ws, ...) and medians kept, as for HTTP.
+ *   interleaved (tsgi, ws, tsgi, ws, ...) and medians kept, as for HTTP;
+ *   also the server's CPU time per message, from /proc/PID/stat.
  * - Capacity: BENCH_WS_IDLE idle WebSockets (default 10,000) held open to
  *   one fresh server process; the server's resident memory (VmRSS) is read
  *   before and after, and the difference divided by the count. Just RSS, so
@@ -143,6 +144,22 @@ function hold(port: number, count: number): Promise<ChildProcess> {
   });
 }
 
+/**
+ * CPU time a process has used (user + system, Linux), in microseconds: per
+ * message it is steadier than messages/s on a shared machine, where other
+ * load delays both sides without adding to either one's CPU time.
+ */
+function cpuMicros(pid: number | undefined): number {
+  try {
+    // Fields 14 and 15 (utime, stime) in clock ticks, after the parenthesized command name.
+    const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]!.split(" ");
+    return ((Number(fields[11]) + Number(fields[12])) * 1e6) / CLOCK_TICKS;
+  } catch {
+    return Number.NaN;
+  }
+}
+const CLOCK_TICKS = Number(spawnSync("getconf", ["CLK_TCK"], { encoding: "utf8" }).stdout) || 100;
+
 /** Resident memory of a process (Linux), in bytes. */
 function rssBytes(pid: number | undefined): number {
   const status = readFileSync(`/proc/${pid}/status`, "utf8");
@@ -159,9 +176,11 @@ function median(xs: number[]): number {
 export interface EchoResult {
   server: string;
   messagesPerSecond: number;
+  /** The server's CPU time per round trip, in µs (median over rounds). */
+  cpuMicrosPerMessage: number;
   /** The median of the per-round ratios to ws. */
   vsWs: number | null;
-  runs: number[];
+  runs: { messagesPerSecond: number; cpuMicrosPerMessage: number }[];
 }
 
 export interface CapacityResult {
@@ -192,7 +211,7 @@ async function echoBench(skipped: Record<string, string>): Promise<EchoResult[]>
       console.error(`skipping ${target.name}: it did not start (${skipped[target.name]})`);
     }
   }
-  const runs = new Map<string, number[]>(servers.map((s) => [s.target.name, []]));
+  const runs = new Map<string, EchoResult["runs"]>(servers.map((s) => [s.target.name, []]));
   const load = (s: Started, seconds: number) =>
     runLoad(["echo", String(s.port), String(CONNECTIONS), String(seconds), String(MESSAGE_SIZE)]);
   /** Runs the load client against `s`; a failure (say the server refuses upgrades) drops the server. */
@@ -210,12 +229,15 @@ async function echoBench(skipped: Record<string, string>): Promise<EchoResult[]>
     for (const s of servers) await tryLoad(s, 1); // warm-up: JIT, buffers
     for (let round = 0; round < ROUNDS; round++) {
       for (const s of servers) {
+        const cpuBefore = cpuMicros(s.child.pid);
         const r = await tryLoad(s, DURATION);
         if (r === null) continue;
         const rate = r.roundTrips! / r.seconds!;
-        runs.get(s.target.name)!.push(rate);
+        const cpu = (cpuMicros(s.child.pid) - cpuBefore) / r.roundTrips!;
+        runs.get(s.target.name)!.push({ messagesPerSecond: rate, cpuMicrosPerMessage: cpu });
         console.error(
-          `WebSocket echo / ${s.target.name} / round ${round + 1}: ${rate.toFixed(0)} messages/s`,
+          `WebSocket echo / ${s.target.name} / round ${round + 1}: ${rate.toFixed(0)} messages/s, ` +
+            `${cpu.toFixed(1)} µs CPU per message`,
         );
       }
     }
@@ -226,7 +248,8 @@ async function echoBench(skipped: Record<string, string>): Promise<EchoResult[]>
     .filter(([server]) => skipped[server] === undefined)
     .map(([server, rs]) => ({
       server,
-      messagesPerSecond: median(rs),
+      messagesPerSecond: median(rs.map((r) => r.messagesPerSecond)),
+      cpuMicrosPerMessage: median(rs.map((r) => r.cpuMicrosPerMessage)),
       vsWs: null as number | null,
       runs: rs,
     }));
@@ -236,7 +259,7 @@ async function echoBench(skipped: Record<string, string>): Promise<EchoResult[]>
   const base = results.find((r) => r.server === BASELINE);
   for (const r of results) {
     if (base === undefined || base.runs.length !== r.runs.length) continue;
-    r.vsWs = median(r.runs.map((rate, i) => rate / base.runs[i]!));
+    r.vsWs = median(r.runs.map((run, i) => run.messagesPerSecond / base.runs[i]!.messagesPerSecond));
   }
   return results;
 }
@@ -308,19 +331,21 @@ export async function runWebSocketBench(): Promise<WebSocketReport> {
   const echo = await echoBench(skipped);
   const capacity = await capacityBench(skipped);
   const times = (x: number | null) => (x === null ? "" : `${x.toFixed(2)}×`);
-  const header = ["scenario", "server", "result (median)", `vs ${BASELINE}`];
+  const header = ["scenario", "server", "result (median)", `vs ${BASELINE}`, "server CPU per message"];
   const rows = [
     ...echo.map((r) => [
       `echo, ${CONNECTIONS} connections, ${MESSAGE_SIZE} B text`,
       r.server,
       `${r.messagesPerSecond.toFixed(0)} messages/s`,
       times(r.vsWs),
+      `${r.cpuMicrosPerMessage.toFixed(1)} µs`,
     ]),
     ...capacity.map((r) => [
       `${IDLE.toLocaleString("en")} idle connections`,
       r.server,
       `${(r.bytesPerConnection / 1024).toFixed(1)} KiB/connection`,
       times(r.vsWs),
+      "",
     ]),
   ];
   const table = [header, header.map(() => "---"), ...rows].map((r) => `| ${r.join(" | ")} |`).join("\n");
