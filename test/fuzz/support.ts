@@ -39,16 +39,37 @@ export function prng(seed: number): (n: number) => number {
  * throws fast-check's report (counterexample, seed, path) plus the line that
  * replays it. Returns the number of runs, for the figures in docs/reliability.md.
  */
-export function checkProperty<T>(name: string, property: fc.IProperty<T>, ms: number, minRuns = 50): number {
+export function checkProperty<T>(name: string, property: fc.IProperty<T>, ms: number, minRuns = 20): number {
   const seed = fuzzSeed();
-  const details = fc.check(property, {
-    seed,
-    numRuns: 1_000_000_000,
-    interruptAfterTimeLimit: ms,
-    markInterruptAsFailure: false,
-  });
+  return verdict(name, seed, fc.check(property, runOptions(seed, ms)), ms, minRuns);
+}
+
+/** {@link checkProperty} for an async property. */
+export async function checkAsyncProperty<T>(
+  name: string,
+  property: fc.IAsyncProperty<T>,
+  ms: number,
+  minRuns = 20,
+): Promise<number> {
+  const seed = fuzzSeed();
+  return verdict(name, seed, await fc.check(property, runOptions(seed, ms)), ms, minRuns);
+}
+
+function runOptions(seed: number, ms: number) {
+  return { seed, numRuns: 1_000_000_000, interruptAfterTimeLimit: ms, markInterruptAsFailure: false };
+}
+
+function verdict<T>(
+  name: string,
+  seed: number,
+  details: fc.RunDetails<T>,
+  ms: number,
+  minRuns: number,
+): number {
   if (details.failed) {
-    const report = fc.defaultReportMessage(details) ?? "property failed";
+    const cause =
+      details.errorInstance instanceof Error ? details.errorInstance.message : String(details.errorInstance);
+    const report = `${fc.defaultReportMessage(details) ?? "property failed"}\n${cause}`;
     throw new Error(
       `${name}: replay with FUZZ_SEED=${seed} (fast-check path ${details.counterexamplePath})\n${report}`,
     );
@@ -67,6 +88,8 @@ export interface SeenRequest {
   headers: string[];
   body: string;
   trailers: string[];
+  /** The request's end arrived (its whole body was read). */
+  complete: boolean;
 }
 
 /** Everything the core made of one input: the requests, then how it stopped. */
@@ -146,6 +169,7 @@ export function transcript(
             headers: event.headers,
             body: "",
             trailers: [],
+            complete: false,
           };
           requests.push(current);
           break;
@@ -154,6 +178,7 @@ export function transcript(
           break;
         case "end":
           current!.trailers = event.trailers;
+          current!.complete = true;
           break;
         case "closed":
           return "eof";
