@@ -39,6 +39,8 @@ export interface ConnectionHost {
 }
 
 const INTERNAL_ERROR = Buffer.from("500 Internal Server Error\n", "latin1");
+const OVERLOADED = Buffer.from("503 Service Unavailable: too many connections\n", "latin1");
+const OVERLOADED_HEADERS = ["Content-Type", "text/plain; charset=utf-8", "Retry-After", "1"];
 const CLIENT_GONE = "client disconnected";
 
 /** One client connection. */
@@ -78,6 +80,8 @@ export class HttpConnection implements ExchangeOwner, Expirable {
   constructor(
     private readonly socket: Socket,
     private readonly host: ConnectionHost,
+    /** Accepted over `limitConcurrency`: its request gets 503 and the connection closes. */
+    readonly overloaded = false,
   ) {
     this.options = host.options;
     this.core = new ServerConnection({
@@ -335,6 +339,12 @@ export class HttpConnection implements ExchangeOwner, Expirable {
     if (head.framing === "none") {
       this.core.nextEvent();
       ex.bodyDone = true;
+    }
+    if (this.overloaded) {
+      // Over limitConcurrency: 503 without calling the app (uvicorn's rule), and close.
+      this.core.closeAfterResponse();
+      this.respond(ex, { status: 503, headers: OVERLOADED_HEADERS }, OVERLOADED);
+      return;
     }
     try {
       this.host.handler(ex);

@@ -93,6 +93,12 @@ export interface ServerOptions extends Timeouts, WebSocketOptions {
    * read yet) above which the server stops reading from the socket. Default 64 KiB.
    */
   maxBufferedBytes: number;
+  /**
+   * Most connections (HTTP and WebSocket) served at once; a connection beyond
+   * it gets 503 with `Retry-After: 1` for its request and is closed. Default 0
+   * (no limit), as uvicorn's `--limit-concurrency`.
+   */
+  limitConcurrency: number;
   /** `Server` header value; null sends none. Default "tsgi". */
   serverHeader: string | null;
   /** Log one line per request to stdout. Default true. */
@@ -124,6 +130,7 @@ export const DEFAULT_OPTIONS: Readonly<ServerOptions> = Object.freeze({
   wsCompressionThreshold: 1024,
   maxDrainSize: 64 * 1024,
   maxBufferedBytes: 64 * 1024,
+  limitConcurrency: 0,
   serverHeader: "tsgi",
   accessLog: true,
   logLevel: "info" as LogLevel,

@@ -30,6 +30,8 @@ export class Server {
   private readonly net: NetServer;
   private readonly connections = new Set<Live>();
   private webSockets = 0;
+  /** Connections accepted over `limitConcurrency` and not closed yet (they only get a 503). */
+  private overloaded = 0;
   private readonly clock: Clock;
   private closing: Promise<void> | null = null;
   private allClosed: (() => void) | null = null;
@@ -127,6 +129,9 @@ export class Server {
 
   /** @internal */
   connectionClosed(connection: Live): void {
+    if (connection instanceof HttpConnection && connection.overloaded && this.connections.has(connection)) {
+      this.overloaded--;
+    }
     this.connections.delete(connection);
     if (this.connections.size === 0 && this.allClosed !== null) {
       const done = this.allClosed;
@@ -140,6 +145,13 @@ export class Server {
       socket.destroy();
       return;
     }
-    this.connections.add(new HttpConnection(socket, this));
+    // uvicorn's --limit-concurrency: past the limit a connection is still
+    // accepted and read, but its request is answered 503 and it is closed, so
+    // the client learns why (a refused or reset connection says nothing). It
+    // holds a socket only for its header timeout and the lingering close.
+    const limit = this.options.limitConcurrency;
+    const over = limit > 0 && this.connections.size - this.overloaded >= limit;
+    if (over) this.overloaded++;
+    this.connections.add(new HttpConnection(socket, this, over));
   }
 }
