@@ -67,8 +67,8 @@ async function run(): Promise<void> {
   });
   // SIGTERM sent to a worker alone: drain and exit; the supervisor replaces it.
   // (Before this point SIGTERM ends a booting worker at once, which is what a
-  // worker with nothing in flight should do.) If the supervisor dies, node:cluster
-  // ends its workers itself.
+  // worker with nothing in flight should do.) If the supervisor is killed,
+  // node:cluster ends its workers itself when the IPC channel closes.
   process.on("SIGTERM", () => stop(server.options.gracefulTimeout));
   const { address, port, family } = server.address;
   send({ type: "listening", address, port, family });
