@@ -48,9 +48,6 @@ async function main(argv: string[]): Promise<number> {
     } catch (err) {
       throw new Error(describeListenError(err as NodeJS.ErrnoException, host, port), { cause: err });
     }
-    // The readiness line: scripts and tests wait for it, so it is printed at every log level.
-    process.stderr.write(`INFO: Listening on ${server.url} (press CTRL+C to quit)\n`);
-
     const status = await new Promise<number>((resolve) => {
       let signalled = false;
       const stop = (signal: NodeJS.Signals) => {
@@ -74,6 +71,10 @@ async function main(argv: string[]): Promise<number> {
       };
       process.on("SIGINT", stop);
       process.on("SIGTERM", stop);
+      // The readiness line: scripts and tests wait for it, so it is printed at
+      // every log level, and only once the signal handlers are in place: a
+      // caller woken by it may send SIGTERM before we run another statement.
+      process.stderr.write(`INFO: Listening on ${server.url} (press CTRL+C to quit)\n`);
     });
     logger.info("Stopped");
     return status;
