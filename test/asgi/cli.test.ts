@@ -57,7 +57,7 @@ for (const [kind, app, body] of [
     test("--lifespan off: no startup, no shutdown", async () => {
       const cli = await startCli(["--port", "0", "--lifespan", "off", `${APPS}/${app}`]);
       cli.child.kill("SIGTERM");
-      assert.equal(await cli.exited, 0);
+      assert.equal(await cli.exited, 0, cli.stderr());
       assert.doesNotMatch(cli.stderr(), /fixture:/);
     });
   });
@@ -69,7 +69,7 @@ describe("lifespan on the command line", () => {
       startCli(["--port", "0", `${APPS}/asgi_lifespan.ts`]),
     );
     cli.child.kill("SIGTERM");
-    assert.equal(await cli.exited, 1);
+    assert.equal(await cli.exited, 1, cli.stderr());
     assert.match(cli.stderr(), /application shutdown failed: flush failed/);
   });
 
