@@ -8,11 +8,11 @@
 import type { UpgradeWebSocket, WSEvents } from "hono/ws";
 import { defineWebSocketHelper, WSContext } from "hono/ws";
 import {
+  isHandshakeError,
   type ServerWebSocket,
   type UpgradeWebSocketOptions,
   upgradeWebSocket as upgrade,
 } from "../gateways/fetch/websocket.ts";
-import { HandshakeError } from "../websocket/errors.ts";
 
 /** Options of the helper: the Fetch gateway's, with the subprotocol defaulting to the client's first offer (as Hono's Deno adapter). */
 export type HonoUpgradeOptions = UpgradeWebSocketOptions;
@@ -42,7 +42,7 @@ export const upgradeWebSocket: UpgradeWebSocket<ServerWebSocket, HonoUpgradeOpti
     ({ socket, response } = upgrade(c.req.raw, { ...(offered ? { protocol: offered } : {}), ...options }));
   } catch (err) {
     // Hono would turn a thrown error into a 500; a bad handshake deserves its own status.
-    if (err instanceof HandshakeError) {
+    if (isHandshakeError(err)) {
       return new Response(`${err.status} ${err.message}\n`, {
         status: err.status,
         headers: [["Content-Type", "text/plain; charset=utf-8"], ...pairs(err.headers)],

@@ -9,12 +9,11 @@
 import type { Exchange } from "../../server/exchange.ts";
 import type { Logger } from "../../server/log.ts";
 import type { Handler } from "../../server/server.ts";
-import { HandshakeError } from "../../websocket/errors.ts";
 import { installLightResponse, LightResponse } from "./light-response.ts";
 import { LazyRequest } from "./request.ts";
 import { FetchGatewayError, writeResponse } from "./response.ts";
 import type { FetchApp, FetchHandler } from "./types.ts";
-import { completeUpgrade, respondHandshakeError, setWebSocketLogger } from "./websocket.ts";
+import { completeUpgrade, isHandshakeError, respondHandshakeError, setWebSocketLogger } from "./websocket.ts";
 
 /** Options of {@link fetchGateway}. */
 export interface FetchGatewayOptions {
@@ -85,7 +84,7 @@ function failed(ex: Exchange, err: unknown): void {
     ex.trace("app", `the handler threw: ${err instanceof Error ? err.message : String(err)}`);
   completeUpgrade(ex, null); // a socket the app made will not open
   if (ex.finished) return;
-  if (err instanceof HandshakeError && !ex.headersSent) respondHandshakeError(ex, err);
+  if (isHandshakeError(err) && !ex.headersSent) respondHandshakeError(ex, err);
   else ex.fail(err);
 }
 

@@ -37,9 +37,17 @@ function bodyless(method: string): boolean {
   return method === "GET" || method === "HEAD";
 }
 
+/**
+ * Where a request keeps its exchange for `upgradeWebSocket()`: a registered
+ * symbol, so a copy of tsgi other than the server's finds it too.
+ */
+const EXCHANGE = Symbol.for("tsgi.exchange");
+
 /** See the file comment. Create with `new LazyRequest(exchange)`. */
 export class LazyRequest {
   readonly #ex: Exchange;
+  /** @internal The exchange, for upgradeWebSocket(). */
+  readonly [EXCHANGE]: Exchange;
   #url: string | null = null;
   #headers: Headers | null = null;
   #signal: AbortSignal | null = null;
@@ -48,6 +56,7 @@ export class LazyRequest {
 
   constructor(ex: Exchange) {
     this.#ex = ex;
+    this[EXCHANGE] = ex;
   }
 
   get method(): string {
@@ -150,8 +159,9 @@ export class LazyRequest {
   /** @internal Used by the delegating members installed below. */
   /** The exchange behind `request` if it is a LazyRequest, else null. */
   static exchangeOf(request: unknown): Exchange | null {
-    return typeof request === "object" && request !== null && #ex in request
-      ? (request as LazyRequest).#ex
+    // By the shared symbol, not the private field: the request may come from another copy of tsgi.
+    return typeof request === "object" && request !== null
+      ? ((request as { [EXCHANGE]?: Exchange })[EXCHANGE] ?? null)
       : null;
   }
 

@@ -9,8 +9,8 @@
 
 import type { Exchange } from "../../server/exchange.ts";
 import type { Logger } from "../../server/log.ts";
-import type { WebSocketSession } from "../../server/websocket.ts";
-import { HandshakeError } from "../../websocket/errors.ts";
+import type { WebSocketHandler, WebSocketSession } from "../../server/websocket.ts";
+import type { HandshakeError } from "../../websocket/errors.ts";
 import { NativeResponse } from "./light-response.ts";
 import { LazyRequest } from "./request.ts";
 
@@ -28,32 +28,85 @@ export interface WebSocketUpgrade {
   response: Response;
 }
 
-/** The event a closed socket fires (Node 20 has no global CloseEvent). */
-export class WebSocketCloseEvent extends Event {
-  readonly code: number;
-  readonly reason: string;
-  readonly wasClean: boolean;
-  constructor(type: string, init: { code?: number; reason?: string; wasClean?: boolean } = {}) {
+/**
+ * The events a socket fires. Node's Event classes do not let anyone but
+ * Node's own EventTarget set `target`, so each adds getters for it; they
+ * remain `instanceof Event` (and `MessageEvent` for messages).
+ */
+class SocketEvent extends Event {
+  readonly #socket: ServerWebSocket;
+  constructor(type: string, socket: ServerWebSocket) {
     super(type);
-    this.code = init.code ?? 0;
-    this.reason = init.reason ?? "";
-    this.wasClean = init.wasClean ?? false;
+    this.#socket = socket;
+  }
+  override get target(): ServerWebSocket {
+    return this.#socket;
+  }
+  override get currentTarget(): ServerWebSocket {
+    return this.#socket;
   }
 }
 
-const CloseEventClass: typeof WebSocketCloseEvent =
-  (globalThis as { CloseEvent?: typeof WebSocketCloseEvent }).CloseEvent ?? WebSocketCloseEvent;
+/** A message: `data` is a string, an ArrayBuffer or a Blob (see `binaryType`). */
+export class WebSocketMessageEvent extends MessageEvent<string | ArrayBuffer | Blob> {
+  readonly #socket: ServerWebSocket;
+  constructor(socket: ServerWebSocket, data: string | ArrayBuffer | Blob) {
+    super("message", { data });
+    this.#socket = socket;
+  }
+  override get target(): ServerWebSocket {
+    return this.#socket;
+  }
+  override get currentTarget(): ServerWebSocket {
+    return this.#socket;
+  }
+}
+
+/** The event a closed socket fires, with the WHATWG `CloseEvent` fields (Node 20 has no global CloseEvent). */
+export class WebSocketCloseEvent extends SocketEvent {
+  readonly code: number;
+  readonly reason: string;
+  readonly wasClean: boolean;
+  constructor(socket: ServerWebSocket, code: number, reason: string, wasClean: boolean) {
+    super("close", socket);
+    this.code = code;
+    this.reason = reason;
+    this.wasClean = wasClean;
+  }
+}
 
 type EventListenerFn = (event: Event) => void;
 type Listener = EventListenerFn | { handleEvent(event: Event): void };
 /** The options addEventListener takes (Node's types do not name them without the DOM lib). */
 type ListenerOptions = { once?: boolean; passive?: boolean; signal?: AbortSignal; capture?: boolean };
-const HANDLER_TYPES = ["open", "message", "error", "close"] as const;
-type HandlerType = (typeof HANDLER_TYPES)[number];
+type Handler<E> = ((this: ServerWebSocket, event: E) => unknown) | null;
+
+/** One addEventListener registration. */
+interface Registration {
+  type: string;
+  listener: Listener;
+  once: boolean;
+}
+
 const UTF8 = new TextEncoder();
 
-/** Responses returned by upgradeWebSocket, and the socket each one opens. */
-const pendingUpgrades = new WeakMap<Response, ServerWebSocket>();
+/** An upgrade the app asked for, waiting for its response to come back. */
+interface PendingUpgrade {
+  socket: ServerWebSocket;
+  response: Response;
+  protocol: string | null;
+}
+
+/**
+ * Pending upgrades by exchange, in one registry per process rather than per
+ * copy of this module: an app importing `tsgi` may get another copy than the
+ * server runs (a second install, or the sources next to a built CLI), and
+ * the upgrade must work across them.
+ */
+const REGISTRY_KEY = Symbol.for("tsgi.fetch.pendingUpgrades");
+const registryHolder = globalThis as { [REGISTRY_KEY]?: WeakMap<object, PendingUpgrade> };
+registryHolder[REGISTRY_KEY] ??= new WeakMap();
+const pendingUpgrades: WeakMap<object, PendingUpgrade> = registryHolder[REGISTRY_KEY];
 /** The logger sockets report listener errors to, set by the gateway. */
 let listenerLogger: Logger | null = null;
 
@@ -73,16 +126,24 @@ function reportListenerError(err: unknown): void {
  * A server-side WebSocket with the WHATWG `WebSocket` interface. Created by
  * {@link upgradeWebSocket}; it is CONNECTING until the app's response has
  * been returned and the 101 sent, then fires `open`.
+ *
+ * It is an `EventTarget` (`instanceof` holds) with its own listener list
+ * rather than Node's: Node's costs two Maps and a closure per handler on
+ * every socket, which is most of an idle connection's memory, and it turns
+ * a throwing listener into an uncaught exception that would stop the server.
+ * Here a throwing listener is logged and the others still run. Handler
+ * attributes (`onmessage`, ...) run before listeners added with
+ * addEventListener; there is no capture or bubbling (a socket has no parent).
  */
-export class ServerWebSocket extends EventTarget {
+export class ServerWebSocket {
   static readonly CONNECTING = 0;
   static readonly OPEN = 1;
   static readonly CLOSING = 2;
   static readonly CLOSED = 3;
-  readonly CONNECTING = 0;
-  readonly OPEN = 1;
-  readonly CLOSING = 2;
-  readonly CLOSED = 3;
+  declare readonly CONNECTING: 0;
+  declare readonly OPEN: 1;
+  declare readonly CLOSING: 2;
+  declare readonly CLOSED: 3;
 
   /** The URL of the request that opened the socket. */
   readonly url: string;
@@ -91,31 +152,21 @@ export class ServerWebSocket extends EventTarget {
 
   #session: WebSocketSession | null = null;
   #state: 0 | 1 | 2 | 3 = 0;
-  #protocol = "";
-  #extensions = "";
   /** close() called while CONNECTING: done as soon as the socket opens. */
   #pendingClose: [number | undefined, string | undefined] | null = null;
   /** Blob sends convert asynchronously; later sends wait behind them to keep the order. */
   #blobQueue: Promise<void> | null = null;
   #blobBytes = 0;
-  #handlers: Partial<Record<HandlerType, ((event: Event) => unknown) | null>> = {};
-  #wrapped = new Map<string, Map<Listener, EventListenerFn>>();
+  #onopen: Handler<Event> = null;
+  #onmessage: Handler<WebSocketMessageEvent> = null;
+  #onerror: Handler<Event> = null;
+  #onclose: Handler<WebSocketCloseEvent> = null;
+  /** addEventListener registrations, created on first use. */
+  #listeners: Registration[] | null = null;
 
   /** @internal Created by upgradeWebSocket. */
   constructor(url: string) {
-    super();
     this.url = url;
-    for (const type of HANDLER_TYPES) {
-      super.addEventListener(type, (event) => {
-        const handler = this.#handlers[type];
-        if (typeof handler !== "function") return;
-        try {
-          handler.call(this, event);
-        } catch (err) {
-          reportListenerError(err);
-        }
-      });
-    }
   }
 
   /** CONNECTING (0), OPEN (1), CLOSING (2) or CLOSED (3). */
@@ -125,12 +176,12 @@ export class ServerWebSocket extends EventTarget {
 
   /** The subprotocol agreed on ("" for none). */
   get protocol(): string {
-    return this.#protocol;
+    return this.#session?.protocol ?? "";
   }
 
   /** The extensions agreed on, as sent in `Sec-WebSocket-Extensions` ("" for none). */
   get extensions(): string {
-    return this.#extensions;
+    return this.#session?.extensions ?? "";
   }
 
   /** Bytes passed to send() that have not been handed to the network yet. */
@@ -138,65 +189,81 @@ export class ServerWebSocket extends EventTarget {
     return (this.#session?.bufferedAmount ?? 0) + this.#blobBytes;
   }
 
-  get onopen(): ((event: Event) => unknown) | null {
-    return this.#handlers.open ?? null;
+  get onopen(): Handler<Event> {
+    return this.#onopen;
   }
-  set onopen(handler: ((event: Event) => unknown) | null) {
-    this.#handlers.open = handler;
+  set onopen(handler: Handler<Event>) {
+    this.#onopen = typeof handler === "function" ? handler : null;
   }
-  get onmessage(): ((event: MessageEvent) => unknown) | null {
-    return (this.#handlers.message as (event: MessageEvent) => unknown) ?? null;
+  get onmessage(): Handler<WebSocketMessageEvent> {
+    return this.#onmessage;
   }
-  set onmessage(handler: ((event: MessageEvent) => unknown) | null) {
-    this.#handlers.message = handler as (event: Event) => unknown;
+  set onmessage(handler: Handler<WebSocketMessageEvent>) {
+    this.#onmessage = typeof handler === "function" ? handler : null;
   }
-  get onerror(): ((event: Event) => unknown) | null {
-    return this.#handlers.error ?? null;
+  get onerror(): Handler<Event> {
+    return this.#onerror;
   }
-  set onerror(handler: ((event: Event) => unknown) | null) {
-    this.#handlers.error = handler;
+  set onerror(handler: Handler<Event>) {
+    this.#onerror = typeof handler === "function" ? handler : null;
   }
-  get onclose(): ((event: WebSocketCloseEvent) => unknown) | null {
-    return (this.#handlers.close as (event: WebSocketCloseEvent) => unknown) ?? null;
+  get onclose(): Handler<WebSocketCloseEvent> {
+    return this.#onclose;
   }
-  set onclose(handler: ((event: WebSocketCloseEvent) => unknown) | null) {
-    this.#handlers.close = handler as (event: Event) => unknown;
-  }
-
-  override addEventListener(
-    type: string,
-    listener: Listener | null,
-    options?: ListenerOptions | boolean,
-  ): void {
-    if (listener === null) return;
-    let byListener = this.#wrapped.get(type);
-    if (byListener === undefined) {
-      byListener = new Map();
-      this.#wrapped.set(type, byListener);
-    }
-    let wrapped = byListener.get(listener);
-    if (wrapped === undefined) {
-      wrapped = (event: Event) => {
-        try {
-          if (typeof listener === "function") listener.call(this, event);
-          else listener.handleEvent(event);
-        } catch (err) {
-          reportListenerError(err);
-        }
-      };
-      byListener.set(listener, wrapped);
-    }
-    super.addEventListener(type, wrapped, options);
+  set onclose(handler: Handler<WebSocketCloseEvent>) {
+    this.#onclose = typeof handler === "function" ? handler : null;
   }
 
-  override removeEventListener(
-    type: string,
-    listener: Listener | null,
-    options?: { capture?: boolean } | boolean,
-  ): void {
-    if (listener === null) return;
-    const wrapped = this.#wrapped.get(type)?.get(listener);
-    if (wrapped !== undefined) super.removeEventListener(type, wrapped, options);
+  /** Adds a listener (a function or an object with `handleEvent`); `once` and `signal` are honoured. */
+  addEventListener(type: string, listener: Listener | null, options?: ListenerOptions | boolean): void {
+    if (listener === null || listener === undefined) return;
+    const opts = typeof options === "object" && options !== null ? options : {};
+    if (opts.signal?.aborted) return;
+    const list = this.#listeners ?? [];
+    this.#listeners = list;
+    // The same listener for the same type is added once (DOM rule).
+    for (const r of list) if (r.type === type && r.listener === listener) return;
+    list.push({ type, listener, once: opts.once === true });
+    opts.signal?.addEventListener("abort", () => this.removeEventListener(type, listener), { once: true });
+  }
+
+  /** Removes a listener added with addEventListener. */
+  removeEventListener(type: string, listener: Listener | null): void {
+    const list = this.#listeners;
+    if (list === null || listener === null) return;
+    const i = list.findIndex((r) => r.type === type && r.listener === listener);
+    if (i !== -1) list.splice(i, 1);
+  }
+
+  /**
+   * Delivers `event` to the handler attribute of its type, then to the
+   * listeners in the order they were added. Returns false if a listener
+   * called preventDefault() on a cancelable event.
+   */
+  dispatchEvent(event: Event): boolean {
+    const type = event.type;
+    const handler =
+      type === "message"
+        ? this.#onmessage
+        : type === "open"
+          ? this.#onopen
+          : type === "close"
+            ? this.#onclose
+            : type === "error"
+              ? this.#onerror
+              : null;
+    if (handler !== null) invoke(this, handler as EventListenerFn, event);
+    const list = this.#listeners;
+    if (list !== null && list.length > 0) {
+      // A snapshot: listeners added or removed meanwhile do not change this dispatch.
+      for (const r of list.slice()) {
+        if (r.type !== type) continue;
+        if (r.once) this.removeEventListener(type, r.listener);
+        if (typeof r.listener === "function") invoke(this, r.listener, event);
+        else invoke(r.listener, r.listener.handleEvent, event);
+      }
+    }
+    return !event.defaultPrevented;
   }
 
   /**
@@ -258,30 +325,26 @@ export class ServerWebSocket extends EventTarget {
   /** @internal The gateway sent the 101: wire the session and fire `open`. */
   attach(session: WebSocketSession): void {
     this.#session = session;
-    this.#protocol = session.protocol;
-    this.#extensions = session.extensions;
     const pendingClose = this.#pendingClose;
     this.#state = pendingClose === null ? 1 : 2;
-    session.setHandler({
-      message: (data) => this.#onMessage(data),
-      closed: (code, reason, wasClean) => this.#onClosed(code, reason, wasClean),
-    });
+    session.setHandler(new SessionBridge(this));
     if (pendingClose !== null) {
       session.close(pendingClose[0], pendingClose[1]);
       return;
     }
-    this.dispatchEvent(new Event("open"));
+    this.dispatchEvent(new SocketEvent("open", this));
   }
 
   /** @internal The app returned another response, or the handshake failed: the socket never opens. */
   abandon(): void {
     if (this.#state === 3) return;
     this.#state = 3;
-    this.dispatchEvent(new Event("error"));
-    this.dispatchEvent(new CloseEventClass("close", { code: 1006, reason: "", wasClean: false }));
+    this.dispatchEvent(new SocketEvent("error", this));
+    this.dispatchEvent(new WebSocketCloseEvent(this, 1006, "", false));
   }
 
-  #onMessage(data: string | Uint8Array): void {
+  /** @internal A message from the session. */
+  deliver(data: string | Uint8Array): void {
     let payload: string | ArrayBuffer | Blob;
     if (typeof data === "string") payload = data;
     else if (this.binaryType === "arraybuffer") {
@@ -290,14 +353,15 @@ export class ServerWebSocket extends EventTarget {
           ? (data.buffer as ArrayBuffer)
           : (data.buffer.slice(data.byteOffset, data.byteOffset + data.byteLength) as ArrayBuffer);
     } else payload = new Blob([data]);
-    this.dispatchEvent(new MessageEvent("message", { data: payload }));
+    this.dispatchEvent(new WebSocketMessageEvent(this, payload));
   }
 
-  #onClosed(code: number, reason: string, wasClean: boolean): void {
+  /** @internal The session is over. */
+  ended(code: number, reason: string, wasClean: boolean): void {
     this.#state = 3;
     // The standard fires error before close when the connection failed.
-    if (!wasClean) this.dispatchEvent(new Event("error"));
-    this.dispatchEvent(new CloseEventClass("close", { code, reason, wasClean }));
+    if (!wasClean) this.dispatchEvent(new SocketEvent("error", this));
+    this.dispatchEvent(new WebSocketCloseEvent(this, code, reason, wasClean));
   }
 
   #sendBlob(blob: Blob): void {
@@ -316,9 +380,45 @@ export class ServerWebSocket extends EventTarget {
   }
 }
 
+// instanceof EventTarget holds, and the constants live on the prototype as in the standard.
+Object.setPrototypeOf(ServerWebSocket.prototype, EventTarget.prototype);
+for (const [name, value] of [
+  ["CONNECTING", 0],
+  ["OPEN", 1],
+  ["CLOSING", 2],
+  ["CLOSED", 3],
+] as const) {
+  Object.defineProperty(ServerWebSocket.prototype, name, { value, enumerable: true });
+}
+
+/** Calls a listener; an exception is logged, never thrown into the server. */
+function invoke(self: unknown, fn: EventListenerFn, event: Event): void {
+  try {
+    fn.call(self, event);
+  } catch (err) {
+    reportListenerError(err);
+  }
+}
+
+/** What the session calls: one small object per socket instead of two closures. */
+class SessionBridge implements WebSocketHandler {
+  constructor(private readonly socket: ServerWebSocket) {}
+  message(data: string | Uint8Array): void {
+    this.socket.deliver(data);
+  }
+  closed(code: number, reason: string, wasClean: boolean): void {
+    this.socket.ended(code, reason, wasClean);
+  }
+}
+
 /** The exchange behind a request passed to a Fetch app, or null for any other Request. */
 function exchangeOf(request: Request): Exchange | null {
   return LazyRequest.exchangeOf(request);
+}
+
+/** A HandshakeError from any copy of tsgi (see the registry above). */
+export function isHandshakeError(err: unknown): err is HandshakeError {
+  return err instanceof Error && (err as { code?: unknown }).code === "TSGI_ERR_WS_HANDSHAKE";
 }
 
 /**
@@ -351,40 +451,32 @@ export function upgradeWebSocket(request: Request, options: UpgradeWebSocketOpti
   const response = new NativeResponse(null, { status: 200, headers: options.headers });
   // Deno's response says 101; the Fetch standard's constructor refuses 1xx, so set it afterwards.
   Object.defineProperty(response, "status", { value: 101 });
-  pendingUpgrades.set(response, socket);
-  upgradeProtocols.set(socket, options.protocol ?? null);
-  socketsByExchange.set(ex, socket);
+  pendingUpgrades.set(ex, { socket, response, protocol: options.protocol ?? null });
   return { socket, response };
 }
-
-const upgradeProtocols = new WeakMap<ServerWebSocket, string | null>();
-/** The socket an exchange's app created, until its response comes back. */
-const socketsByExchange = new WeakMap<Exchange, ServerWebSocket>();
 
 /**
  * @internal Called by the gateway with the app's response: if it is an
  * upgrade response, sends the 101 and opens the socket, and returns true.
  */
 export function completeUpgrade(ex: Exchange, response: unknown): boolean {
-  const created = socketsByExchange.get(ex);
-  if (created === undefined) return false;
-  socketsByExchange.delete(ex);
-  const socket = response instanceof NativeResponse ? pendingUpgrades.get(response) : undefined;
-  if (socket !== created) {
+  const pending = pendingUpgrades.get(ex);
+  if (pending === undefined) return false;
+  pendingUpgrades.delete(ex);
+  const socket = pending.socket;
+  if (response !== pending.response) {
     // The app made a socket but answered with another response: it never opens.
-    created.abandon();
+    socket.abandon();
     return false;
   }
-  pendingUpgrades.delete(response as Response);
-  const accepted = response as Response;
   const headers: string[] = [];
-  for (const [name, value] of accepted.headers) headers.push(name, value);
+  for (const [name, value] of pending.response.headers) headers.push(name, value);
   let session: WebSocketSession;
   try {
-    session = ex.acceptWebSocket({ protocol: upgradeProtocols.get(socket) ?? null, headers });
+    session = ex.acceptWebSocket({ protocol: pending.protocol, headers });
   } catch (err) {
     socket.abandon();
-    if (err instanceof HandshakeError) {
+    if (isHandshakeError(err)) {
       respondHandshakeError(ex, err);
       return true;
     }
