@@ -59,6 +59,25 @@ const PING_TIMEOUT_CODE = 1011;
 const GOING_AWAY = 1001;
 const ABNORMAL = 1006;
 
+const SESSION = Symbol("tsgi.websocketSession");
+type SessionSocket = Socket & { [SESSION]: WebSocketSession };
+
+function socketOnData(this: SessionSocket, chunk: Buffer): void {
+  this[SESSION].onData(chunk);
+}
+function socketOnEnd(this: SessionSocket): void {
+  this[SESSION].onEnd();
+}
+function socketOnDrain(this: SessionSocket): void {
+  this[SESSION].onSocketDrain();
+}
+function socketOnError(this: SessionSocket, err: NodeJS.ErrnoException): void {
+  this[SESSION].onSocketError(err);
+}
+function socketOnClose(this: SessionSocket): void {
+  this[SESSION].onClose();
+}
+
 /** One accepted WebSocket connection. */
 export class WebSocketSession implements Expirable {
   /** Epoch ms at which {@link expire} runs; 0 for none. Checked by the server's clock. */
@@ -102,11 +121,14 @@ export class WebSocketSession implements Expirable {
     if (trailing.length > 0) core.receiveData(trailing);
     // Nothing is delivered before a handler is set: hold the bytes in the socket.
     this.pauseReading();
-    socket.on("data", (chunk: Buffer) => this.onData(chunk));
-    socket.on("end", () => this.onEnd());
-    socket.on("drain", () => this.onSocketDrain());
-    socket.on("error", (err: NodeJS.ErrnoException) => this.onSocketError(err));
-    socket.on("close", () => this.onClose());
+    // Shared listener functions that find the session through the socket:
+    // five closures per connection would be a good part of an idle one's memory.
+    (socket as SessionSocket)[SESSION] = this;
+    socket.on("data", socketOnData);
+    socket.on("end", socketOnEnd);
+    socket.on("drain", socketOnDrain);
+    socket.on("error", socketOnError);
+    socket.on("close", socketOnClose);
     this.schedulePing();
   }
 
@@ -227,20 +249,23 @@ export class WebSocketSession implements Expirable {
 
   // ---- socket events ------------------------------------------------------
 
-  private onData(chunk: Buffer): void {
+  /** @internal */
+  onData(chunk: Buffer): void {
     if (this.tracer !== null) this.trace(`read ${chunk.length} bytes`);
     if (this.state === CLOSED) return;
     this.core.receiveData(chunk);
     this.pump();
   }
 
-  private onEnd(): void {
+  /** @internal */
+  onEnd(): void {
     // The peer closed TCP without (or after) the closing handshake.
     this.state = CLOSED;
     this.socket.end();
   }
 
-  private onSocketDrain(): void {
+  /** @internal */
+  onSocketDrain(): void {
     this.sendDue = 0;
     this.updateDeadline();
     const callbacks = this.drainCallbacks;
@@ -248,7 +273,8 @@ export class WebSocketSession implements Expirable {
     if (callbacks !== null) for (const callback of callbacks) callback();
   }
 
-  private onSocketError(err: NodeJS.ErrnoException): void {
+  /** @internal */
+  onSocketError(err: NodeJS.ErrnoException): void {
     const quiet = err.code === "ECONNRESET" || err.code === "EPIPE" || err.code === "ETIMEDOUT";
     this.host.logger.log(
       quiet ? "debug" : "warning",
@@ -256,7 +282,8 @@ export class WebSocketSession implements Expirable {
     );
   }
 
-  private onClose(): void {
+  /** @internal */
+  onClose(): void {
     if (this.tracer !== null) {
       this.trace(
         `closed: code ${this.endCode}${this.endReason ? ` (${this.endReason})` : ""}, ${this.endClean ? "clean" : "not clean"}`,

@@ -84,6 +84,22 @@ const WORD_UNMASK_MIN = 32;
 const EMPTY = Buffer.alloc(0);
 
 /**
+ * Header bytes that straddle chunks are gathered here. One for all cores:
+ * it is used only inside one readHeader() call, and JavaScript runs one at a time.
+ */
+const HEADER_SCRATCH = Buffer.alloc(14);
+
+/** The 4-byte form of a masking key, in a buffer shared for the same reason. */
+const MASK = new Uint8Array(4);
+function maskOf(key: number): Uint8Array {
+  MASK[0] = key >>> 24;
+  MASK[1] = (key >>> 16) & 0xff;
+  MASK[2] = (key >>> 8) & 0xff;
+  MASK[3] = key & 0xff;
+  return MASK;
+}
+
+/**
  * XORs `buf[start..end)` with the 4-byte `mask`, starting at mask byte
  * `phase`. Word-at-a-time on the aligned middle: 4x fewer iterations for the
  * large payloads where it matters. The mask word is assembled through a byte
@@ -199,15 +215,14 @@ export class WebSocketCore {
   private head = 0;
   private offset = 0;
   private buffered = 0;
-  /** Header bytes that straddle chunks are gathered here. */
-  private readonly scratch = Buffer.alloc(14);
 
   // The frame being read.
   private frameState = HEADER;
   private fin = false;
   private opcode = 0;
   private masked = false;
-  private readonly mask = new Uint8Array(4);
+  /** The frame's masking key, big-endian (kept as a number: a buffer per connection would cost more memory). */
+  private maskKey = 0;
   /** Payload bytes of the current frame still to read. */
   private remaining = 0;
   /** Payload bytes of the current frame already read, mod 4: where in the mask the next byte starts. */
@@ -219,7 +234,8 @@ export class WebSocketCore {
   private pieces: Buffer[] = [];
   /** Bytes of the message so far (after inflating). */
   private messageSize = 0;
-  private readonly utf8 = new Utf8Validator();
+  /** Created with the first text message: many connections never send one. */
+  private utf8: Utf8Validator | null = null;
 
   // The closing handshake.
   private closeSent = false;
@@ -423,7 +439,7 @@ export class WebSocketCore {
     const n = Math.min(max, chunk.length - start);
     const piece = chunk.subarray(start, start + n);
     if (this.masked) {
-      applyMask(chunk, start, start + n, this.mask, this.maskPhase);
+      applyMask(chunk, start, start + n, maskOf(this.maskKey), this.maskPhase);
       this.maskPhase = (this.maskPhase + n) & 3;
     }
     this.remaining -= n;
@@ -443,7 +459,7 @@ export class WebSocketCore {
       out = Buffer.allocUnsafe(n);
       this.gather(out, n);
     }
-    if (this.masked) applyMask(out, 0, n, this.mask, 0);
+    if (this.masked) applyMask(out, 0, n, maskOf(this.maskKey), 0);
     this.remaining = 0;
     return out;
   }
@@ -505,8 +521,8 @@ export class WebSocketCore {
     if (chunk.length - p >= headerLen) {
       this.advance(headerLen);
     } else {
-      this.gather(this.scratch, headerLen);
-      chunk = this.scratch;
+      this.gather(HEADER_SCRATCH, headerLen);
+      chunk = HEADER_SCRATCH;
       p = 0;
     }
 
@@ -525,20 +541,17 @@ export class WebSocketCore {
       len = hi * 0x100000000 + chunk.readUInt32BE(q + 4);
       q += 8;
     }
-    if (masked) {
-      const m = this.mask;
-      m[0] = chunk[q]!;
-      m[1] = chunk[q + 1]!;
-      m[2] = chunk[q + 2]!;
-      m[3] = chunk[q + 3]!;
-    }
+    if (masked) this.maskKey = chunk.readUInt32BE(q);
 
     if (!control) {
       if (opcode !== OP_CONTINUATION) {
         this.messageOpcode = opcode;
         this.compressed = rsv1;
         this.messageSize = 0;
-        if (opcode === OP_TEXT) this.utf8.reset();
+        if (opcode === OP_TEXT) {
+          if (this.utf8 === null) this.utf8 = new Utf8Validator();
+          else this.utf8.reset();
+        }
       }
       // Uncompressed, the declared length tells at once; compressed, the
       // inflated size is checked as it grows (deflate.ts, dataPiece()).
@@ -579,7 +592,7 @@ export class WebSocketCore {
       if (this.messageSize > this.maxMessageSize)
         this.fail("message too big", "TSGI_ERR_WS_MESSAGE_TOO_BIG", 1009);
     }
-    if (this.messageOpcode === OP_TEXT && !this.utf8.feed(out)) {
+    if (this.messageOpcode === OP_TEXT && !this.utf8!.feed(out)) {
       this.fail("text message is not UTF-8", "TSGI_ERR_WS_INVALID_UTF8", 1007);
     }
     this.pieces.push(out);
@@ -612,7 +625,8 @@ export class WebSocketCore {
     this.messageOpcode = 0;
     this.compressed = false;
     if (opcode === OP_TEXT) {
-      if (!this.utf8.complete) this.fail("text message ends mid-character", "TSGI_ERR_WS_INVALID_UTF8", 1007);
+      if (!this.utf8!.complete)
+        this.fail("text message ends mid-character", "TSGI_ERR_WS_INVALID_UTF8", 1007);
       return { type: "text", data: data.toString() };
     }
     return { type: "binary", data };
