@@ -1,0 +1,200 @@
+/**
+ * The comparison behind the differential fuzzer: what tsgi's parser and
+ * Node's llhttp (strict) made of the same bytes, lined up request by
+ * request, and the documented classes a disagreement may fall in. Each class
+ * is a row of the table "Differences with llhttp" in docs/http-conformance.md,
+ * with its RFC reason; a disagreement no class explains is a finding.
+ */
+
+import { METHODS } from "node:http";
+import { DEFAULT_LIMITS } from "../../src/http1/limits.ts";
+import type { NodeResult } from "./llhttp.ts";
+import { type Transcript, transcript } from "./support.ts";
+
+/** One request, as either parser saw it. */
+export interface Request {
+  method: string;
+  target: string;
+  version: number;
+  headers: string[];
+  body: string;
+  trailers: string[];
+  complete: boolean;
+}
+
+/** One parser's view, cut where a server stops reading HTTP. */
+export interface Side {
+  requests: Request[];
+  /** The error that stopped this parser before the cut, or null. */
+  refused: string | null;
+}
+
+const KNOWN_METHODS = new Set(METHODS);
+
+/** Runs our parser as the real server is configured (default limits) on `bytes`. */
+export function ours(bytes: Uint8Array): Transcript {
+  return transcript(bytes, [], DEFAULT_LIMITS);
+}
+
+/**
+ * Both results up to the first request after which HTTP stops on this
+ * connection (no keep-alive, an upgrade, CONNECT): what follows it is not
+ * parsed by a server, so it is not compared, nor is an error in it.
+ */
+export function sides(our: Transcript, node: NodeResult): { ours: Side; node: Side } {
+  let cut = Number.POSITIVE_INFINITY;
+  node.requests.forEach((r, i) => {
+    if (r.complete && (!r.keepAlive || r.upgrade || r.method === "CONNECT")) cut = Math.min(cut, i);
+  });
+  if (our.end === "close") cut = Math.min(cut, our.requests.length - 1);
+  our.requests.forEach((r, i) => {
+    if (r.method === "CONNECT" && r.complete) cut = Math.min(cut, i);
+  });
+  const take = (list: Request[]): Request[] =>
+    list.slice(0, cut + 1).map(({ method, target, version, headers, body, trailers, complete }) => ({
+      method,
+      target,
+      version,
+      headers,
+      body,
+      trailers,
+      complete,
+    }));
+  const nodeRequests = node.requests.slice(0, node.errorAt ?? node.requests.length);
+  const done = (list: Request[]) => Number.isFinite(cut) && list.length > cut && list[cut]!.complete;
+  const oursSide: Side = { requests: take(our.requests), refused: null };
+  const nodeSide: Side = { requests: take(nodeRequests), refused: null };
+  if (!done(oursSide.requests) && our.end.startsWith("error")) oursSide.refused = our.end.split(" ")[2]!;
+  if (!done(nodeSide.requests) && node.error !== null) nodeSide.refused = node.error;
+  return { ours: oursSide, node: nodeSide };
+}
+
+function same(a: Request | undefined, b: Request | undefined): boolean {
+  return a !== undefined && b !== undefined && JSON.stringify(a) === JSON.stringify(b);
+}
+
+/** How many leading requests both parsers saw identically and completely. */
+export function agreedPrefix(o: Side, n: Side): number {
+  let k = 0;
+  while (k < o.requests.length && same(o.requests[k], n.requests[k]) && o.requests[k]!.complete) k++;
+  return k;
+}
+
+/** Both parsers saw the same requests and both stopped (or both did not) at the same place. */
+export function agree(o: Side, n: Side): boolean {
+  const completeOf = (s: Side) => s.requests.filter((r) => r.complete);
+  return (
+    (o.refused === null) === (n.refused === null) &&
+    JSON.stringify(completeOf(o)) === JSON.stringify(completeOf(n))
+  );
+}
+
+/** Our view of `input` with the line and head it stops in completed. */
+function completed(input: string): Side {
+  return sides(ours(Buffer.from(`${input}\r\n\r\n`, "latin1")), { requests: [], error: null, errorAt: null })
+    .ours;
+}
+
+type Explains = (input: string, o: Side, n: Side, k: number) => boolean;
+
+/** The documented classes, in the order they are tried; names match docs/http-conformance.md. */
+export const CLASSES: [name: string, explains: Explains][] = [
+  [
+    // llhttp knows a fixed list of methods; any token is a method (RFC 9110 §9.1).
+    "method-token",
+    (input, o, n, k) => {
+      if (n.refused !== "HPE_INVALID_METHOD" || n.requests.length > k + 1) return false;
+      // Our request k may still be waiting for the end of its head.
+      const method = (o.requests[k] ?? completed(input).requests[k])?.method;
+      return method !== undefined && !KNOWN_METHODS.has(method);
+    },
+  ],
+  [
+    // We check a line when its LF arrives; llhttp byte by byte. Completed, we refuse too.
+    "checked-at-line-end",
+    (input, o, n, k) => {
+      if (o.refused !== null || n.refused === null || n.requests.length > k + 1) return false;
+      const done = completed(input);
+      return done.refused !== null && agreedPrefix(done, o) >= Math.min(k, n.requests.length);
+    },
+  ],
+  [
+    // RFC 9112 §2.2 lets a server accept a bare LF line end; we never do (smuggling).
+    "bare-lf",
+    (input, o) => o.refused === "TSGI_ERR_BAD_LINE_ENDING" && /(^|[^\r])\n/.test(input),
+  ],
+  [
+    // llhttp reads a request line without a version as HTTP/0.9 (and then parses
+    // field lines); RFC 9112 §3 requires HTTP-version, so we answer 400.
+    "http-0.9",
+    (input, o, n, k) =>
+      o.refused === "TSGI_ERR_BAD_REQUEST_LINE" &&
+      (n.requests[k]?.version === 9 ||
+        (n.refused === null && n.requests.length === k && /(^|\n)[^ \r\n]+ [^ \r\n]+\r\n/.test(input))),
+  ],
+  [
+    // llhttp takes several spaces between the parts of a request line. RFC
+    // 9112 §3 allows that leniency but warns it enables smuggling: one SP only.
+    "single-sp",
+    (input, o) =>
+      (o.refused === "TSGI_ERR_BAD_VERSION" ||
+        o.refused === "TSGI_ERR_BAD_REQUEST_LINE" ||
+        o.refused === "TSGI_ERR_BAD_TARGET") &&
+      /(^|\n)[^\r\n]*\S {2,}\S[^\r\n]*HTTP\/|(^|\n)[^\r\n]* {2,}HTTP\//.test(input),
+  ],
+  [
+    // llhttp skips a bare CR (e.g. before a request line); RFC 9112 §2.2 says a
+    // bare CR is invalid (or replaced by SP); we refuse the message.
+    "bare-cr",
+    (input, o, n, k) =>
+      o.refused !== null && (n.requests.length > k || n.refused === null) && /\r(?!\n)/.test(input),
+  ],
+  [
+    // llhttp accepts an empty chunk-ext-name ("5;=x"); RFC 9112 §7.1.1 makes it a token (1+ tchar).
+    "chunk-ext",
+    (_input, o, n, k) => o.refused === "TSGI_ERR_BAD_CHUNK" && n.requests[k]?.complete === true,
+  ],
+  [
+    // llhttp takes any URL characters ("*A", "a/b"); RFC 9112 §3.2 allows four
+    // forms only (origin, absolute, authority for CONNECT, "*" for OPTIONS), §3: 400.
+    "target-form",
+    (_input, o, n, k) => o.refused === "TSGI_ERR_BAD_TARGET" && n.requests[k] !== undefined,
+  ],
+  [
+    // llhttp (strict) refuses whitespace around ";" and "=" in a chunk
+    // extension; RFC 9112 §7.1.1 allows it (BWS), so we accept it.
+    "chunk-ext-bws",
+    (input, o, n) =>
+      n.refused === "HPE_STRICT" &&
+      o.refused === null &&
+      /\r\n[0-9a-fA-F]+[^\r\n]*;[^\r\n]*[ \t]/.test(input),
+  ],
+  [
+    // llhttp (strict) refuses a tab after the Content-Length digits; the tab is
+    // OWS around the field value (RFC 9112 §5), not part of it, so we accept.
+    "content-length-ows",
+    (input, o, n) =>
+      n.refused === "HPE_INVALID_CONTENT_LENGTH" &&
+      o.refused === null &&
+      /content-length:[ \t]*[0-9]+[ \t]*\t/i.test(input),
+  ],
+  [
+    // "a::b" is an absolute-URI (scheme "a", RFC 3986 §3.1), so absolute-form
+    // (RFC 9112 §3.2.2) for us; llhttp only knows schemes it has heard of.
+    "absolute-form-scheme",
+    (_input, o, n, k) =>
+      n.refused === "HPE_INVALID_URL" && /^[A-Za-z][A-Za-z0-9+.-]*:/.test(o.requests[k]?.target ?? ""),
+  ],
+  [
+    // RFC 9112 §3.2: a second Host field, or a Host value that is not a valid uri-host[:port], MUST get 400.
+    "host",
+    (_input, o) => o.refused === "TSGI_ERR_BAD_HOST",
+  ],
+];
+
+/** The class explaining a disagreement, or null when none does. */
+export function classify(input: string, o: Side, n: Side): string | null {
+  const k = agreedPrefix(o, n);
+  for (const [name, explains] of CLASSES) if (explains(input, o, n, k)) return name;
+  return null;
+}
