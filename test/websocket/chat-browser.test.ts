@@ -11,8 +11,7 @@ import assert from "node:assert/strict";
 import { existsSync } from "node:fs";
 import { after, before, describe, test } from "node:test";
 import { type Browser, chromium, type Page } from "playwright-core";
-import { createChatApp } from "../../examples/chat/app.ts";
-import { startServer } from "../helpers.ts";
+import { type CliProcess, startCli } from "../helpers.ts";
 
 const CANDIDATES = [process.env.CHROMIUM_PATH, "/usr/bin/chromium", "/usr/bin/chromium-browser"];
 
@@ -31,25 +30,24 @@ function chromiumPath(): string {
 const STEP_MS = 10_000;
 
 describe("examples/chat in Chromium", { timeout: 30_000 }, () => {
-  let server: Awaited<ReturnType<typeof startServer>>;
+  let server: CliProcess;
+  let url: string;
   let browser: Browser;
 
   before(async () => {
     const executablePath = chromiumPath();
-    // In-process rather than through the CLI: run from this repository, the
-    // CLI (dist/) and an app importing "tsgi" (mapped to src/ by tsconfig's
-    // paths, which tsx applies) get two copies of the gateway, and the
-    // upgrade fails. Once the CLI loads apps so that both share one copy,
-    // this should start `tsgi examples/chat/app.ts` itself.
+    // The CLI, as a user starts it: `tsgi examples/chat/app.ts`.
     [server, browser] = await Promise.all([
-      startServer(createChatApp(), { interface: "fetch", accessLog: false }),
+      startCli(["--port", "0", "--no-access-log", "examples/chat/app.ts"]),
       // --no-sandbox: CI runs as root, where Chromium refuses its sandbox.
       chromium.launch({ executablePath, args: ["--no-sandbox"] }),
     ]);
+    url = `http://127.0.0.1:${server.port}`;
   });
   after(async () => {
     await browser?.close();
-    await server?.server.close(500);
+    server?.child.kill("SIGTERM");
+    await server?.exited;
   });
 
   /** Resolves once the page's message log shows a line with exactly `text`. */
@@ -65,11 +63,11 @@ describe("examples/chat in Chromium", { timeout: 30_000 }, () => {
     const context = await browser.newContext();
     // Ada joins through ?name=, Bob through the page's name form.
     const ada = await context.newPage();
-    await ada.goto(`${server.url}/?name=Ada`, { timeout: STEP_MS });
+    await ada.goto(`${url}/?name=Ada`, { timeout: STEP_MS });
     await sees(ada, "Ada joined");
 
     const bob = await context.newPage();
-    await bob.goto(`${server.url}/`, { timeout: STEP_MS });
+    await bob.goto(`${url}/`, { timeout: STEP_MS });
     await bob.getByLabel("Your name").fill("Bob");
     await bob.getByRole("button", { name: "Join" }).click();
     await sees(bob, "Bob joined");
