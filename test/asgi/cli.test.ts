@@ -1,14 +1,17 @@
 /**
  * Lifespan through the built CLI (dist/cli/main.js): startup completes
- * before the "Listening on" line, shutdown runs after SIGTERM closed the
- * server, a failed startup exits 1 with its message on one line, a failed
- * shutdown exits 1; the same for a Fetch app's hooks; --lifespan checked.
+ * before the "Listening on" line and shutdown runs after SIGTERM (an ASGI
+ * app's lifespan scope and a Fetch app's hooks), a failed startup exits 1
+ * with its message on one line, a failed shutdown exits 1, --startup-timeout
+ * reaches the app; --lifespan is checked in-process. Each run spawns a CLI,
+ * so the fixtures are plain .js (no TypeScript loader) and the runs few.
  * Needs `npm run build` first (`npm test` does it).
  */
 
 import assert from "node:assert/strict";
 import { existsSync } from "node:fs";
 import { before, describe, test } from "node:test";
+import { parseCommandLine, UsageError } from "../../src/cli/args.ts";
 import { CLI, runCli, startCli } from "../helpers.ts";
 
 const APPS = "test/fixtures/apps";
@@ -27,12 +30,12 @@ async function withEnv<T>(env: Record<string, string>, fn: () => Promise<T>): Pr
   }
 }
 
-for (const [kind, app, body] of [
-  ["an ASGI-style app's lifespan scope", "asgi_lifespan.ts", "hello from startup"],
-  ["a Fetch app's startup()/shutdown()", "fetch_hooks.ts", "fetch with hooks"],
-] as const) {
-  describe(kind, () => {
-    test("startup completes before Listening on; shutdown runs after SIGTERM; exit 0", async () => {
+describe("lifespan through the CLI", () => {
+  for (const [kind, app, body] of [
+    ["an ASGI-style app's lifespan scope", "asgi_lifespan.js", "hello from startup"],
+    ["a Fetch app's startup()/shutdown()", "fetch_hooks.js", "fetch with hooks"],
+  ] as const) {
+    test(`${kind}: startup completes before Listening on; shutdown runs after SIGTERM; exit 0`, async () => {
       const cli = await startCli(["--port", "0", "--no-access-log", `${APPS}/${app}`]);
       const err = cli.stderr();
       assert.ok(err.indexOf("fixture: startup done") !== -1, err);
@@ -43,45 +46,54 @@ for (const [kind, app, body] of [
       assert.equal(await cli.exited, 0, cli.stderr());
       assert.match(cli.stderr(), /fixture: shutdown/);
     });
+  }
 
-    test("a failed startup: exit 1 with the message on one line, never listening", async () => {
-      const result = await withEnv({ FAIL_STARTUP: "no database" }, () =>
-        runCli(["--port", "0", `${APPS}/${app}`]),
-      );
-      assert.equal(result.code, 1, result.stderr);
-      assert.doesNotMatch(result.stderr, /Listening on/);
-      assert.match(result.stderr, /^tsgi: error: application startup failed: no database$/m);
-      assert.doesNotMatch(result.stderr, /\n\s+at /);
-    });
-
-    test("--lifespan off: no startup, no shutdown", async () => {
-      const cli = await startCli(["--port", "0", "--lifespan", "off", `${APPS}/${app}`]);
-      cli.child.kill("SIGTERM");
-      assert.equal(await cli.exited, 0, cli.stderr());
-      assert.doesNotMatch(cli.stderr(), /fixture:/);
-    });
+  test("a failed startup: exit 1 with the message on one line, never listening", async () => {
+    const result = await withEnv({ FAIL_STARTUP: "no database" }, () =>
+      runCli(["--port", "0", `${APPS}/asgi_lifespan.js`]),
+    );
+    assert.equal(result.code, 1, result.stderr);
+    assert.doesNotMatch(result.stderr, /Listening on/);
+    assert.match(result.stderr, /^tsgi: error: application startup failed: no database$/m);
+    assert.doesNotMatch(result.stderr, /\n\s+at /);
   });
-}
 
-describe("lifespan on the command line", () => {
   test("a failed shutdown exits 1 after the server closed", async () => {
     const cli = await withEnv({ FAIL_SHUTDOWN: "flush failed" }, () =>
-      startCli(["--port", "0", `${APPS}/asgi_lifespan.ts`]),
+      startCli(["--port", "0", `${APPS}/asgi_lifespan.js`]),
     );
     cli.child.kill("SIGTERM");
     assert.equal(await cli.exited, 1, cli.stderr());
-    assert.match(cli.stderr(), /application shutdown failed: flush failed/);
+    assert.match(cli.stderr(), /tsgi: error: application shutdown failed: flush failed/);
   });
 
   test("a startup slower than --startup-timeout: exit 1", async () => {
-    const result = await runCli(["--port", "0", "--startup-timeout", "0.05", `${APPS}/asgi_lifespan.ts`]);
+    const result = await runCli(["--port", "0", "--startup-timeout", "0.05", `${APPS}/fetch_hooks.js`]);
     assert.equal(result.code, 1, result.stderr);
     assert.match(result.stderr, /tsgi: error: application startup did not complete within 0\.05s/);
   });
+});
 
-  test("--lifespan takes auto, on or off", async () => {
-    const result = await runCli(["--lifespan", "maybe", `${APPS}/asgi_lifespan.ts`]);
-    assert.equal(result.code, 2);
-    assert.match(result.stderr, /--lifespan must be one of auto, on, off/);
+describe("lifespan options", () => {
+  test("--lifespan takes auto, on or off; the timeouts are seconds", () => {
+    const config = parseCommandLine([
+      "--lifespan",
+      "off",
+      "--startup-timeout",
+      "1.5",
+      "--shutdown-timeout",
+      "0",
+      "app.js",
+    ]);
+    assert.ok(typeof config === "object");
+    assert.deepEqual(config.gateway, { lifespan: "off", startupTimeout: 1500, shutdownTimeout: 0 });
+    assert.throws(
+      () => parseCommandLine(["--lifespan", "maybe", "app.js"]),
+      (err: unknown) => {
+        assert.ok(err instanceof UsageError);
+        assert.match(err.message, /--lifespan must be one of auto, on, off/);
+        return true;
+      },
+    );
   });
 });
