@@ -7,6 +7,7 @@
 
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
+import { WebSocket as UndiciWebSocket } from "undici";
 import WebSocket from "ws";
 import asgiApp from "../../examples/asgi_app.ts";
 import asgiEcho from "../../examples/asgi_echo.ts";
@@ -46,6 +47,35 @@ describe("examples/asgi_echo.ts", () => {
 
       const res = await fetch(`http://127.0.0.1:${port}/`);
       assert.match(await res.text(), /WebSocket echo/);
+    } finally {
+      await server.close();
+    }
+  });
+  test("undici's WHATWG WebSocket client: text and binary echo, then a clean close", async () => {
+    const { server, port } = await startServer(asgiEcho, { accessLog: false });
+    try {
+      const ws = new UndiciWebSocket(`ws://127.0.0.1:${port}/`);
+      ws.binaryType = "arraybuffer";
+      await new Promise((resolve, reject) => {
+        ws.onopen = resolve;
+        ws.onerror = reject;
+      });
+      const replies: unknown[] = [];
+      const got = new Promise<void>((resolve) => {
+        ws.onmessage = (event) => {
+          replies.push(event.data instanceof ArrayBuffer ? [...new Uint8Array(event.data)] : event.data);
+          if (replies.length === 2) resolve();
+        };
+      });
+      ws.send("ping ✓");
+      ws.send(new Uint8Array([7, 8, 9]));
+      await got;
+      assert.deepEqual(replies, ["ping ✓", [7, 8, 9]]);
+      const closed = new Promise<number>((resolve) => {
+        ws.onclose = (event) => resolve(event.code);
+      });
+      ws.close(1000);
+      assert.equal(await closed, 1000);
     } finally {
       await server.close();
     }
