@@ -1,7 +1,7 @@
 /**
  * The ASGI-style examples as users run them: examples/asgi_echo.ts echoes
- * text and binary WebSocket messages (the `ws` client) and answers plain
- * HTTP; examples/asgi_app.ts serves lifespan state, a request body and a
+ * text and binary WebSocket messages (with the `ws` client and undici's
+ * WHATWG WebSocket) and answers plain HTTP; examples/asgi_app.ts serves lifespan state, a request body and a
  * streamed response.
  */
 
