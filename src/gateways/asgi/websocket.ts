@@ -63,6 +63,8 @@ class WebSocketRun implements WebSocketHandler {
   private ended: WebSocketReceiveEvents | null = null;
   /** The denial response's head, until its first body event. */
   private denial: ResponseHead | null = null;
+  /** Settles a denial body send() waiting for 'drain' (the exchange never calls back if the client leaves). */
+  private denialDrained: (() => void) | null = null;
 
   constructor(
     private readonly ex: Exchange,
@@ -141,6 +143,7 @@ class WebSocketRun implements WebSocketHandler {
     if (this.ended !== null) return;
     this.phase = "closed";
     this.ended = { type: "websocket.disconnect", code, reason };
+    this.denialDrained?.();
     if (this.waiter !== null) this.push(this.ended);
   }
 
@@ -239,7 +242,15 @@ class WebSocketRun implements WebSocketHandler {
       this.end(ABNORMAL, "");
       return Promise.resolve();
     }
-    return room ? Promise.resolve() : new Promise((resolve) => ex.onDrain(resolve));
+    if (room) return Promise.resolve();
+    return new Promise((resolve) => {
+      const done = () => {
+        this.denialDrained = null;
+        resolve();
+      };
+      this.denialDrained = done;
+      ex.onDrain(done);
+    });
   }
 
   private sendOpen(event: SendEvent): Promise<void> {
