@@ -71,6 +71,19 @@ describe("ASGI http scope", () => {
           });
           return respond(send, 200, body);
         }
+        case "/partial": {
+          // The client sends half its body and leaves: the pending receive() gets http.disconnect.
+          const events: string[] = [];
+          for (;;) {
+            const event = await receive();
+            events.push(event.type === "http.request" ? `request ${event.body.length}` : event.type);
+            if (event.type === "http.disconnect") break;
+          }
+          seen.partial = events;
+          return;
+        }
+        case "/no-read":
+          return respond(send, 200, "did not read");
         case "/echo": {
           const log: [number, boolean][] = [];
           const body = await readBody(receive, log);
@@ -299,6 +312,39 @@ describe("ASGI http scope", () => {
     assert.deepEqual(seen.echo, [[0, false]]);
   });
 
+  test("the client leaves mid-body: the pending receive() returns http.disconnect", async () => {
+    const client = await Client.open(port);
+    client.send("POST /partial HTTP/1.1\r\nHost: t\r\nContent-Length: 100\r\n\r\n0123456789");
+    await sleep(50);
+    client.destroy();
+    await waitFor(() => seen.partial !== undefined, "the app to finish");
+    assert.deepEqual(seen.partial, ["request 10", "http.disconnect"]);
+  });
+
+  test("100 Continue goes out with the first receive(), never to an app that does not read", async () => {
+    const expect = (path: string) =>
+      `POST ${path} HTTP/1.1\r\nHost: t\r\nContent-Length: 5\r\nExpect: 100-continue\r\n\r\n`;
+    const reader = await Client.open(port);
+    try {
+      reader.send(expect("/echo"));
+      const interim = await reader.read();
+      assert.equal(interim.status, 100);
+      reader.send("hello");
+      assert.equal((await reader.read()).body.toString(), "5:hello");
+    } finally {
+      reader.destroy();
+    }
+    const nonReader = await Client.open(port);
+    try {
+      nonReader.send(expect("/no-read"));
+      const res = await nonReader.read();
+      assert.equal(res.status, 200, show(res));
+      assert.equal(res.body.toString(), "did not read");
+    } finally {
+      nonReader.destroy();
+    }
+  });
+
   test("an app that does not read holds the body back; it all arrives once it does", async () => {
     const size = 2 * 1024 * 1024;
     const res = await fetch(`http://127.0.0.1:${port}/slow-reader`, {
@@ -443,6 +489,38 @@ describe("ASGI http scope", () => {
       assert.equal(await client.quietFor(50), "");
     } finally {
       client.destroy();
+    }
+  });
+});
+
+describe("ASGI http scope limits", () => {
+  test("a body over --max-body-size: the server answers 413 and receive() gives http.disconnect", async () => {
+    let seen: string[] = [];
+    const app = async (_scope: Scope, receive: Receive, send: Send) => {
+      const events: string[] = [];
+      for (;;) {
+        const event = await receive();
+        events.push(event.type);
+        if (event.type !== "http.request" || !event.more_body) break;
+      }
+      seen = events;
+      await send({ type: "http.response.start", status: 200 }).catch((err: { code: string }) =>
+        events.push(err.code),
+      );
+    };
+    const { server, port } = await startServer(app, { accessLog: false, limits: { maxBodySize: 16 } });
+    try {
+      const client = await Client.open(port);
+      client.send("POST / HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n8\r\n01234567\r\n");
+      await sleep(30);
+      client.send("10\r\n0123456789abcdef\r\n0\r\n\r\n");
+      const res = await client.read();
+      assert.equal(res.status, 413);
+      client.destroy();
+      await waitFor(() => seen.includes("TSGI_ERR_ASGI_DISCONNECTED"), "the app to finish");
+      assert.deepEqual(seen.slice(-2), ["http.disconnect", "TSGI_ERR_ASGI_DISCONNECTED"]);
+    } finally {
+      await server.close();
     }
   });
 });
