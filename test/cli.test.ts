@@ -245,7 +245,12 @@ describe("--help and --version", () => {
     for (const option of OPTIONS) {
       const line = result.stdout
         .split("\n")
-        .find((l) => l.startsWith(`  --${option.flag} `) || l === `  --${option.flag}`);
+        .find(
+          (l) =>
+            l.startsWith(`  --${option.flag} `) ||
+            l.startsWith(`  --${option.flag}[`) ||
+            l === `  --${option.flag}`,
+        );
       assert.ok(line !== undefined, `--help lists --${option.flag}`);
       assert.ok(line.includes(option.help), `--${option.flag} has its help text`);
       if (option.shown !== undefined) assert.ok(line.includes(`[default: ${option.shown}]`), line);

@@ -29,7 +29,8 @@ export interface CliConfig {
   concurrency: ConcurrencyOptions;
 }
 
-type Kind = "string" | "port" | "seconds" | "bytes" | "count" | "integer" | "flag";
+/** "trace" is a flag that may take a value with `=` (`--trace`, `--trace=bytes`). */
+type Kind = "string" | "port" | "seconds" | "bytes" | "count" | "integer" | "flag" | "trace";
 
 interface OptionSpec {
   flag: string;
@@ -107,6 +108,15 @@ export const OPTIONS: readonly OptionSpec[] = [
       if (!isLogLevel(v as string))
         throw new UsageError("--log-level must be critical, error, warning, info or debug");
       c.options.logLevel = v as LogLevel;
+    },
+  },
+  {
+    flag: "trace",
+    kind: "trace",
+    help: "Write each connection's lifecycle to stderr, step by step (=bytes also shows what was read).",
+    apply(c, v) {
+      if (v !== true && v !== "bytes") throw new UsageError("--trace takes no value or =bytes");
+      c.options.trace = v === true ? "on" : "bytes";
     },
   },
   {
@@ -212,6 +222,47 @@ export const OPTIONS: readonly OptionSpec[] = [
     apply: option("maxDrainSize"),
   },
   {
+    flag: "ws-max-size",
+    kind: "bytes",
+    help: "Largest WebSocket message, after decompression (closed with 1009 beyond).",
+    shown: String(DEFAULT_OPTIONS.wsMaxMessageSize),
+    apply: option("wsMaxMessageSize"),
+  },
+  {
+    flag: "ws-max-buffered",
+    kind: "bytes",
+    help: "Most unsent bytes per WebSocket before the peer is dropped as not reading; 0 no limit.",
+    shown: String(DEFAULT_OPTIONS.wsMaxBufferedBytes),
+    apply: option("wsMaxBufferedBytes"),
+  },
+  {
+    flag: "ws-max-connections",
+    kind: "integer",
+    help: "Most WebSockets open at once (503 beyond); 0 no limit.",
+    shown: String(DEFAULT_OPTIONS.wsMaxConnections),
+    apply: option("wsMaxConnections"),
+  },
+  {
+    flag: "ws-ping-interval",
+    kind: "seconds",
+    help: "Seconds between server pings on each WebSocket; 0 none.",
+    shown: seconds(DEFAULT_OPTIONS.wsPingInterval),
+    apply: option("wsPingInterval"),
+  },
+  {
+    flag: "ws-ping-timeout",
+    kind: "seconds",
+    help: "Seconds a ping may go unanswered before the WebSocket is closed (1011).",
+    shown: seconds(DEFAULT_OPTIONS.wsPingTimeout),
+    apply: option("wsPingTimeout"),
+  },
+  {
+    flag: "ws-per-message-deflate",
+    kind: "flag",
+    help: "Offer permessage-deflate compression to WebSocket clients that ask for it.",
+    apply: (c) => (c.options.wsPerMessageDeflate = true),
+  },
+  {
     flag: "workers",
     kind: "count",
     help: "Run COUNT worker processes under a supervisor (docs/concurrency.md); without it, one process.",
@@ -249,7 +300,12 @@ export const OPTIONS: readonly OptionSpec[] = [
 /** The text of `tsgi --help`. */
 export function helpText(): string {
   const rows = OPTIONS.map((o) => {
-    const value = o.kind === "flag" ? "" : ` ${o.kind === "string" ? "TEXT" : o.kind.toUpperCase()}`;
+    const value =
+      o.kind === "flag"
+        ? ""
+        : o.kind === "trace"
+          ? "[=bytes]"
+          : ` ${o.kind === "string" ? "TEXT" : o.kind.toUpperCase()}`;
     const shown = o.shown === undefined ? "" : ` [default: ${o.shown}]`;
     return [`  --${o.flag}${value}`, `${o.help}${shown}`];
   });
@@ -333,6 +389,10 @@ export function parseCommandLine(argv: readonly string[]): CliConfig | "help" | 
     const flag = arg.slice(2, eq === -1 ? undefined : eq);
     const spec = byFlag.get(flag);
     if (spec === undefined) throw new UsageError(`unknown option --${flag}`);
+    if (spec.kind === "trace") {
+      spec.apply(config, eq === -1 ? true : arg.slice(eq + 1));
+      continue;
+    }
     if (spec.kind === "flag") {
       if (eq !== -1) throw new UsageError(`--${flag} takes no value`);
       spec.apply(config, true);
@@ -350,6 +410,7 @@ export function parseCommandLine(argv: readonly string[]): CliConfig | "help" | 
   checkConcurrency(config);
   return config;
 }
+
 /** Combinations that cannot work, refused before anything starts. */
 function checkConcurrency(config: CliConfig): void {
   const c = config.concurrency;

@@ -110,7 +110,10 @@ export function buildGateway(
       };
     case "fetch":
       return {
-        handler: fetchGateway(app as FetchApp | FetchHandler, { lightResponse: settings.lightResponse }),
+        handler: fetchGateway(app as FetchApp | FetchHandler, {
+          lightResponse: settings.lightResponse,
+          logger,
+        }),
         lifespan: fetchLifespan(app, lifespan, logger),
       };
     case "asgi":
