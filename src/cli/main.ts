@@ -92,4 +92,8 @@ async function main(argv: string[]): Promise<number> {
   }
 }
 
-process.exitCode = await main(process.argv.slice(2));
+// Exit rather than wait for the event loop to empty: an app may keep handles
+// open (a pool that a failed or timed-out lifespan never closed, a timer), and
+// a server that has stopped must not hang a deploy. stdout and stderr writes
+// to pipes and files are synchronous, so nothing written is lost.
+process.exit(await main(process.argv.slice(2)));

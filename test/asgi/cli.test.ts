@@ -67,8 +67,10 @@ describe("lifespan through the CLI", () => {
     assert.match(cli.stderr(), /tsgi: error: application shutdown failed: flush failed/);
   });
 
-  test("a startup slower than --startup-timeout: exit 1", async () => {
-    const result = await runCli(["--port", "0", "--startup-timeout", "0.05", `${APPS}/fetch_hooks.js`]);
+  test("a startup slower than --startup-timeout: exit 1, even with the app's handles still open", async () => {
+    const result = await runCli(["--port", "0", "--startup-timeout", "0.05", `${APPS}/fetch_hooks.js`], {
+      timeoutMs: 5000,
+    });
     assert.equal(result.code, 1, result.stderr);
     assert.match(result.stderr, /tsgi: error: application startup did not complete within 0\.05s/);
   });
