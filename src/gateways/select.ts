@@ -44,6 +44,8 @@ export function detectInterface(app: unknown, requested: Interface = "auto"): Ex
       // An object with fetch() is a Fetch app (Hono, itty-router, ...). A plain
       // function is taken as WSGI-style: (request, info) and (environ,
       // startResponse) look alike, so Fetch functions need --interface fetch.
+      // Three declared parameters are ASGI's (scope, receive, send); default and
+      // rest parameters do not count in `length`, so such apps name their interface.
       if (hasFetch) return "fetch";
       if (typeof app === "function" && app.length <= 2) return "wsgi";
       if (typeof app === "function" && app.length === 3) return "asgi";
