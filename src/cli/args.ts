@@ -222,6 +222,13 @@ export const OPTIONS: readonly OptionSpec[] = [
     apply: option("maxDrainSize"),
   },
   {
+    flag: "limit-concurrency",
+    kind: "integer",
+    help: "Most connections served at once; past it a request gets 503 and the connection closes. 0 no limit.",
+    shown: String(DEFAULT_OPTIONS.limitConcurrency),
+    apply: option("limitConcurrency"),
+  },
+  {
     flag: "ws-max-size",
     kind: "bytes",
     help: "Largest WebSocket message, after decompression (closed with 1009 beyond).",
