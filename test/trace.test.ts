@@ -118,6 +118,28 @@ describe("--trace", () => {
     }
   });
 
+  test("an ASGI-style request: the scope and every event", async () => {
+    const cli = await startCli(["--port", "0", "--trace", "--lifespan", "off", "examples/asgi_app.ts"]);
+    try {
+      const res = await rawRequest(cli.port, "GET / HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n");
+      assert.match(res.text, /^HTTP\/1\.1 200 /);
+      await stderrSettles(cli.stderr, /#1 closed/);
+      assertInOrder(cli.stderr(), [
+        /#1 request GET \/ HTTP\/1\.1/,
+        /#1 gateway ASGI-style: http scope built/,
+        /method: "GET"/,
+        /#1 app calling app\(scope, receive, send\)/,
+        /#1 app send\(http\.response\.start \(status 200/,
+        /#1 app send\(http\.response\.body/,
+        /#1 write head/,
+        /#1 closed/,
+      ]);
+    } finally {
+      cli.child.kill("SIGTERM");
+      await cli.exited;
+    }
+  });
+
   test("a bad --trace value is a usage error", async () => {
     const { runCli } = await import("./helpers.ts");
     const result = await runCli(["--trace=everything", "examples/demo_app.ts"]);

@@ -12,6 +12,7 @@ import type { BodySink, Exchange } from "../../server/exchange.ts";
 import type { Logger } from "../../server/log.ts";
 import { ASGIContractError, ASGIDisconnectedError } from "./errors.ts";
 import { bodyBytes, flatHeaders } from "./scope.ts";
+import { tracedCallables, traceScope } from "./trace.ts";
 import type { ASGIApp, HTTPReceiveEvent, HTTPScope, ReceiveEvent, SendEvent } from "./types.ts";
 
 const EMPTY = new Uint8Array(0);
@@ -51,7 +52,13 @@ export class HTTPRun implements BodySink {
   run(app: ASGIApp, scope: HTTPScope): void {
     let result: Promise<void>;
     try {
-      result = Promise.resolve(app(scope, this.receive, this.send));
+      let receive = this.receive;
+      let send = this.send;
+      if (this.ex.tracer !== null) {
+        traceScope(this.ex, scope as unknown as Record<string, unknown>);
+        [receive, send] = tracedCallables(this.ex, receive, send);
+      }
+      result = Promise.resolve(app(scope, receive, send));
     } catch (err) {
       this.failed(err);
       return;
