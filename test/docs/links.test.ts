@@ -390,3 +390,21 @@ test("the checker reports what is broken and accepts what is not", () => {
     "concurrency.md#the-lesson: no heading with the anchor #the-lesson in docs/concurrency.md",
   ]);
 });
+
+test("README.md links every document in docs/ and every example in examples/", () => {
+  const readme = readFileSync(join(ROOT, "README.md"), "utf8");
+  const linked = new Set(
+    referencesIn(readme)
+      .filter((r) => r.kind === "link" && !/^[a-z][a-z0-9+.-]*:/i.test(r.target))
+      .map((r) => r.target.replace(/#.*$/, "").replace(/\/$/, "")),
+  );
+  const missing: string[] = [];
+  for (const md of markdownFiles()) {
+    const path = relative(ROOT, md).split(sep).join("/");
+    if (path !== "README.md" && !linked.has(path)) missing.push(path);
+  }
+  for (const entry of readdirSync(join(ROOT, "examples"))) {
+    if (!linked.has(`examples/${entry}`)) missing.push(`examples/${entry}`);
+  }
+  assert.deepEqual(missing, [], `README.md does not link: ${missing.join(", ")}`);
+});
