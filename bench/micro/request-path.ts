@@ -67,6 +67,7 @@ const host = {
   shuttingDown: false,
   webSocketCount: 0,
   tracer: null,
+  proxyTrust: null,
   connectionClosed() {},
   connectionUpgraded() {},
   sessionClosed() {},

@@ -6,6 +6,7 @@
  */
 
 import type { Socket } from "node:net";
+import type { TLSSocket } from "node:tls";
 import { ServerConnection } from "../http1/connection.ts";
 import { ProtocolError, RemoteProtocolError } from "../http1/errors.ts";
 import { NEED_DATA, PAUSED, type RequestHead, type ResponseHead } from "../http1/events.ts";
@@ -17,8 +18,17 @@ import { type Expirable, httpDate } from "./clock.ts";
 import { type BodySink, type ConnectionInfo, Exchange, type ExchangeOwner } from "./exchange.ts";
 import type { Logger } from "./log.ts";
 import type { ServerOptions } from "./options.ts";
+import { applyProxyHeaders, type TrustedProxies } from "./proxy-headers.ts";
 import { describeFrame, type Tracer } from "./trace.ts";
 import { type WebSocketAccept, WebSocketSession } from "./websocket.ts";
+
+/** Addresses that replace the socket's own (from a PROXY protocol header). */
+export interface ConnectionAddresses {
+  readonly remoteAddress: string;
+  readonly remotePort: number;
+  readonly localAddress: string;
+  readonly localPort: number;
+}
 
 /** What a connection needs from its server. */
 export interface ConnectionHost {
@@ -32,6 +42,8 @@ export interface ConnectionHost {
   readonly webSocketCount: number;
   /** The `--trace` writer, or null when tracing is off. */
   readonly tracer: Tracer | null;
+  /** With `--proxy-headers`: the peers whose forwarding headers are believed; else null. */
+  readonly proxyTrust: TrustedProxies | null;
   connectionClosed(connection: HttpConnection): void;
   /** The connection switched to WebSocket: `session` owns the socket from now on. */
   connectionUpgraded(connection: HttpConnection, session: WebSocketSession): void;
@@ -82,6 +94,8 @@ export class HttpConnection implements ExchangeOwner, Expirable {
     private readonly host: ConnectionHost,
     /** Accepted over `limitConcurrency`: its request gets 503 and the connection closes. */
     readonly overloaded = false,
+    /** The client's and our addresses as a PROXY protocol header gave them, instead of the socket's. */
+    addresses: ConnectionAddresses | null = null,
   ) {
     this.options = host.options;
     this.core = new ServerConnection({
@@ -90,11 +104,11 @@ export class HttpConnection implements ExchangeOwner, Expirable {
       date: httpDate,
     });
     this.info = {
-      remoteAddress: socket.remoteAddress ?? "",
-      remotePort: socket.remotePort ?? 0,
-      localAddress: socket.localAddress ?? "",
-      localPort: socket.localPort ?? 0,
-      tls: false,
+      remoteAddress: addresses?.remoteAddress ?? socket.remoteAddress ?? "",
+      remotePort: addresses?.remotePort ?? socket.remotePort ?? 0,
+      localAddress: addresses?.localAddress ?? socket.localAddress ?? "",
+      localPort: addresses?.localPort ?? socket.localPort ?? 0,
+      tls: (socket as TLSSocket).encrypted === true,
     };
     this.tracer = host.tracer;
     this.traceId = this.tracer === null ? 0 : this.tracer.nextId();
@@ -323,10 +337,16 @@ export class HttpConnection implements ExchangeOwner, Expirable {
       this.corked = true;
       this.socket.cork();
     }
+    // Behind a trusted proxy the app sees the client it speaks for; the
+    // connection's own info stays the proxy's for the next request's check.
+    const { request, info } =
+      this.host.proxyTrust === null
+        ? { request: head, info: this.info }
+        : applyProxyHeaders(head, this.info, this.host.proxyTrust);
     const ex = new Exchange(
       this,
-      head,
-      this.info,
+      request,
+      info,
       this.options.accessLog ? performance.now() : 0,
       this.tracer,
       this.traceId,
@@ -497,7 +517,7 @@ export class HttpConnection implements ExchangeOwner, Expirable {
       socket,
       core,
       this.host,
-      this.info,
+      ex.info,
       { protocol: protocol ?? "", extensions: agreed?.response ?? "" },
       trailing,
       this.traceId,
@@ -748,7 +768,7 @@ export class HttpConnection implements ExchangeOwner, Expirable {
     const r = ex.request;
     const ms = (performance.now() - ex.startTime).toFixed(1);
     this.host.logger.access(
-      `${this.peer()} - "${r.method} ${r.target} HTTP/1.${r.version - 10}" ${ex.status} ${ex.bytesSent} ${ms}ms`,
+      `${ex.info.remoteAddress}:${ex.info.remotePort} - "${r.method} ${r.target} HTTP/1.${r.version - 10}" ${ex.status} ${ex.bytesSent} ${ms}ms`,
     );
   }
 

@@ -29,7 +29,10 @@ export interface ConnectionInfo {
   readonly remotePort: number;
   readonly localAddress: string;
   readonly localPort: number;
-  /** Whether the connection is TLS (always false until TLS support lands). */
+  /**
+   * Whether the client's connection is TLS: this socket's, or, behind a
+   * trusted proxy with `proxyHeaders`, the one the proxy says it received.
+   */
   readonly tls: boolean;
 }
 

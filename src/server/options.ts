@@ -5,6 +5,8 @@
 
 import { DEFAULT_LIMITS, type ParserLimits } from "../http1/limits.ts";
 import type { LogLevel } from "./log.ts";
+import { DEFAULT_FORWARDED_ALLOW_IPS } from "./proxy-headers.ts";
+import type { TlsOptions } from "./tls.ts";
 import type { TraceMode } from "./trace.ts";
 
 /** Timeouts in milliseconds; 0 disables one. */
@@ -80,6 +82,34 @@ export interface ServerOptions extends Timeouts, WebSocketOptions {
   host: string;
   /** Port to bind; 0 picks a free one. Default 8000. */
   port: number;
+  /**
+   * Addresses to listen on, each `HOST:PORT`, `[IPV6]:PORT`, `unix:PATH` or
+   * `fd://N` (see src/server/listen.ts). When not empty, `host` and `port`
+   * are not used. Default [] (listen on `host`:`port`).
+   */
+  bind: readonly string[];
+  /** Permissions given to unix socket files once bound, e.g. 0o660; null leaves the umask's. Default null. */
+  udsMode: number | null;
+  /** Serve TLS on every address (see {@link TlsOptions}); null for plain HTTP. Default null. */
+  tls: TlsOptions | null;
+  /**
+   * Read the client's address, scheme and host from `X-Forwarded-For`,
+   * `-Proto`, `-Host` (or RFC 7239 `Forwarded`) when the peer is in
+   * `forwardedAllowIps`. Default false, as a server reachable directly must
+   * not believe what clients say about themselves.
+   */
+  proxyHeaders: boolean;
+  /**
+   * Peers trusted to speak for clients (proxy headers and the PROXY
+   * protocol): comma-separated IP addresses, CIDR blocks, `unix` (unix
+   * socket peers) or `*`. Default "127.0.0.1,::1,unix", this machine only.
+   */
+  forwardedAllowIps: string;
+  /**
+   * Expect a PROXY protocol (v1 or v2) header before the first byte from
+   * trusted peers; a trusted peer without a valid one is disconnected. Default false.
+   */
+  proxyProtocol: boolean;
   /** Request size limits (see {@link ParserLimits}). */
   limits: ParserLimits;
   /**
@@ -113,6 +143,12 @@ export interface ServerOptions extends Timeouts, WebSocketOptions {
 export const DEFAULT_OPTIONS: Readonly<ServerOptions> = Object.freeze({
   host: "127.0.0.1",
   port: 8000,
+  bind: [] as readonly string[],
+  udsMode: null as number | null,
+  tls: null as TlsOptions | null,
+  proxyHeaders: false,
+  forwardedAllowIps: DEFAULT_FORWARDED_ALLOW_IPS,
+  proxyProtocol: false,
   limits: DEFAULT_LIMITS,
   headerTimeout: 10_000,
   bodyTimeout: 30_000,

@@ -1,15 +1,29 @@
 /**
  * The listening server: accepts connections on `node:net` (the event loop is
- * our selector), hands each to an `HttpConnection`, runs the shared clock,
- * and shuts down gracefully.
+ * our selector) on every bound address, reads a PROXY protocol header and
+ * wraps TLS when configured, hands each connection to an `HttpConnection`,
+ * runs the shared clock, and shuts down gracefully.
  */
 
+import cluster from "node:cluster";
 import { type AddressInfo, createServer, type Server as NetServer, type Socket } from "node:net";
+import type { TLSSocket, Server as TlsServer } from "node:tls";
 import { Clock } from "./clock.ts";
-import { HttpConnection } from "./connection.ts";
+import { type ConnectionAddresses, HttpConnection } from "./connection.ts";
 import type { Exchange } from "./exchange.ts";
+import {
+  type BindTarget,
+  clearStaleSocket,
+  describeAddress,
+  formatBind,
+  listenOn,
+  parseBind,
+} from "./listen.ts";
 import { Logger } from "./log.ts";
 import { resolveOptions, type ServeOptions, type ServerOptions } from "./options.ts";
+import { TrustedProxies } from "./proxy-headers.ts";
+import { readProxyHeader } from "./proxy-reader.ts";
+import { createTlsServer } from "./tls.ts";
 import { type Tracer, tracerFor } from "./trace.ts";
 import type { WebSocketSession } from "./websocket.ts";
 
@@ -27,7 +41,16 @@ export class Server {
   readonly handler: Handler;
   /** The `--trace` writer, or null when tracing is off. */
   readonly tracer: Tracer | null;
-  private readonly net: NetServer;
+  /** One listening socket per bound address, in `targets` order. */
+  private readonly listeners: NetServer[] = [];
+  /** Where to listen: `options.bind`, or `host`:`port`. */
+  private readonly targets: readonly BindTarget[];
+  /** Wraps accepted sockets in TLS when `options.tls` is set (never listens itself). */
+  private tlsServer: TlsServer | null = null;
+  /** PROXY protocol addresses of raw sockets waiting for their TLS handshake. */
+  private readonly proxied = new WeakMap<Socket, ConnectionAddresses>();
+  /** Peers trusted by `proxyHeaders` and `proxyProtocol` (null when both are off). */
+  private readonly trusted: TrustedProxies | null;
   private readonly connections = new Set<Live>();
   private webSockets = 0;
   /** Connections accepted over `limitConcurrency` and not closed yet (they only get a 503). */
@@ -42,7 +65,14 @@ export class Server {
     this.handler = handler;
     this.tracer = tracerFor(this.options.trace, this.logger.errorStream);
     this.clock = new Clock(this.connections);
-    this.net = createServer({ allowHalfOpen: true, noDelay: true }, (socket) => this.accept(socket));
+    const o = this.options;
+    this.targets = o.bind.length > 0 ? o.bind.map(parseBind) : [{ kind: "tcp", host: o.host, port: o.port }];
+    this.trusted = o.proxyHeaders || o.proxyProtocol ? TrustedProxies.parse(o.forwardedAllowIps) : null;
+  }
+
+  /** @internal With `proxyHeaders`: whose forwarding headers connections believe. */
+  get proxyTrust(): TrustedProxies | null {
+    return this.options.proxyHeaders ? this.trusted : null;
   }
 
   /** True once `close()` was called. */
@@ -60,31 +90,71 @@ export class Server {
     return this.webSockets;
   }
 
-  /** The bound address (after `listen()`). */
+  /** The first bound TCP address (after `listen()`). */
   get address(): AddressInfo {
-    const address = this.net.address();
-    if (address === null || typeof address === "string") throw new Error("server is not listening on TCP");
-    return address;
+    for (const listener of this.listeners) {
+      const address = listener.address();
+      if (address !== null && typeof address !== "string") return address;
+    }
+    throw new Error("server is not listening on TCP");
   }
 
-  /** The base URL clients use, e.g. `http://127.0.0.1:8000`. */
+  /** The base URL clients use, e.g. `http://127.0.0.1:8000` (the first of {@link urls}). */
   get url(): string {
-    const { address, port, family } = this.address;
-    return `http://${family === "IPv6" ? `[${address}]` : address}:${port}`;
+    const first = this.urls[0];
+    if (first === undefined) throw new Error("server is not listening");
+    return first;
   }
 
-  /** Binds and starts accepting. Rejects with the system error (e.g. EADDRINUSE). */
-  listen(): Promise<AddressInfo> {
-    return new Promise((resolve, reject) => {
-      const onError = (err: Error) => reject(err);
-      this.net.once("error", onError);
-      this.net.listen({ host: this.options.host, port: this.options.port }, () => {
-        this.net.off("error", onError);
-        this.net.on("error", (err) => this.logger.error("listener error", err));
-        this.clock.start();
-        resolve(this.address);
+  /**
+   * What each bound address is reached at, in bind order: `http://HOST:PORT`
+   * (`https://` with TLS) for TCP, `unix:PATH` for a unix socket.
+   */
+  get urls(): string[] {
+    const tls = this.options.tls !== null;
+    return this.listeners.map((l, i) => describeAddress(l.address(), tls, formatBind(this.targets[i]!)));
+  }
+
+  /**
+   * Binds every address and starts accepting. Rejects with a `BindError`
+   * (`reason` says EADDRINUSE, EACCES, ...) or a `TlsConfigError`, with
+   * nothing left listening.
+   */
+  async listen(): Promise<void> {
+    const o = this.options;
+    if (o.tls !== null) {
+      const tls = createTlsServer(o.tls, o.headerTimeout);
+      tls.on("secureConnection", (socket: TLSSocket) => {
+        const raw = (socket as TLSSocket & { _parent?: Socket })._parent;
+        this.accept(socket, raw === undefined ? null : (this.proxied.get(raw) ?? null));
       });
-    });
+      // A failed handshake (a plain-HTTP client, an unknown CA, a scanner)
+      // is the client's problem: not worth more than a debug line.
+      tls.on("tlsClientError", (err, socket) => {
+        this.logger.debug(
+          `TLS handshake with ${socket.remoteAddress ?? "a unix peer"} failed: ${err.message}`,
+        );
+      });
+      this.tlsServer = tls;
+    }
+    try {
+      for (const target of this.targets) {
+        // In a --workers worker the supervisor binds (node:cluster) and has
+        // already cleared a stale file; probing from here would reach it.
+        if (target.kind === "unix" && !cluster.isWorker) await clearStaleSocket(target.path);
+        const listener = createServer({ allowHalfOpen: true, noDelay: true }, (socket) =>
+          this.onSocket(socket),
+        );
+        await listenOn(listener, target, o.udsMode);
+        listener.on("error", (err) => this.logger.error("listener error", err));
+        this.listeners.push(listener);
+      }
+    } catch (err) {
+      for (const listener of this.listeners) listener.close();
+      this.listeners.length = 0;
+      throw err;
+    }
+    this.clock.start();
   }
 
   /**
@@ -95,7 +165,8 @@ export class Server {
   close(timeoutMs = this.options.gracefulTimeout): Promise<void> {
     if (this.closing !== null) return this.closing;
     this.closing = new Promise<void>((resolve) => {
-      this.net.close();
+      // Closing a listener bound to a unix path also removes the socket file.
+      for (const listener of this.listeners) listener.close();
       const done = () => {
         clearTimeout(force);
         this.clock.stop();
@@ -140,7 +211,39 @@ export class Server {
     }
   }
 
-  private accept(socket: Socket): void {
+  /** A new TCP or unix connection: the PROXY header first if expected, then TLS, then HTTP. */
+  private onSocket(socket: Socket): void {
+    if (this.closing !== null) {
+      socket.destroy();
+      return;
+    }
+    // Only a trusted peer may say whom it relays; any other connection is
+    // served as plain HTTP, so a client cannot pick its address with a header.
+    if (this.options.proxyProtocol && this.trusted!.trusts(socket.remoteAddress ?? "")) {
+      readProxyHeader(socket, this.options.headerTimeout, (err, addresses) => {
+        if (err !== null) {
+          this.logger.debug(
+            `closed a connection from ${socket.remoteAddress ?? "a unix peer"}: ${err.message}`,
+          );
+          return;
+        }
+        this.secure(socket, addresses);
+      });
+      return;
+    }
+    this.secure(socket, null);
+  }
+
+  private secure(socket: Socket, addresses: ConnectionAddresses | null): void {
+    if (this.tlsServer === null) {
+      this.accept(socket, addresses);
+      return;
+    }
+    if (addresses !== null) this.proxied.set(socket, addresses);
+    this.tlsServer.emit("connection", socket);
+  }
+
+  private accept(socket: Socket, addresses: ConnectionAddresses | null = null): void {
     if (this.closing !== null) {
       socket.destroy();
       return;
@@ -152,6 +255,8 @@ export class Server {
     const limit = this.options.limitConcurrency;
     const over = limit > 0 && this.connections.size - this.overloaded >= limit;
     if (over) this.overloaded++;
-    this.connections.add(new HttpConnection(socket, this, over));
+    this.connections.add(new HttpConnection(socket, this, over, addresses));
+    // Paused by the PROXY header reader (with its leftover bytes unshifted).
+    if (socket.isPaused()) socket.resume();
   }
 }
