@@ -5,6 +5,9 @@
 
 /** The message for a failed bind of `host:port`. */
 export function describeListenError(err: NodeJS.ErrnoException, host: string, port: number): string {
+  // The server's BindError already names the address that failed (one of
+  // several with --bind) and why.
+  if (err.code === "TSGI_ERR_BIND" || err.code === "TSGI_ERR_TLS_CONFIG") return err.message;
   switch (err.code) {
     case "EADDRINUSE":
       return `cannot listen on ${host}:${port}: address already in use`;

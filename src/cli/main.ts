@@ -12,6 +12,7 @@ import { supervise } from "../workers/supervisor.ts";
 import { buildHandler } from "./app.ts";
 import { helpText, parseCommandLine, UsageError } from "./args.ts";
 import { describeListenError } from "./listen-error.ts";
+import { readinessLines } from "./sockets.ts";
 
 function version(): string {
   const pkg = JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as {
@@ -74,7 +75,7 @@ async function main(argv: string[]): Promise<number> {
       // The readiness line: scripts and tests wait for it, so it is printed at
       // every log level, and only once the signal handlers are in place: a
       // caller woken by it may send SIGTERM before we run another statement.
-      process.stderr.write(`INFO: Listening on ${server.url} (press CTRL+C to quit)\n`);
+      process.stderr.write(readinessLines(server.urls));
     });
     logger.info("Stopped");
     return status;
