@@ -1,19 +1,18 @@
 /**
  * The command line: one table of options (flag, value kind, help, where it
- * goes), from which both the parser and `--help` are made, so they cannot
- * disagree.
+ * goes), from which the parser, the `TSGI_*` environment variables and
+ * `--help` are all made, so they cannot disagree.
  */
+
+import { delimiter } from "node:path";
 
 import { DEFAULT_LIFESPAN, LIFESPAN_MODES, type LifespanMode } from "../gateways/lifespan.ts";
 import { type GatewaySettings, INTERFACES, type Interface } from "../gateways/select.ts";
 import type { ParserLimits } from "../http1/limits.ts";
-import { formatBind, parseBind } from "../server/listen.ts";
+import { ACCESS_LOG_FORMATS, type AccessLogFormat, isAccessLogFormat } from "../server/access-log.ts";
 import { isLogLevel, type LogLevel } from "../server/log.ts";
 import { DEFAULT_OPTIONS, type ServeOptions } from "../server/options.ts";
-import { DEFAULT_FORWARDED_ALLOW_IPS, TrustedProxies } from "../server/proxy-headers.ts";
-import type { TlsOptions } from "../server/tls.ts";
 import { type ConcurrencyOptions, DEFAULT_CONCURRENCY } from "../workers/options.ts";
-import { adoptSystemdSockets } from "./sockets.ts";
 
 /** A command line that cannot be run as given; printed as one line, exit status 2. */
 export class UsageError extends Error {
@@ -31,10 +30,31 @@ export interface CliConfig {
   gateway: GatewaySettings;
   /** Workers and threads (see docs/concurrency.md). */
   concurrency: ConcurrencyOptions;
+  /** Logs, metrics, draining and reloading: what the CLI sets up around the server. */
+  operations: OperationsSettings;
+}
+
+/** The command line's operational settings; unset fields mean "not given". */
+export interface OperationsSettings {
+  /** `--access-log`: a file to append access lines to; "-" (the default) is stdout. */
+  accessLog?: string;
+  accessLogFormat?: AccessLogFormat;
+  /** `--metrics`: the port of the Prometheus listener; unset serves no metrics. */
+  metricsPort?: number;
+  /** Interface of the metrics listener. Default 127.0.0.1: metrics are for the machine's scraper, not the world. */
+  metricsHost?: string;
+  /** Path answered by the server itself: 200 while serving, 503 once shutting down. */
+  healthPath?: string;
+  /** Milliseconds to keep serving (health failing) after SIGTERM before the graceful shutdown. */
+  shutdownDelay?: number;
+  /** `--reload`: restart on file changes (development). */
+  reload?: boolean;
+  /** Directories watched besides the app's. */
+  reloadDirs: string[];
 }
 
 /** "trace" is a flag that may take a value with `=` (`--trace`, `--trace=bytes`). */
-type Kind = "string" | "port" | "seconds" | "bytes" | "count" | "integer" | "flag" | "trace";
+type Kind = "string" | "path" | "port" | "seconds" | "bytes" | "count" | "integer" | "flag" | "trace";
 
 interface OptionSpec {
   flag: string;
@@ -42,6 +62,8 @@ interface OptionSpec {
   help: string;
   /** Default shown in --help. */
   shown?: string;
+  /** May be given more than once; its environment variable lists values separated like PATH. */
+  repeatable?: boolean;
   apply(config: CliConfig, value: string | number | boolean): void;
 }
 
@@ -59,11 +81,6 @@ const concurrency =
   <K extends keyof ConcurrencyOptions>(key: K) =>
   (c: CliConfig, v: string | number | boolean): void => {
     c.concurrency[key] = v as number;
-  };
-const tlsFile =
-  (key: "certFile" | "keyFile" | "passphrase" | "caFile") =>
-  (c: CliConfig, v: string | number | boolean): void => {
-    c.options.tls = { ...(c.options.tls ?? {}), [key]: v as string } satisfies TlsOptions;
   };
 const seconds = (ms: number) => `${ms / 1000}`;
 const L = DEFAULT_OPTIONS.limits;
@@ -83,77 +100,6 @@ export const OPTIONS: readonly OptionSpec[] = [
     help: "Port to bind; 0 picks a free one.",
     shown: "8000",
     apply: option("port"),
-  },
-  {
-    flag: "bind",
-    kind: "string",
-    help: "Listen on HOST:PORT, [IPV6]:PORT, unix:PATH or fd://N instead of --host/--port (repeatable).",
-    apply: (c, v) => (c.options.bind = [...(c.options.bind ?? []), v as string]),
-  },
-  {
-    flag: "uds",
-    kind: "string",
-    help: "Listen on this unix domain socket (a stale socket file is replaced, a live one refused).",
-    apply: (c, v) => (c.options.bind = [...(c.options.bind ?? []), `unix:${v as string}`]),
-  },
-  {
-    flag: "uds-mode",
-    kind: "string",
-    help: "Permissions of the unix socket file, in octal (e.g. 660); without it the umask decides.",
-    apply(c, v) {
-      if (!/^0?[0-7]{3}$/.test(v as string))
-        throw new UsageError("--uds-mode must be octal permissions, e.g. 660");
-      c.options.udsMode = Number.parseInt(v as string, 8);
-    },
-  },
-  {
-    flag: "fd",
-    kind: "integer",
-    help: "Listen on this inherited socket file descriptor (systemd socket activation: 3).",
-    apply: (c, v) => (c.options.bind = [...(c.options.bind ?? []), `fd://${v as number}`]),
-  },
-  {
-    flag: "ssl-certfile",
-    kind: "string",
-    help: "Serve HTTPS with this PEM certificate chain (needs --ssl-keyfile).",
-    apply: tlsFile("certFile"),
-  },
-  {
-    flag: "ssl-keyfile",
-    kind: "string",
-    help: "The certificate's PEM private key.",
-    apply: tlsFile("keyFile"),
-  },
-  {
-    flag: "ssl-keyfile-password",
-    kind: "string",
-    help: "Passphrase of an encrypted --ssl-keyfile.",
-    apply: tlsFile("passphrase"),
-  },
-  {
-    flag: "ssl-ca-certs",
-    kind: "string",
-    help: "Require client certificates signed by these PEM CA certificates (mutual TLS).",
-    apply: tlsFile("caFile"),
-  },
-  {
-    flag: "proxy-headers",
-    kind: "flag",
-    help: "Take the client's address, scheme and host from X-Forwarded-For/-Proto/-Host or Forwarded, from trusted peers.",
-    apply: (c) => (c.options.proxyHeaders = true),
-  },
-  {
-    flag: "forwarded-allow-ips",
-    kind: "string",
-    help: "Peers trusted by --proxy-headers and --proxy-protocol: IPs, CIDRs, unix, or * for all.",
-    shown: DEFAULT_FORWARDED_ALLOW_IPS,
-    apply: option("forwardedAllowIps"),
-  },
-  {
-    flag: "proxy-protocol",
-    kind: "flag",
-    help: "Read a PROXY protocol v1/v2 header (HAProxy, nginx stream, AWS NLB) on connections from trusted peers.",
-    apply: (c) => (c.options.proxyProtocol = true),
   },
   {
     flag: "interface",
@@ -204,6 +150,24 @@ export const OPTIONS: readonly OptionSpec[] = [
     kind: "flag",
     help: "Do not log one line per request.",
     apply: (c) => (c.options.accessLog = false),
+  },
+  {
+    flag: "access-log",
+    kind: "path",
+    help: "Append access lines to this file (reopened on SIGUSR1, for logrotate); - is stdout.",
+    shown: "-",
+    apply: (c, v) => (c.operations.accessLog = v as string),
+  },
+  {
+    flag: "access-log-format",
+    kind: "string",
+    help: `Access line format: ${ACCESS_LOG_FORMATS.join(", ")} (each with the response time).`,
+    shown: "short",
+    apply(c, v) {
+      if (!isAccessLogFormat(v as string))
+        throw new UsageError(`--access-log-format must be one of ${ACCESS_LOG_FORMATS.join(", ")}`);
+      c.operations.accessLogFormat = v as AccessLogFormat;
+    },
   },
   {
     flag: "no-server-header",
@@ -382,7 +346,57 @@ export const OPTIONS: readonly OptionSpec[] = [
     shown: seconds(DEFAULT_CONCURRENCY.timeout),
     apply: concurrency("timeout"),
   },
+  {
+    flag: "metrics",
+    kind: "port",
+    help: "Serve Prometheus metrics at /metrics on this port (summed over all workers).",
+    apply: (c, v) => (c.operations.metricsPort = v as number),
+  },
+  {
+    flag: "metrics-host",
+    kind: "string",
+    help: "Interface of the metrics listener.",
+    shown: "127.0.0.1",
+    apply: (c, v) => (c.operations.metricsHost = v as string),
+  },
+  {
+    flag: "health-path",
+    kind: "string",
+    help: "Answer this path before the app: 200 while serving, 503 once shutting down (readiness probes).",
+    apply(c, v) {
+      if (!(v as string).startsWith("/")) throw new UsageError("--health-path must start with /");
+      c.operations.healthPath = v as string;
+    },
+  },
+  {
+    flag: "shutdown-delay",
+    kind: "seconds",
+    help: "On SIGTERM keep serving this long (health answering 503) before shutting down.",
+    shown: "0",
+    apply: (c, v) => (c.operations.shutdownDelay = v as number),
+  },
+  {
+    flag: "reload",
+    kind: "flag",
+    help: "Development: restart when the app's files change (the app's directory and each --reload-dir).",
+    apply: (c) => (c.operations.reload = true),
+  },
+  {
+    flag: "reload-dir",
+    kind: "path",
+    help: "Also watch this directory with --reload (repeatable).",
+    repeatable: true,
+    apply: (c, v) => c.operations.reloadDirs.push(v as string),
+  },
 ];
+
+/**
+ * The environment variable that sets `--flag`: `TSGI_` and the flag in
+ * capitals with `_` for `-` (`--max-body-size` is `TSGI_MAX_BODY_SIZE`).
+ */
+export function envName(flag: string): string {
+  return `TSGI_${flag.toUpperCase().replaceAll("-", "_")}`;
+}
 
 /** The text of `tsgi --help`. */
 export function helpText(): string {
@@ -404,6 +418,10 @@ export function helpText(): string {
     "  Serve the app exported by MODULE (a .ts or .js file; ATTR defaults to the",
     "  default export, then `app`).",
     "",
+    "  Every option can also be set in the environment: TSGI_ and the option's name",
+    "  in capitals with _ for - (TSGI_MAX_BODY_SIZE=50m; TSGI_NO_ACCESS_LOG=1 for a",
+    "  flag; TSGI_RELOAD_DIR=a:b for a repeated one). The command line wins.",
+    "",
     "Options:",
     ...rows.map(([a, b]) => `${a!.padEnd(width)}${b}`),
     "",
@@ -413,10 +431,10 @@ export function helpText(): string {
 const SIZE_RE = /^([0-9]+)\s*([kmg]?)(i?b)?$/i;
 const UNITS: Record<string, number> = { "": 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3 };
 
-function convert(spec: OptionSpec, raw: string): string | number {
-  const name = `--${spec.flag}`;
+function convert(spec: OptionSpec, raw: string, name = `--${spec.flag}`): string | number {
   switch (spec.kind) {
     case "string":
+    case "path":
       return raw;
     case "port": {
       const n = Number(raw);
@@ -448,16 +466,54 @@ function convert(spec: OptionSpec, raw: string): string | number {
   }
 }
 
-/** Parses argv (without node and script). Returns "help" or "version" for those flags. */
-export function parseCommandLine(argv: readonly string[]): CliConfig | "help" | "version" {
+const TRUE = new Set(["1", "true", "yes", "on"]);
+const FALSE = new Set(["0", "false", "no", "off"]);
+
+/**
+ * Applies the `TSGI_*` variables of `env` for every option not in `given`
+ * (the flags on the command line, which win). An empty variable counts as unset.
+ */
+function applyEnvironment(config: CliConfig, env: NodeJS.ProcessEnv, given: ReadonlySet<string>): void {
+  for (const spec of OPTIONS) {
+    const name = envName(spec.flag);
+    const raw = env[name]?.trim();
+    if (raw === undefined || raw === "" || given.has(spec.flag)) continue;
+    const lower = raw.toLowerCase();
+    if (spec.kind === "flag" || spec.kind === "trace") {
+      if (FALSE.has(lower)) continue;
+      if (TRUE.has(lower)) spec.apply(config, true);
+      else if (spec.kind === "trace") spec.apply(config, raw);
+      else throw new UsageError(`${name} must be 1 or 0 (it is a flag)`);
+      continue;
+    }
+    const values = spec.repeatable ? raw.split(delimiter).filter((v) => v !== "") : [raw];
+    for (const value of values) spec.apply(config, convert(spec, value, name));
+  }
+}
+
+/**
+ * Parses argv (without node and script) and the `TSGI_*` variables of `env`
+ * (the command line wins). Returns "help" or "version" for those flags.
+ *
+ * @example
+ * const config = parseCommandLine(["--port", "0", "app.ts"], { TSGI_WORKERS: "2" });
+ * // config.options.port === 0, config.concurrency.workers === 2
+ */
+export function parseCommandLine(
+  argv: readonly string[],
+  env: NodeJS.ProcessEnv = process.env,
+): CliConfig | "help" | "version" {
   const config: CliConfig = {
     target: "",
     interface: "auto",
     options: { limits: {} },
     gateway: {},
     concurrency: {},
+    operations: { reloadDirs: [] },
   };
   const byFlag = new Map(OPTIONS.map((o) => [o.flag, o]));
+  // Options are applied after the environment's, so each is kept until then.
+  const fromArgv: [OptionSpec, string | number | boolean][] = [];
   const positional: string[] = [];
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!;
@@ -477,25 +533,26 @@ export function parseCommandLine(argv: readonly string[]): CliConfig | "help" | 
     const spec = byFlag.get(flag);
     if (spec === undefined) throw new UsageError(`unknown option --${flag}`);
     if (spec.kind === "trace") {
-      spec.apply(config, eq === -1 ? true : arg.slice(eq + 1));
+      fromArgv.push([spec, eq === -1 ? true : arg.slice(eq + 1)]);
       continue;
     }
     if (spec.kind === "flag") {
       if (eq !== -1) throw new UsageError(`--${flag} takes no value`);
-      spec.apply(config, true);
+      fromArgv.push([spec, true]);
       continue;
     }
     let raw: string | undefined;
     if (eq !== -1) raw = arg.slice(eq + 1);
     else raw = argv[++i];
     if (raw === undefined) throw new UsageError(`--${flag} needs a value`);
-    spec.apply(config, convert(spec, raw));
+    fromArgv.push([spec, convert(spec, raw)]);
   }
+  applyEnvironment(config, env, new Set(fromArgv.map(([spec]) => spec.flag)));
+  for (const [spec, value] of fromArgv) spec.apply(config, value);
   if (positional.length === 0) throw new UsageError("missing MODULE[:ATTR] (see tsgi --help)");
   if (positional.length > 1) throw new UsageError(`unexpected argument ${positional[1]}`);
   config.target = positional[0]!;
   checkConcurrency(config);
-  checkListening(config);
   return config;
 }
 
@@ -517,39 +574,5 @@ function checkConcurrency(config: CliConfig): void {
     throw new UsageError(
       `--threads runs WSGI-style (synchronous) apps; a ${config.interface} app already serves concurrent requests on one thread`,
     );
-  }
-}
-
-/** Addresses, TLS and proxy settings that cannot work, refused before anything starts. */
-function checkListening(config: CliConfig): void {
-  adoptSystemdSockets(config);
-  const o = config.options;
-  const bind = o.bind ?? [];
-  for (const spec of bind) {
-    try {
-      parseBind(spec);
-    } catch (err) {
-      throw new UsageError((err as Error).message);
-    }
-  }
-  if (bind.length > 0 && (o.host !== undefined || o.port !== undefined)) {
-    // --host/--port named alongside other addresses: listen there too, first.
-    const tcp = {
-      kind: "tcp",
-      host: o.host ?? DEFAULT_OPTIONS.host,
-      port: o.port ?? DEFAULT_OPTIONS.port,
-    } as const;
-    o.bind = [formatBind(tcp), ...bind];
-  }
-  if (o.udsMode != null && !(o.bind ?? []).some((b) => b.startsWith("unix:")))
-    throw new UsageError("--uds-mode needs --uds PATH or --bind unix:PATH");
-  if (o.tls != null && (o.tls.certFile === undefined || o.tls.keyFile === undefined))
-    throw new UsageError("TLS needs both --ssl-certfile and --ssl-keyfile");
-  if (o.forwardedAllowIps !== undefined && !o.proxyHeaders && !o.proxyProtocol)
-    throw new UsageError("--forwarded-allow-ips needs --proxy-headers or --proxy-protocol");
-  try {
-    TrustedProxies.parse(o.forwardedAllowIps ?? DEFAULT_FORWARDED_ALLOW_IPS);
-  } catch (err) {
-    throw new UsageError((err as Error).message);
   }
 }

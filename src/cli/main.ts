@@ -1,18 +1,29 @@
 #!/usr/bin/env node
 /**
  * `tsgi [OPTIONS] MODULE[:ATTR]`: load an app, serve it, shut down
- * gracefully on SIGINT/SIGTERM. Failures print one line and exit non-zero;
- * stack traces only with `--log-level debug`.
+ * gracefully on SIGINT/SIGTERM (after `--shutdown-delay`). Failures print one
+ * line and exit non-zero; stack traces only with `--log-level debug`.
  */
 
 import { readFileSync } from "node:fs";
-import { Logger } from "../server/log.ts";
+import { RequestStats } from "../server/metrics.ts";
+import { serveMetrics } from "../server/metrics-server.ts";
+import type { Server as ServerType } from "../server/server.ts";
 import { Server } from "../server/server.ts";
 import { supervise } from "../workers/supervisor.ts";
 import { buildHandler } from "./app.ts";
 import { helpText, parseCommandLine, UsageError } from "./args.ts";
 import { describeListenError } from "./listen-error.ts";
-import { readinessLines } from "./sockets.ts";
+import {
+  announceMetrics,
+  createLogger,
+  DEFAULT_METRICS_HOST,
+  metricsListenError,
+  reopenAccessLog,
+  wantsMetrics,
+  withHealth,
+} from "./operations.ts";
+import { watchForReload } from "./reload.ts";
 
 function version(): string {
   const pkg = JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as {
@@ -24,9 +35,9 @@ function version(): string {
 async function main(argv: string[]): Promise<number> {
   // Until the options are parsed, look for the debug level by hand so even a
   // bad command line can show its stack trace.
-  let debug = argv.some(
-    (a, i) => a === "--log-level=debug" || (a === "--log-level" && argv[i + 1] === "debug"),
-  );
+  let debug =
+    process.env.TSGI_LOG_LEVEL === "debug" ||
+    argv.some((a, i) => a === "--log-level=debug" || (a === "--log-level" && argv[i + 1] === "debug"));
   try {
     const config = parseCommandLine(argv);
     if (config === "help") {
@@ -37,28 +48,83 @@ async function main(argv: string[]): Promise<number> {
       process.stdout.write(`tsgi ${version()}\n`);
       return 0;
     }
-    const logger = new Logger(config.options.logLevel ?? "info");
+    if (config.operations.reload) {
+      // The reloader supervises one worker (or --workers N) and never loads
+      // the app itself, so a broken edit cannot take it down.
+      const { logger } = createLogger({ ...config, options: { ...config.options, accessLog: false } });
+      debug = logger.enabled("debug");
+      const watcher = watchForReload(config, logger, () => process.kill(process.pid, "SIGHUP"));
+      try {
+        return await supervise(config, logger);
+      } finally {
+        watcher.close();
+      }
+    }
+    // With --workers this process only supervises: it never loads the app
+    // (and never writes access lines: the workers open the log themselves).
+    if (config.concurrency.workers !== undefined) {
+      const { logger } = createLogger({ ...config, options: { ...config.options, accessLog: false } });
+      debug = logger.enabled("debug");
+      return await supervise(config, logger);
+    }
+    const output = createLogger(config);
+    const logger = output.logger;
     debug = logger.enabled("debug");
-    // With --workers this process only supervises: it never loads the app.
-    if (config.concurrency.workers !== undefined) return await supervise(config, logger);
     const app = await buildHandler(config, logger);
-    const server = new Server(app.handler, config.options, logger);
+    let ready = true;
+    let server: ServerType | null = null;
+    const handler = withHealth(config, app.handler, () => ready && server?.shuttingDown === false);
+    server = new Server(handler, config.options, logger);
     const { host, port } = server.options;
+    if (wantsMetrics(config)) server.stats = new RequestStats();
     try {
       await server.listen();
     } catch (err) {
       throw new Error(describeListenError(err as NodeJS.ErrnoException, host, port), { cause: err });
     }
+    let metrics: ServerType | null = null;
+    if (server.stats !== null) {
+      const stats = server.stats;
+      const live = server;
+      try {
+        metrics = await serveMetrics(
+          config.operations.metricsHost ?? DEFAULT_METRICS_HOST,
+          config.operations.metricsPort!,
+          async () => stats.snapshot(live.connectionCount, live.webSocketCount),
+          logger,
+        );
+      } catch (err) {
+        await server.close(0);
+        throw metricsListenError(err, config);
+      }
+      announceMetrics(metrics, logger);
+    }
+    const file = output.accessFile;
+    if (file !== null) process.on("SIGUSR1", () => reopenAccessLog(file, logger));
+    const running = server;
     const status = await new Promise<number>((resolve) => {
       let signalled = false;
+      const delay = config.operations.shutdownDelay ?? 0;
       const stop = (signal: NodeJS.Signals) => {
         if (signalled) {
           logger.warning(`${signal} again: exiting without waiting`);
           process.exit(1);
         }
         signalled = true;
-        logger.info(`${signal}: shutting down (waiting up to ${server.options.gracefulTimeout / 1000}s)`);
-        void server
+        ready = false;
+        if (delay > 0) {
+          // Kubernetes removes a pod from its endpoints while it is already
+          // being sent SIGTERM: keep serving until the balancers have seen the 503.
+          logger.info(`${signal}: failing health checks, still serving for ${delay / 1000}s`);
+          setTimeout(() => shutDown(signal), delay);
+        } else {
+          shutDown(signal);
+        }
+      };
+      const shutDown = (signal: NodeJS.Signals) => {
+        logger.info(`${signal}: shutting down (waiting up to ${running.options.gracefulTimeout / 1000}s)`);
+        void metrics?.close(0);
+        void running
           .close()
           .then(() => app.close())
           .then(
@@ -75,9 +141,10 @@ async function main(argv: string[]): Promise<number> {
       // The readiness line: scripts and tests wait for it, so it is printed at
       // every log level, and only once the signal handlers are in place: a
       // caller woken by it may send SIGTERM before we run another statement.
-      process.stderr.write(readinessLines(server.urls));
+      process.stderr.write(`INFO: Listening on ${running.url} (press CTRL+C to quit)\n`);
     });
     logger.info("Stopped");
+    await output.close();
     return status;
   } catch (err) {
     const message = err instanceof Error ? err.message : String(err);

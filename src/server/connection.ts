@@ -17,6 +17,7 @@ import { acceptResponse, checkHandshake, type HandshakeRequest } from "../websoc
 import { type Expirable, httpDate } from "./clock.ts";
 import { type BodySink, type ConnectionInfo, Exchange, type ExchangeOwner } from "./exchange.ts";
 import type { Logger } from "./log.ts";
+import type { RequestStats } from "./metrics.ts";
 import type { ServerOptions } from "./options.ts";
 import { applyProxyHeaders, type TrustedProxies } from "./proxy-headers.ts";
 import { describeFrame, type Tracer } from "./trace.ts";
@@ -42,6 +43,8 @@ export interface ConnectionHost {
   readonly webSocketCount: number;
   /** The `--trace` writer, or null when tracing is off. */
   readonly tracer: Tracer | null;
+  /** With `--metrics`: the counters each completed response bumps; else null or absent. */
+  readonly stats?: RequestStats | null;
   /** With `--proxy-headers`: the peers whose forwarding headers are believed; else null. */
   readonly proxyTrust: TrustedProxies | null;
   connectionClosed(connection: HttpConnection): void;
@@ -347,7 +350,7 @@ export class HttpConnection implements ExchangeOwner, Expirable {
       this,
       request,
       info,
-      this.options.accessLog ? performance.now() : 0,
+      this.options.accessLog || this.host.stats != null ? performance.now() : 0,
       this.tracer,
       this.traceId,
     );
@@ -499,6 +502,7 @@ export class HttpConnection implements ExchangeOwner, Expirable {
     ex.finished = true;
     this.exchange = null;
     if (options.accessLog) this.logAccess(ex);
+    this.host.stats?.record(101, performance.now() - ex.startTime);
     const trailing = this.core.takeTrailingData();
     if (this.tracer !== null) {
       this.trace(
@@ -571,6 +575,7 @@ export class HttpConnection implements ExchangeOwner, Expirable {
   private finishExchange(ex: Exchange): void {
     ex.finished = true;
     if (this.options.accessLog) this.logAccess(ex);
+    this.host.stats?.record(ex.status, performance.now() - ex.startTime);
     const core = this.core;
     if (this.tracer !== null) this.traceKeepAlive(ex);
     if (core.reusable) {
@@ -640,7 +645,9 @@ export class HttpConnection implements ExchangeOwner, Expirable {
     }
     if (this.tracer !== null) this.traceHead(bytes, undefined);
     this.socket.write(bytes);
-    if (this.options.accessLog) this.logError(ex?.request ?? null, err.status, bytes.length);
+    if (this.options.accessLog)
+      this.host.logger.request(ex?.info ?? this.info, ex?.request ?? null, err.status, bytes.length, -1);
+    this.host.stats?.countStatus(err.status);
     this.closeGracefully(`error response ${err.status}`);
   }
 
@@ -765,16 +772,6 @@ export class HttpConnection implements ExchangeOwner, Expirable {
   }
 
   private logAccess(ex: Exchange): void {
-    const r = ex.request;
-    const ms = (performance.now() - ex.startTime).toFixed(1);
-    this.host.logger.access(
-      `${ex.info.remoteAddress}:${ex.info.remotePort} - "${r.method} ${r.target} HTTP/1.${r.version - 10}" ${ex.status} ${ex.bytesSent} ${ms}ms`,
-    );
-  }
-
-  private logError(request: RequestHead | null, status: number, bytes: number): void {
-    const line =
-      request === null ? "-" : `${request.method} ${request.target} HTTP/1.${request.version - 10}`;
-    this.host.logger.access(`${this.peer()} - "${line}" ${status} ${bytes} -`);
+    this.host.logger.request(ex.info, ex.request, ex.status, ex.bytesSent, performance.now() - ex.startTime);
   }
 }

@@ -1,9 +1,13 @@
 /**
- * Logging: leveled messages to stderr and the access log to stdout. Access
- * lines are batched and written once per event-loop turn, because writes to
- * pipes and files are synchronous in Node and one write per request would
- * stall the loop under load.
+ * Logging: leveled messages to stderr and the access log to stdout (or a
+ * file, see access-log.ts). Access lines are batched and written once per
+ * event-loop turn, because writes to pipes and files are synchronous in Node
+ * and one write per request would stall the loop under load.
  */
+
+import type { RequestHead } from "../http1/events.ts";
+import { type AccessFormatter, type AccessLogFormat, accessFormatter } from "./access-log.ts";
+import type { ConnectionInfo } from "./exchange.ts";
 
 /** Severity levels, most severe first. */
 export type LogLevel = "critical" | "error" | "warning" | "info" | "debug";
@@ -15,19 +19,28 @@ export function isLogLevel(value: string): value is LogLevel {
   return Object.hasOwn(LEVELS, value);
 }
 
+/** Where access lines are written: a stream, or an `AccessLogFile`. */
+export interface AccessSink {
+  write(text: string): unknown;
+}
+
 /** Where a server's messages go. */
 export class Logger {
   private readonly threshold: number;
   private pending: string[] = [];
   private scheduled = false;
+  private readonly format: AccessFormatter;
 
   constructor(
     readonly level: LogLevel = "info",
     /** Where leveled messages (and the `--trace`) go. */
     readonly errorStream: NodeJS.WritableStream = process.stderr,
-    private readonly accessStream: NodeJS.WritableStream = process.stdout,
+    private readonly accessStream: AccessSink = process.stdout,
+    /** The access log's line format (`--access-log-format`). */
+    readonly accessFormat: AccessLogFormat = "short",
   ) {
     this.threshold = LEVELS[level];
+    this.format = accessFormatter(accessFormat);
   }
 
   /** True when messages of `level` are written. */
@@ -57,6 +70,20 @@ export class Logger {
 
   debug(message: string): void {
     this.log("debug", message);
+  }
+
+  /**
+   * Queues the access line of one exchange in the chosen format. `request`
+   * is null for a head that could not be parsed; `durationMs` -1 for none.
+   */
+  request(
+    info: ConnectionInfo,
+    request: RequestHead | null,
+    status: number,
+    bytes: number,
+    durationMs: number,
+  ): void {
+    this.access(this.format(info, request, status, bytes, durationMs));
   }
 
   /** Queues one access-log line; lines go out together at the end of this loop turn. */

@@ -20,6 +20,7 @@ import {
   parseBind,
 } from "./listen.ts";
 import { Logger } from "./log.ts";
+import type { RequestStats } from "./metrics.ts";
 import { resolveOptions, type ServeOptions, type ServerOptions } from "./options.ts";
 import { TrustedProxies } from "./proxy-headers.ts";
 import { readProxyHeader } from "./proxy-reader.ts";
@@ -51,6 +52,11 @@ export class Server {
   private readonly proxied = new WeakMap<Socket, ConnectionAddresses>();
   /** Peers trusted by `proxyHeaders` and `proxyProtocol` (null when both are off). */
   private readonly trusted: TrustedProxies | null;
+  /**
+   * Counters for `--metrics` (see metrics.ts); null counts nothing. Set it
+   * before `listen()`.
+   */
+  stats: RequestStats | null = null;
   private readonly connections = new Set<Live>();
   private webSockets = 0;
   /** Connections accepted over `limitConcurrency` and not closed yet (they only get a 503). */
@@ -255,6 +261,7 @@ export class Server {
     const limit = this.options.limitConcurrency;
     const over = limit > 0 && this.connections.size - this.overloaded >= limit;
     if (over) this.overloaded++;
+    this.stats?.track(socket);
     this.connections.add(new HttpConnection(socket, this, over, addresses));
     // Paused by the PROXY header reader (with its leftover bytes unshifted).
     if (socket.isPaused()) socket.resume();

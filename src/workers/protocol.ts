@@ -5,6 +5,7 @@
  */
 
 import type { CliConfig } from "../cli/args.ts";
+import type { MetricsSnapshot } from "../server/metrics.ts";
 
 /** Environment variable carrying a worker's {@link WorkerConfig} as JSON. */
 export const CONFIG_ENV = "TSGI_WORKER_CONFIG";
@@ -26,19 +27,27 @@ export interface WorkerConfig {
 
 /** Worker to supervisor. */
 export type WorkerMessage =
-  /** Serving: what each bound address is reached at (`Server.urls`). */
-  | { type: "listening"; urls: string[] }
+  /** Serving: the address the listening socket has. */
+  | { type: "listening"; address: string; port: number; family: string }
   /** Could not load the app or bind; `status` is the exit status the CLI would use. */
   | { type: "boot-error"; message: string; status: number; stack?: string }
   /** Still alive: the event loop turned. */
   | { type: "beat" }
   /** `--max-requests` reached: replace me, then stop me. */
-  | { type: "retire"; requests: number };
+  | { type: "retire"; requests: number }
+  /** `--metrics`: my counters, in answer to a scrape (`id`) or as I stop (`id` 0). */
+  | { type: "metrics"; id: number; snapshot: MetricsSnapshot };
 
 /** Supervisor to worker. */
 export type SupervisorMessage =
   /** Stop accepting, drain within `timeoutMs`, exit 0. */
-  { type: "stop"; timeoutMs: number };
+  | { type: "stop"; timeoutMs: number }
+  /** `--shutdown-delay` began: the health path answers 503 from now on; keep serving. */
+  | { type: "unready" }
+  /** A scrape: answer with a `metrics` message carrying the same `id`. */
+  | { type: "metrics"; id: number }
+  /** SIGUSR1: reopen the access log file (logrotate). */
+  | { type: "reopen-logs" };
 
 /** True for objects shaped like a {@link WorkerMessage} (anything else on the channel is Node's own). */
 export function isWorkerMessage(value: unknown): value is WorkerMessage {

@@ -2,19 +2,29 @@
  * The `--workers` supervisor, after gunicorn's arbiter: it forks worker
  * processes (node:cluster), keeps their number up, watches their heartbeats,
  * recycles them after `--max-requests`, and turns signals into graceful stops
- * and zero-downtime reloads. It never imports the app: a crash or a hang in
- * app code can only take down a worker. docs/concurrency.md has the signal
- * table and the reasons behind each choice.
+ * and zero-downtime reloads (`--reload` triggers the same). It never imports
+ * the app: a crash or a hang in app code can only take down a worker. With
+ * `--metrics` it serves the sum of its workers' counters; with
+ * `--shutdown-delay` it tells them to fail health checks before it stops them.
+ * docs/concurrency.md has the signal table and the reasons behind each choice.
  */
 
 import cluster, { type Worker } from "node:cluster";
 import { createServer } from "node:net";
 import { fileURLToPath } from "node:url";
 import { type CliConfig, UsageError } from "../cli/args.ts";
-import { readinessLines } from "../cli/sockets.ts";
-import { clearStaleSocket, formatBind, parseBind } from "../server/listen.ts";
+import { announceMetrics, DEFAULT_METRICS_HOST, metricsListenError } from "../cli/operations.ts";
 import type { Logger } from "../server/log.ts";
+import {
+  addProcessMetrics,
+  addSnapshots,
+  countersOnly,
+  emptySnapshot,
+  type MetricsSnapshot,
+} from "../server/metrics.ts";
+import { serveMetrics } from "../server/metrics-server.ts";
 import { resolveOptions } from "../server/options.ts";
+import type { Server } from "../server/server.ts";
 import { Backoff } from "./backoff.ts";
 import { WorkerBootError } from "./errors.ts";
 import { bootTimeout, DEFAULT_CONCURRENCY, requestLimit, type SupervisorSettings } from "./options.ts";
@@ -28,6 +38,13 @@ import {
 
 /** Extra time a stopping worker gets past the graceful timeout (its own forced close) before SIGKILL. */
 const KILL_GRACE_MS = 2000;
+
+/**
+ * How long a scrape waits for the workers' counters. A worker stuck in a
+ * request does not answer; its last known counters are used instead, so a
+ * scrape is never slower than this.
+ */
+const SCRAPE_WAIT_MS = 1000;
 
 const DEFAULT_PORT = resolveOptions().port;
 
@@ -59,6 +76,15 @@ interface WorkerState {
   /** Why it failed to boot, if it said. */
   bootError: { message: string; status: number } | null;
   killTimer: NodeJS.Timeout | null;
+  /** Its counters as last reported (`--metrics`). */
+  metrics: MetricsSnapshot | null;
+}
+
+/** A scrape waiting for the workers it asked. */
+interface Scrape {
+  readonly id: number;
+  readonly waiting: Set<number>;
+  readonly done: () => void;
 }
 
 /**
@@ -80,8 +106,17 @@ class Supervisor {
   /** The generation serving traffic, and the one a reload is starting (if any). */
   private serving = 0;
   private reloading: number | null = null;
+  /** A reload was asked for while one was in progress (files changed again): start it after. */
+  private reloadPending = false;
   private announced = false;
   private shuttingDown = false;
+  /** `--shutdown-delay` running: health checks fail, workers still serve. */
+  private draining = false;
+  /** Counters of workers that have exited, so totals never go down. */
+  private retired: MetricsSnapshot = emptySnapshot();
+  private readonly scrapes = new Set<Scrape>();
+  private scrapeId = 0;
+  private metricsServer: Server | null = null;
   private readonly heartbeatMs: number;
   private settle: ((status: number) => void) | null = null;
   private failStartup: ((err: Error) => void) | null = null;
@@ -106,22 +141,7 @@ class Supervisor {
 
   async run(): Promise<number> {
     const options = this.config.options;
-    if ((options.bind?.length ?? 0) > 0) {
-      // Every worker asks node:cluster for the same addresses, which this
-      // process binds: so port 0 is resolved here (as below), and a stale
-      // unix socket file is cleared here, once, before any worker exists.
-      const bind: string[] = [];
-      for (const spec of options.bind!) {
-        const target = parseBind(spec);
-        if (target.kind === "tcp" && target.port === 0) {
-          bind.push(formatBind({ ...target, port: await freePort(target.host) }));
-          continue;
-        }
-        if (target.kind === "unix") await clearStaleSocket(target.path);
-        bind.push(spec);
-      }
-      this.config = { ...this.config, options: { ...options, bind } };
-    } else if ((options.port ?? DEFAULT_PORT) === 0) {
+    if ((options.port ?? DEFAULT_PORT) === 0) {
       // Resolve --port 0 here, once: node:cluster closes the shared socket when
       // its last worker exits, and a worker asking for port 0 again would get
       // a new port; asking for the number announced keeps the address stable.
@@ -130,6 +150,7 @@ class Supervisor {
         options: { ...options, port: await freePort(resolveOptions(options).host) },
       };
     }
+    if (this.config.operations.metricsPort !== undefined) await this.startMetrics();
     return await new Promise<number>((resolve, reject) => {
       this.settle = resolve;
       this.failStartup = reject;
@@ -146,6 +167,10 @@ class Supervisor {
       process.on("SIGINT", () => this.stop("SIGINT"));
       process.on("SIGTERM", () => this.stop("SIGTERM"));
       process.on("SIGHUP", () => this.reload());
+      // Only with a log file: SIGUSR1 otherwise starts Node's inspector, and we leave it that.
+      if ((this.config.operations.accessLog ?? "-") !== "-") {
+        process.on("SIGUSR1", () => this.broadcast({ type: "reopen-logs" }));
+      }
       if (this.heartbeatMs > 0) setInterval(() => this.checkHeartbeats(), this.heartbeatMs).unref();
       for (let i = 0; i < this.settings.workers; i++) this.spawn(0, null);
     });
@@ -173,6 +198,7 @@ class Supervisor {
       retiring: false,
       bootError: null,
       killTimer: null,
+      metrics: null,
     });
     worker.on("error", (err) => this.logger.error(`worker ${worker.process.pid}: IPC error`, err));
   }
@@ -190,6 +216,13 @@ class Supervisor {
       case "boot-error":
         state.bootError = { message: message.message, status: message.status };
         if (message.stack !== undefined) this.logger.debug(`worker ${state.pid}: ${message.stack}`);
+        return;
+      case "metrics":
+        state.metrics = message.snapshot;
+        for (const scrape of this.scrapes) {
+          if (scrape.id === message.id && scrape.waiting.delete(worker.id) && scrape.waiting.size === 0)
+            scrape.done();
+        }
         return;
       case "retire":
         if (state.retiring || this.shuttingDown || state.phase !== "ready") return;
@@ -210,6 +243,7 @@ class Supervisor {
       this.stopWorker(state);
       return;
     }
+    if (this.draining) state.worker.send({ type: "unready" } satisfies SupervisorMessage);
     if (state.replaces !== null) {
       const old = state.replaces;
       state.replaces = null;
@@ -219,10 +253,11 @@ class Supervisor {
       if (this.countReady(0) < this.settings.workers) return;
       this.announced = true;
       this.failStartup = null;
+      const host = address.family === "IPv6" ? `[${address.address}]` : address.address;
       const n = this.settings.workers;
       this.logger.info(`Started ${n} worker${n === 1 ? "" : "s"}: ${this.pids(0).join(", ")}`);
       // The readiness line: scripts and tests wait for it, so it is printed at every log level.
-      process.stderr.write(readinessLines(address.urls));
+      process.stderr.write(`INFO: Listening on http://${host}:${address.port} (press CTRL+C to quit)\n`);
       return;
     }
     if (this.reloading !== null && this.countReady(this.reloading) === this.settings.workers) {
@@ -233,6 +268,59 @@ class Supervisor {
         if (other.generation < this.serving) this.stopWorker(other);
       }
       this.logger.info(`Reloaded: workers ${this.pids(this.serving).join(", ")} serve the new code`);
+      this.reloadIfPending();
+    }
+  }
+
+  // ---- metrics ----------------------------------------------------------------------
+
+  /** Starts the `--metrics` listener (before any worker: a port in use fails the start). */
+  private async startMetrics(): Promise<void> {
+    const ops = this.config.operations;
+    try {
+      this.metricsServer = await serveMetrics(
+        ops.metricsHost ?? DEFAULT_METRICS_HOST,
+        ops.metricsPort!,
+        () => this.collectMetrics(),
+        this.logger,
+      );
+    } catch (err) {
+      throw metricsListenError(err, this.config);
+    }
+    announceMetrics(this.metricsServer, this.logger);
+  }
+
+  /** Asks every live worker for its counters and sums them with those of exited workers. */
+  private async collectMetrics(): Promise<MetricsSnapshot> {
+    const id = ++this.scrapeId;
+    const asked = [...this.states.values()].filter((s) => s.phase !== "booting" && s.worker.isConnected());
+    if (asked.length > 0) {
+      await new Promise<void>((resolve) => {
+        const scrape: Scrape = {
+          id,
+          waiting: new Set(asked.map((s) => s.worker.id)),
+          done: () => {
+            clearTimeout(timer);
+            this.scrapes.delete(scrape);
+            resolve();
+          },
+        };
+        const timer = setTimeout(scrape.done, SCRAPE_WAIT_MS);
+        this.scrapes.add(scrape);
+        for (const state of asked) state.worker.send({ type: "metrics", id } satisfies SupervisorMessage);
+      });
+    }
+    let total = this.retired;
+    for (const state of this.states.values()) {
+      if (state.metrics !== null) total = addSnapshots(total, state.metrics);
+    }
+    // The supervisor's own CPU and memory are part of what the server costs.
+    return addProcessMetrics({ ...total });
+  }
+
+  private broadcast(message: SupervisorMessage): void {
+    for (const state of this.states.values()) {
+      if (state.phase !== "booting" && state.worker.isConnected()) state.worker.send(message);
     }
   }
 
@@ -241,6 +329,10 @@ class Supervisor {
     if (state === undefined) return;
     this.states.delete(worker.id);
     if (state.killTimer !== null) clearTimeout(state.killTimer);
+    if (state.metrics !== null) this.retired = addSnapshots(this.retired, countersOnly(state.metrics));
+    for (const scrape of this.scrapes) {
+      if (scrape.waiting.delete(worker.id) && scrape.waiting.size === 0) scrape.done();
+    }
     const how = signal !== null ? `signal ${signal}` : `code ${code}`;
     if (state.phase === "stopping") {
       this.logger.debug(`worker ${state.pid} stopped (${how})`);
@@ -317,14 +409,31 @@ class Supervisor {
 
   // ---- signals ----------------------------------------------------------------------
 
-  /** SIGTERM / SIGINT: every worker drains; a second signal kills them all at once. */
+  /**
+   * SIGTERM / SIGINT: with `--shutdown-delay`, workers fail their health
+   * checks and keep serving for that long first; then every worker drains.
+   * A second signal kills them all at once.
+   */
   private stop(signal: NodeJS.Signals): void {
-    if (this.shuttingDown) {
+    if (this.shuttingDown || this.draining) {
       this.logger.warning(`${signal} again: killing the workers without waiting`);
       for (const state of this.states.values()) state.worker.process.kill("SIGKILL");
       process.exit(1);
     }
+    const delay = this.config.operations.shutdownDelay ?? 0;
+    if (delay > 0 && this.announced) {
+      this.draining = true;
+      this.logger.info(`${signal}: failing health checks, still serving for ${delay / 1000}s`);
+      this.broadcast({ type: "unready" });
+      setTimeout(() => this.shutDown(signal), delay);
+      return;
+    }
+    this.shutDown(signal);
+  }
+
+  private shutDown(signal: NodeJS.Signals): void {
     this.shuttingDown = true;
+    void this.metricsServer?.close(0);
     this.logger.info(`${signal}: shutting down (waiting up to ${this.settings.gracefulTimeout / 1000}s)`);
     for (const timer of this.spawnTimers) clearTimeout(timer);
     this.spawnTimers.clear();
@@ -334,9 +443,11 @@ class Supervisor {
 
   /** SIGHUP: start a new generation with freshly loaded code; stop the old one once all of it listens. */
   private reload(): void {
-    if (!this.announced || this.shuttingDown) return;
+    if (!this.announced || this.shuttingDown || this.draining) return;
     if (this.reloading !== null) {
-      this.logger.warning("SIGHUP: a reload is already in progress");
+      // The code changed again while the new workers boot: reload once more when they are done.
+      this.logger.info("SIGHUP: a reload is in progress; another follows it");
+      this.reloadPending = true;
       return;
     }
     const generation = Math.max(...[...this.states.values()].map((s) => s.generation), this.serving) + 1;
@@ -353,6 +464,13 @@ class Supervisor {
     for (const state of this.states.values()) {
       if (state.generation === generation) this.stopWorker(state);
     }
+    this.reloadIfPending();
+  }
+
+  private reloadIfPending(): void {
+    if (!this.reloadPending) return;
+    this.reloadPending = false;
+    this.reload();
   }
 
   // ---- the end ----------------------------------------------------------------------

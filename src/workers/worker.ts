@@ -3,17 +3,19 @@
  * loads the app, listens through the supervisor's shared socket, beats a
  * heartbeat from its event loop, asks to be replaced after `--max-requests`,
  * and drains then exits when told to stop (or when the supervisor is gone).
+ * With `--metrics` it counts requests and answers the supervisor's scrapes;
+ * with `--health-path` it answers 503 once told the server is draining.
  */
 
 import { buildHandler } from "../cli/app.ts";
 import { UsageError } from "../cli/args.ts";
 import { describeListenError } from "../cli/listen-error.ts";
-import { Logger } from "../server/log.ts";
+import { createLogger, reopenAccessLog, wantsMetrics, withHealth } from "../cli/operations.ts";
+import { RequestStats } from "../server/metrics.ts";
 import { Server } from "../server/server.ts";
 import { CONFIG_ENV, type SupervisorMessage, type WorkerConfig, type WorkerMessage } from "./protocol.ts";
 
 const config = JSON.parse(process.env[CONFIG_ENV] ?? "null") as WorkerConfig;
-const logger = new Logger(config.cli.options.logLevel ?? "info");
 
 function send(message: WorkerMessage, then?: () => void): void {
   if (process.connected) process.send!(message, undefined, {}, then);
@@ -31,6 +33,9 @@ process.on("SIGINT", () => {});
 let stopping = false;
 
 async function run(): Promise<void> {
+  // Inside run(): a bad --access-log path is reported as this worker's boot error.
+  const output = createLogger(config.cli);
+  const logger = output.logger;
   const app = await buildHandler(config.cli, logger, config.multiprocess);
   let requests = 0;
   let retiring = false;
@@ -44,7 +49,14 @@ async function run(): Promise<void> {
           }
         }
       : app.handler;
-  const server = new Server(handler, config.cli.options, logger);
+  let ready = true;
+  const server: Server = new Server(
+    withHealth(config.cli, handler, () => ready && !server.shuttingDown),
+    config.cli.options,
+    logger,
+  );
+  if (wantsMetrics(config.cli)) server.stats = new RequestStats();
+  const snapshot = () => server.stats!.snapshot(server.connectionCount, server.webSocketCount);
   try {
     await server.listen();
   } catch (err) {
@@ -57,20 +69,38 @@ async function run(): Promise<void> {
     void server
       .close(timeoutMs)
       .then(() => app.close())
+      .then(() => output.close())
       .then(() => {
         if (heartbeat !== null) clearInterval(heartbeat);
-        process.exit(0);
+        // The last counts, so the supervisor's totals keep this worker's requests.
+        if (server.stats !== null)
+          send({ type: "metrics", id: 0, snapshot: snapshot() }, () => process.exit(0));
+        else process.exit(0);
       });
   };
   process.on("message", (message: SupervisorMessage) => {
-    if (message?.type === "stop") stop(message.timeoutMs);
+    switch (message?.type) {
+      case "stop":
+        stop(message.timeoutMs);
+        return;
+      case "unready":
+        ready = false;
+        return;
+      case "metrics":
+        if (server.stats !== null) send({ type: "metrics", id: message.id, snapshot: snapshot() });
+        return;
+      case "reopen-logs":
+        if (output.accessFile !== null) reopenAccessLog(output.accessFile, logger);
+        return;
+    }
   });
   // SIGTERM sent to a worker alone: drain and exit; the supervisor replaces it.
   // (Before this point SIGTERM ends a booting worker at once, which is what a
   // worker with nothing in flight should do.) If the supervisor is killed,
   // node:cluster ends its workers itself when the IPC channel closes.
   process.on("SIGTERM", () => stop(server.options.gracefulTimeout));
-  send({ type: "listening", urls: server.urls });
+  const { address, port, family } = server.address;
+  send({ type: "listening", address, port, family });
 }
 
 run().catch((err: unknown) => {
