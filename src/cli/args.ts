@@ -10,9 +10,13 @@ import { DEFAULT_LIFESPAN, LIFESPAN_MODES, type LifespanMode } from "../gateways
 import { type GatewaySettings, INTERFACES, type Interface } from "../gateways/select.ts";
 import type { ParserLimits } from "../http1/limits.ts";
 import { ACCESS_LOG_FORMATS, type AccessLogFormat, isAccessLogFormat } from "../server/access-log.ts";
+import { formatBind, parseBind } from "../server/listen.ts";
 import { isLogLevel, type LogLevel } from "../server/log.ts";
 import { DEFAULT_OPTIONS, type ServeOptions } from "../server/options.ts";
+import { DEFAULT_FORWARDED_ALLOW_IPS, TrustedProxies } from "../server/proxy-headers.ts";
+import type { TlsOptions } from "../server/tls.ts";
 import { type ConcurrencyOptions, DEFAULT_CONCURRENCY } from "../workers/options.ts";
+import { adoptSystemdSockets } from "./sockets.ts";
 
 /** A command line that cannot be run as given; printed as one line, exit status 2. */
 export class UsageError extends Error {
@@ -82,6 +86,11 @@ const concurrency =
   (c: CliConfig, v: string | number | boolean): void => {
     c.concurrency[key] = v as number;
   };
+const tlsFile =
+  (key: "certFile" | "keyFile" | "passphrase" | "caFile") =>
+  (c: CliConfig, v: string | number | boolean): void => {
+    c.options.tls = { ...(c.options.tls ?? {}), [key]: v as string } satisfies TlsOptions;
+  };
 const seconds = (ms: number) => `${ms / 1000}`;
 const L = DEFAULT_OPTIONS.limits;
 
@@ -100,6 +109,77 @@ export const OPTIONS: readonly OptionSpec[] = [
     help: "Port to bind; 0 picks a free one.",
     shown: "8000",
     apply: option("port"),
+  },
+  {
+    flag: "bind",
+    kind: "string",
+    help: "Listen on HOST:PORT, [IPV6]:PORT, unix:PATH or fd://N instead of --host/--port (repeatable).",
+    apply: (c, v) => (c.options.bind = [...(c.options.bind ?? []), v as string]),
+  },
+  {
+    flag: "uds",
+    kind: "string",
+    help: "Listen on this unix domain socket (a stale socket file is replaced, a live one refused).",
+    apply: (c, v) => (c.options.bind = [...(c.options.bind ?? []), `unix:${v as string}`]),
+  },
+  {
+    flag: "uds-mode",
+    kind: "string",
+    help: "Permissions of the unix socket file, in octal (e.g. 660); without it the umask decides.",
+    apply(c, v) {
+      if (!/^0?[0-7]{3}$/.test(v as string))
+        throw new UsageError("--uds-mode must be octal permissions, e.g. 660");
+      c.options.udsMode = Number.parseInt(v as string, 8);
+    },
+  },
+  {
+    flag: "fd",
+    kind: "integer",
+    help: "Listen on this inherited socket file descriptor (systemd socket activation: 3).",
+    apply: (c, v) => (c.options.bind = [...(c.options.bind ?? []), `fd://${v as number}`]),
+  },
+  {
+    flag: "ssl-certfile",
+    kind: "string",
+    help: "Serve HTTPS with this PEM certificate chain (needs --ssl-keyfile).",
+    apply: tlsFile("certFile"),
+  },
+  {
+    flag: "ssl-keyfile",
+    kind: "string",
+    help: "The certificate's PEM private key.",
+    apply: tlsFile("keyFile"),
+  },
+  {
+    flag: "ssl-keyfile-password",
+    kind: "string",
+    help: "Passphrase of an encrypted --ssl-keyfile.",
+    apply: tlsFile("passphrase"),
+  },
+  {
+    flag: "ssl-ca-certs",
+    kind: "string",
+    help: "Require client certificates signed by these PEM CA certificates (mutual TLS).",
+    apply: tlsFile("caFile"),
+  },
+  {
+    flag: "proxy-headers",
+    kind: "flag",
+    help: "Take the client's address, scheme and host from X-Forwarded-For/-Proto/-Host or Forwarded, from trusted peers.",
+    apply: (c) => (c.options.proxyHeaders = true),
+  },
+  {
+    flag: "forwarded-allow-ips",
+    kind: "string",
+    help: "Peers trusted by --proxy-headers and --proxy-protocol: IPs, CIDRs, unix, or * for all.",
+    shown: DEFAULT_FORWARDED_ALLOW_IPS,
+    apply: option("forwardedAllowIps"),
+  },
+  {
+    flag: "proxy-protocol",
+    kind: "flag",
+    help: "Read a PROXY protocol v1/v2 header (HAProxy, nginx stream, AWS NLB) on connections from trusted peers.",
+    apply: (c) => (c.options.proxyProtocol = true),
   },
   {
     flag: "interface",
@@ -553,6 +633,7 @@ export function parseCommandLine(
   if (positional.length > 1) throw new UsageError(`unexpected argument ${positional[1]}`);
   config.target = positional[0]!;
   checkConcurrency(config);
+  checkListening(config);
   return config;
 }
 
@@ -574,5 +655,39 @@ function checkConcurrency(config: CliConfig): void {
     throw new UsageError(
       `--threads runs WSGI-style (synchronous) apps; a ${config.interface} app already serves concurrent requests on one thread`,
     );
+  }
+}
+
+/** Addresses, TLS and proxy settings that cannot work, refused before anything starts. */
+function checkListening(config: CliConfig): void {
+  adoptSystemdSockets(config);
+  const o = config.options;
+  const bind = o.bind ?? [];
+  for (const spec of bind) {
+    try {
+      parseBind(spec);
+    } catch (err) {
+      throw new UsageError((err as Error).message);
+    }
+  }
+  if (bind.length > 0 && (o.host !== undefined || o.port !== undefined)) {
+    // --host/--port named alongside other addresses: listen there too, first.
+    const tcp = {
+      kind: "tcp",
+      host: o.host ?? DEFAULT_OPTIONS.host,
+      port: o.port ?? DEFAULT_OPTIONS.port,
+    } as const;
+    o.bind = [formatBind(tcp), ...bind];
+  }
+  if (o.udsMode != null && !(o.bind ?? []).some((b) => b.startsWith("unix:")))
+    throw new UsageError("--uds-mode needs --uds PATH or --bind unix:PATH");
+  if (o.tls != null && (o.tls.certFile === undefined || o.tls.keyFile === undefined))
+    throw new UsageError("TLS needs both --ssl-certfile and --ssl-keyfile");
+  if (o.forwardedAllowIps !== undefined && !o.proxyHeaders && !o.proxyProtocol)
+    throw new UsageError("--forwarded-allow-ips needs --proxy-headers or --proxy-protocol");
+  try {
+    TrustedProxies.parse(o.forwardedAllowIps ?? DEFAULT_FORWARDED_ALLOW_IPS);
+  } catch (err) {
+    throw new UsageError((err as Error).message);
   }
 }

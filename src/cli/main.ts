@@ -24,6 +24,7 @@ import {
   withHealth,
 } from "./operations.ts";
 import { watchForReload } from "./reload.ts";
+import { readinessLines } from "./sockets.ts";
 
 function version(): string {
   const pkg = JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as {
@@ -141,7 +142,7 @@ async function main(argv: string[]): Promise<number> {
       // The readiness line: scripts and tests wait for it, so it is printed at
       // every log level, and only once the signal handlers are in place: a
       // caller woken by it may send SIGTERM before we run another statement.
-      process.stderr.write(`INFO: Listening on ${running.url} (press CTRL+C to quit)\n`);
+      process.stderr.write(readinessLines(running.urls));
     });
     logger.info("Stopped");
     await output.close();

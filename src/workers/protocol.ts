@@ -27,8 +27,8 @@ export interface WorkerConfig {
 
 /** Worker to supervisor. */
 export type WorkerMessage =
-  /** Serving: the address the listening socket has. */
-  | { type: "listening"; address: string; port: number; family: string }
+  /** Serving: what each bound address is reached at (`Server.urls`). */
+  | { type: "listening"; urls: string[] }
   /** Could not load the app or bind; `status` is the exit status the CLI would use. */
   | { type: "boot-error"; message: string; status: number; stack?: string }
   /** Still alive: the event loop turned. */

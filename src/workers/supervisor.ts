@@ -14,6 +14,8 @@ import { createServer } from "node:net";
 import { fileURLToPath } from "node:url";
 import { type CliConfig, UsageError } from "../cli/args.ts";
 import { announceMetrics, DEFAULT_METRICS_HOST, metricsListenError } from "../cli/operations.ts";
+import { readinessLines } from "../cli/sockets.ts";
+import { clearStaleSocket, formatBind, parseBind } from "../server/listen.ts";
 import type { Logger } from "../server/log.ts";
 import {
   addProcessMetrics,
@@ -141,7 +143,22 @@ class Supervisor {
 
   async run(): Promise<number> {
     const options = this.config.options;
-    if ((options.port ?? DEFAULT_PORT) === 0) {
+    if ((options.bind?.length ?? 0) > 0) {
+      // Every worker asks node:cluster for the same addresses, which this
+      // process binds: so port 0 is resolved here (as below), and a stale
+      // unix socket file is cleared here, once, before any worker exists.
+      const bind: string[] = [];
+      for (const spec of options.bind!) {
+        const target = parseBind(spec);
+        if (target.kind === "tcp" && target.port === 0) {
+          bind.push(formatBind({ ...target, port: await freePort(target.host) }));
+          continue;
+        }
+        if (target.kind === "unix") await clearStaleSocket(target.path);
+        bind.push(spec);
+      }
+      this.config = { ...this.config, options: { ...options, bind } };
+    } else if ((options.port ?? DEFAULT_PORT) === 0) {
       // Resolve --port 0 here, once: node:cluster closes the shared socket when
       // its last worker exits, and a worker asking for port 0 again would get
       // a new port; asking for the number announced keeps the address stable.
@@ -253,11 +270,10 @@ class Supervisor {
       if (this.countReady(0) < this.settings.workers) return;
       this.announced = true;
       this.failStartup = null;
-      const host = address.family === "IPv6" ? `[${address.address}]` : address.address;
       const n = this.settings.workers;
       this.logger.info(`Started ${n} worker${n === 1 ? "" : "s"}: ${this.pids(0).join(", ")}`);
       // The readiness line: scripts and tests wait for it, so it is printed at every log level.
-      process.stderr.write(`INFO: Listening on http://${host}:${address.port} (press CTRL+C to quit)\n`);
+      process.stderr.write(readinessLines(address.urls));
       return;
     }
     if (this.reloading !== null && this.countReady(this.reloading) === this.settings.workers) {

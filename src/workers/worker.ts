@@ -99,8 +99,7 @@ async function run(): Promise<void> {
   // worker with nothing in flight should do.) If the supervisor is killed,
   // node:cluster ends its workers itself when the IPC channel closes.
   process.on("SIGTERM", () => stop(server.options.gracefulTimeout));
-  const { address, port, family } = server.address;
-  send({ type: "listening", address, port, family });
+  send({ type: "listening", urls: server.urls });
 }
 
 run().catch((err: unknown) => {
