@@ -13,26 +13,9 @@ import {
   ProxyPreambleParser,
   ProxyProtocolError,
 } from "../../src/server/proxy-protocol.ts";
+import { inet4, v2 } from "./support.ts";
 
 const SIG = Buffer.from("0d0a0d0a000d0a515549540a", "hex");
-
-/** A v2 header: version/command byte, family/transport byte, then the address block and TLVs. */
-export function v2(command: number, familyTransport: number, body: Buffer): Buffer {
-  const head = Buffer.alloc(4);
-  head[0] = 0x20 | command;
-  head[1] = familyTransport;
-  head.writeUInt16BE(body.length, 2);
-  return Buffer.concat([SIG, head, body]);
-}
-
-export function inet4(src: string, dst: string, sport: number, dport: number): Buffer {
-  const b = Buffer.alloc(12);
-  Buffer.from(src.split(".").map(Number)).copy(b, 0);
-  Buffer.from(dst.split(".").map(Number)).copy(b, 4);
-  b.writeUInt16BE(sport, 8);
-  b.writeUInt16BE(dport, 10);
-  return b;
-}
 
 /** Feeds `bytes` in pieces cut at `cuts`; returns the preamble and the rest. */
 function parse(bytes: Buffer, cuts: number[] = []): { preamble: ProxyPreamble; rest: string } {
