@@ -8,6 +8,10 @@
  *   tsgi examples/chat/app.ts           # then open http://127.0.0.1:8000/ in two tabs
  *   open http://127.0.0.1:8000/?name=ada
  *
+ *   # Several instances sharing one room through Redis pub/sub (redis-room.ts):
+ *   REDIS_URL=redis://127.0.0.1:6379 tsgi --port 8001 examples/chat/app.ts
+ *   REDIS_URL=redis://127.0.0.1:6379 tsgi --port 8002 examples/chat/app.ts
+ *
  * Protocol: the page sends each chat line as a text message; the server
  * sends JSON text messages `{ type: "join" | "leave", name, reason? }` and
  * `{ type: "message", name, text }`.
@@ -138,4 +142,16 @@ export function createChatApp(room: Room = new MemoryRoom()): Hono {
   return app;
 }
 
-export default createChatApp();
+/**
+ * The room of the default export: Redis pub/sub when `REDIS_URL` is set, so
+ * any number of instances (processes, `--workers`, machines) share it; else
+ * a room in this process. The Redis client is imported only when used.
+ */
+async function defaultRoom(): Promise<Room> {
+  const url = process.env.REDIS_URL;
+  if (url === undefined || url === "") return new MemoryRoom();
+  const { RedisRoom } = await import("./redis-room.ts");
+  return await RedisRoom.connect(url);
+}
+
+export default createChatApp(await defaultRoom());
