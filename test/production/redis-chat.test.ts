@@ -1,15 +1,21 @@
 /**
  * Scaling the chat out: a real `redis-server` (Debian's package; .ci/run
  * installs it) on a free loopback port with a temporary directory, two tsgi
- * instances of examples/chat started through the CLI with `REDIS_URL`, and a
- * message sent by a WebSocket client of one instance reaching a client of
- * the other. The instances are reached directly (no proxy in front).
+ * instances of examples/chat started through the CLI with `REDIS_URL`, and
+ * a real nginx in front of them running docs/deploy/nginx.conf with both
+ * instances in its upstream. Two WebSocket clients through nginx land on
+ * different instances (each instance's access log shows one upgrade), and a
+ * message sent by one reaches the other through Redis.
  */
 
 import assert from "node:assert/strict";
 import { type ChildProcess, spawn, spawnSync } from "node:child_process";
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { connect } from "node:net";
+import { join } from "node:path";
 import { after, before, test } from "node:test";
 import WebSocket from "ws";
+import { ROOT } from "../helpers.ts";
 import { waitFor } from "../workers/support.ts";
 import { startTsgi, type Tsgi } from "./operations-support.ts";
 import { freePort, tempDir } from "./support.ts";
@@ -17,15 +23,20 @@ import { freePort, tempDir } from "./support.ts";
 const CHAT = "examples/chat/app.ts";
 
 let redis: ChildProcess | null = null;
+let nginx: ChildProcess | null = null;
 let redisUrl = "";
+let dir = "";
 let cleanup = () => {};
 
 before(async () => {
   const found = spawnSync("redis-server", ["--version"]);
   if (found.error !== undefined)
     throw new Error("redis-server is not installed (apt-get install redis-server)");
+  if (spawnSync("nginx", ["-v"]).error !== undefined)
+    throw new Error("nginx is not installed (apt-get install nginx)");
   const tmp = tempDir("tsgi-redis-");
   cleanup = tmp.cleanup;
+  dir = tmp.dir;
   const port = await freePort();
   // No persistence, loopback only: a throwaway server for this test.
   redis = spawn(
@@ -47,8 +58,68 @@ before(async () => {
 
 after(() => {
   redis?.kill("SIGKILL");
+  nginx?.kill("SIGKILL");
   cleanup();
 });
+
+/**
+ * Runs nginx in the foreground with docs/deploy/nginx.conf, its upstream
+ * line replaced by one line per instance and its listen line by `port`.
+ */
+async function startNginx(port: number, upstreams: number[]): Promise<ChildProcess> {
+  let site = readFileSync(join(ROOT, "docs/deploy/nginx.conf"), "utf8");
+  const upstream = /^(\s*)server \S+;\s*# test: tsgi's address$/m;
+  const listen = /^(\s*)listen \S+;\s*# test: nginx's address$/m;
+  assert.match(site, upstream);
+  assert.match(site, listen);
+  site = site
+    .replace(upstream, upstreams.map((p) => `$1server 127.0.0.1:${p};`).join("\n"))
+    .replace(listen, `$1listen 127.0.0.1:${port};`);
+  const prefix = join(dir, "nginx");
+  mkdirSync(prefix, { recursive: true });
+  writeFileSync(join(prefix, "site.conf"), site);
+  const temp = ["client_body", "proxy", "fastcgi", "uwsgi", "scgi"].map(
+    (t) => `${t}_temp_path ${prefix}/${t};`,
+  );
+  const conf = [
+    // As root, nginx's workers would run as nobody and could not write the temp paths.
+    ...(process.getuid?.() === 0 ? ["user root;"] : []),
+    "worker_processes 1;",
+    `pid ${prefix}/nginx.pid;`,
+    `error_log ${prefix}/error.log warn;`,
+    "events { worker_connections 64; }",
+    `http { access_log off; ${temp.join(" ")} include ${prefix}/site.conf; }`,
+  ];
+  writeFileSync(join(prefix, "nginx.conf"), `${conf.join("\n")}\n`);
+  const child = spawn(
+    "nginx",
+    ["-p", prefix, "-e", `${prefix}/error.log`, "-c", `${prefix}/nginx.conf`, "-g", "daemon off;"],
+    { stdio: "ignore" },
+  );
+  let accepting = false;
+  let probing = false;
+  await waitFor(
+    () => {
+      if (child.exitCode !== null) {
+        const log = existsSync(`${prefix}/error.log`) ? readFileSync(`${prefix}/error.log`, "utf8") : "";
+        throw new Error(`nginx exited with ${child.exitCode}:\n${log}`);
+      }
+      if (!accepting && !probing) {
+        probing = true;
+        const socket = connect(port, "127.0.0.1", () => {
+          accepting = true;
+          socket.destroy();
+        });
+        socket.on("error", () => {});
+        socket.on("close", () => (probing = false));
+      }
+      return accepting;
+    },
+    "nginx to accept",
+    10_000,
+  );
+  return child;
+}
 
 /** A chat member: its socket and every event it received, parsed. */
 async function member(port: number, name: string) {
@@ -62,17 +133,28 @@ async function member(port: number, name: string) {
   return { ws, events };
 }
 
-test("two chat instances share one room through Redis pub/sub", async () => {
+test("two chat instances behind nginx share one room through Redis pub/sub", async () => {
   const instances: Tsgi[] = [];
   try {
     for (let i = 0; i < 2; i++) {
       instances.push(
-        await startTsgi(["--port", "0", "--no-access-log", CHAT], { env: { REDIS_URL: redisUrl } }),
+        await startTsgi(["--port", "0", "--proxy-headers", CHAT], { env: { REDIS_URL: redisUrl } }),
       );
     }
     const [one, two] = instances as [Tsgi, Tsgi];
-    const ada = await member(one.port, "ada");
-    const bob = await member(two.port, "bob");
+    const front = await freePort();
+    nginx = await startNginx(front, [one.port, two.port]);
+    const ada = await member(front, "ada");
+    const bob = await member(front, "bob");
+    // nginx's round-robin put each client on its own instance: one upgrade (101) in each access log.
+    const upgrades = (t: Tsgi) =>
+      t
+        .stdout()
+        .split("\n")
+        .filter((l) => /"GET \/ws\?name=\w+ HTTP\/1\.1" 101 /.test(l));
+    await waitFor(() => upgrades(one).length + upgrades(two).length === 2, "both upgrades logged");
+    assert.equal(upgrades(one).length, 1, one.stdout());
+    assert.equal(upgrades(two).length, 1, two.stdout());
     // Bob, on the other instance, sees Ada's words; Ada sees Bob join.
     await waitFor(() => ada.events.some((e) => e.type === "join" && e.name === "bob"), "ada to see bob join");
     ada.ws.send("hello from instance one");
