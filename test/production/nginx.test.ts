@@ -197,6 +197,17 @@ async function behindNginx(
   }
 }
 
+test("docs/deploy.md shows both nginx files exactly as the tests run them", () => {
+  const doc = readFileSync(join(ROOT, "docs/deploy.md"), "utf8");
+  for (const file of ["nginx.conf", "nginx-stream.conf"]) {
+    const text = readFileSync(join(ROOT, "docs/deploy", file), "utf8");
+    assert.ok(
+      doc.includes(`\`\`\`nginx\n${text}\`\`\``),
+      `docs/deploy.md must show docs/deploy/${file} verbatim`,
+    );
+  }
+});
+
 describe("nginx reverse proxy (docs/deploy/nginx.conf)", () => {
   test("tsgi trusts nginx: the app sees the client's address, over HTTP and WebSocket", async () => {
     await behindNginx(
