@@ -35,13 +35,18 @@ export function prng(seed: number): (n: number) => number {
 }
 
 /**
- * Runs a fast-check property for `ms` (at least `minRuns` runs). A failure
+ * Runs a fast-check property `minRuns` times, then for `ms` more. A failure
  * throws fast-check's report (counterexample, seed, path) plus the line that
  * replays it. Returns the number of runs, for the figures in docs/reliability.md.
  */
 export function checkProperty<T>(name: string, property: fc.IProperty<T>, ms: number, minRuns = 20): number {
   const seed = fuzzSeed();
-  return verdict(name, seed, fc.check(property, runOptions(seed, ms)), ms, minRuns);
+  // First a fixed number of runs, however slow the machine: a busy CI box
+  // must not turn "too few runs" into a failure. Then runs for the time budget.
+  const fixed = verdict(name, seed, fc.check(property, { seed, numRuns: minRuns }), ms, minRuns);
+  const timedSeed = (seed + 1) | 0;
+  // Reported as `seed`: replaying it runs this same second phase again.
+  return fixed + verdict(name, seed, fc.check(property, runOptions(timedSeed, ms)), ms, 0);
 }
 
 /** {@link checkProperty} for an async property. */
@@ -52,7 +57,9 @@ export async function checkAsyncProperty<T>(
   minRuns = 20,
 ): Promise<number> {
   const seed = fuzzSeed();
-  return verdict(name, seed, await fc.check(property, runOptions(seed, ms)), ms, minRuns);
+  const fixed = verdict(name, seed, await fc.check(property, { seed, numRuns: minRuns }), ms, minRuns);
+  const timedSeed = (seed + 1) | 0;
+  return fixed + verdict(name, seed, await fc.check(property, runOptions(timedSeed, ms)), ms, 0);
 }
 
 function runOptions(seed: number, ms: number) {
