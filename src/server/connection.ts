@@ -82,6 +82,8 @@ export class HttpConnection implements ExchangeOwner, Expirable {
   private pumping = false;
   /** Inside the 'data' handler; responses written now may be batched. */
   private inOnData = false;
+  /** Some bytes have arrived (see `shutdown(keepUnused)`). */
+  private received = false;
   /** The socket is corked to batch pipelined responses; uncorked when the read is handled. */
   private corked = false;
   /** A 101 handed the socket to a WebSocket session; HTTP is over here. */
@@ -138,10 +140,12 @@ export class HttpConnection implements ExchangeOwner, Expirable {
   /**
    * Part of a graceful shutdown: an idle connection is closed now; a busy one
    * answers its current request with `Connection: close` and closes after it.
+   * With `keepUnused`, a connection that has not received a byte yet is left
+   * open for its first request (the server closes it later if none comes).
    */
-  shutdown(): void {
+  shutdown(keepUnused = false): void {
     this.core.closeAfterResponse();
-    if (this.idle) this.closeGracefully("server shutting down");
+    if (this.idle && !(keepUnused && !this.received)) this.closeGracefully("server shutting down");
   }
 
   /** Closes the socket at once, whatever is in flight. */
@@ -152,6 +156,7 @@ export class HttpConnection implements ExchangeOwner, Expirable {
   // ---- socket events ------------------------------------------------------
 
   private onData(chunk: Buffer): void {
+    this.received = true;
     if (this.tracer !== null) this.traceRead(chunk);
     if (this.closing) return; // lingering close: read and drop
     const startsRequest = this.exchange === null && !this.discarding && this.core.idle;

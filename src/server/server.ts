@@ -167,8 +167,14 @@ export class Server {
    * Graceful shutdown: stop accepting, close idle connections now, let
    * in-flight requests finish (answered with `Connection: close`), and after
    * `timeoutMs` (default `gracefulTimeout`) close whatever is left.
+   *
+   * `unusedGraceMs` keeps connections that have not sent a byte yet for that
+   * long, so their first request is answered (with `Connection: close`) rather
+   * than refused. A `--workers` worker stopping for a reload uses it: the
+   * supervisor may have handed it a connection just before the stop, whose
+   * request is on its way (Go's `Server.Shutdown` gives such connections 5 s).
    */
-  close(timeoutMs = this.options.gracefulTimeout): Promise<void> {
+  close(timeoutMs = this.options.gracefulTimeout, unusedGraceMs = 0): Promise<void> {
     if (this.closing !== null) return this.closing;
     this.closing = new Promise<void>((resolve) => {
       // Closing a listener bound to a unix path also removes the socket file.
@@ -183,7 +189,18 @@ export class Server {
         for (const connection of this.connections) connection.destroy();
       }, timeoutMs);
       this.allClosed = done;
-      for (const connection of this.connections) connection.shutdown();
+      for (const connection of this.connections) {
+        if (connection instanceof HttpConnection) connection.shutdown(unusedGraceMs > 0);
+        else connection.shutdown();
+      }
+      if (unusedGraceMs > 0) {
+        const grace = setTimeout(() => {
+          for (const connection of this.connections) {
+            if (connection instanceof HttpConnection) connection.shutdown();
+          }
+        }, unusedGraceMs);
+        grace.unref();
+      }
       if (this.connections.size === 0) done();
     });
     return this.closing;

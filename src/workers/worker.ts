@@ -32,6 +32,9 @@ process.on("SIGINT", () => {});
 
 let stopping = false;
 
+/** How long a stopping worker waits for the first request of a connection just handed to it. */
+const UNUSED_GRACE_MS = 1000;
+
 async function run(): Promise<void> {
   // Inside run(): a bad --access-log path is reported as this worker's boot error.
   const output = createLogger(config.cli);
@@ -66,8 +69,10 @@ async function run(): Promise<void> {
   const stop = (timeoutMs: number) => {
     if (stopping) return;
     stopping = true;
+    // A connection the supervisor handed over just before the stop may not
+    // have delivered its request yet: give it a moment instead of closing it unused.
     void server
-      .close(timeoutMs)
+      .close(timeoutMs, UNUSED_GRACE_MS)
       .then(() => app.close())
       .then(() => output.close())
       .then(() => {
