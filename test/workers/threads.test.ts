@@ -27,17 +27,34 @@ describe("--threads 4", () => {
     return JSON.parse(o.body) as Record<string, unknown>;
   };
 
+  /**
+   * The threads a batch of four concurrent blocking requests ran on, retried
+   * until the batch spread over four: on a loaded machine one request may end
+   * before the last one arrives, and a replacement thread needs a moment to
+   * load the app.
+   */
+  const fourThreads = async (): Promise<Set<number>> => {
+    let seen = new Set<number>();
+    for (let i = 0; i < 50 && seen.size < 4; i++) {
+      const batch = await Promise.all(Array.from({ length: 4 }, () => json("/block?ms=300")));
+      seen = new Set(batch.map((r) => r.threadId as number));
+    }
+    return seen;
+  };
+
   test("four blocking requests run at the same time, on four threads", async () => {
-    const results = (await Promise.all(Array.from({ length: 4 }, () => json("/block?ms=300")))) as {
-      threadId: number;
-      start: number;
-      end: number;
-    }[];
-    assert.equal(new Set(results.map((r) => r.threadId)).size, 4, "four different threads");
-    // Every request started blocking before any of them finished: they overlapped.
-    const lastStart = Math.max(...results.map((r) => r.start));
-    const firstEnd = Math.min(...results.map((r) => r.end));
-    assert.ok(lastStart < firstEnd, `intervals overlap: ${JSON.stringify(results)}`);
+    type Block = { threadId: number; start: number; end: number };
+    // Every request started blocking before any of them finished: they
+    // overlapped. Serialized requests never do; a loaded machine may delay one
+    // request past the others' end, so a few batches are allowed.
+    const overlapped = (batch: Block[]) =>
+      new Set(batch.map((r) => r.threadId)).size === 4 &&
+      Math.max(...batch.map((r) => r.start)) < Math.min(...batch.map((r) => r.end));
+    let batch: Block[] = [];
+    for (let i = 0; i < 10 && !overlapped(batch); i++) {
+      batch = (await Promise.all(Array.from({ length: 4 }, () => json("/block?ms=300")))) as Block[];
+    }
+    assert.ok(overlapped(batch), `four threads, overlapping: ${JSON.stringify(batch)}`);
   });
 
   test("wsgi.multithread is true (and wsgi.multiprocess false without --workers)", async () => {
@@ -76,17 +93,13 @@ describe("--threads 4", () => {
   });
 
   test("a thread that exits fails its request with 500 and is replaced", async () => {
-    const batch = await Promise.all(Array.from({ length: 4 }, () => json("/block?ms=200")));
-    const before = new Set(batch.map((r) => r.threadId as number));
+    const before = await fourThreads();
     assert.equal(before.size, 4);
     const o = await request(cli.port, "/exit");
     assert.equal(o.status, 500);
     assert.match(cli.stderr(), /exited with code 7/);
-    // Four concurrent requests still find four threads, one of them new.
-    const now = new Set<number>();
-    for (const r of await Promise.all(Array.from({ length: 4 }, () => json("/block?ms=200")))) {
-      now.add(r.threadId as number);
-    }
+    // Four concurrent requests find four threads again, one of them new.
+    const now = await fourThreads();
     assert.equal(now.size, 4);
     assert.ok(
       [...now].some((id) => !before.has(id)),
