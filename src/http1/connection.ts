@@ -62,6 +62,15 @@ function isFieldText(s: string): boolean {
   return !NOT_FIELD_TEXT.test(s);
 }
 
+/** Refuses a response field whose name is not a token or whose value could inject a line (CR, LF, NUL, ...). */
+function checkField(name: string, value: string): void {
+  if (!isToken(name))
+    throw new LocalProtocolError("invalid response header name", "TSGI_ERR_BAD_RESPONSE_HEADER");
+  if (typeof value !== "string" || !isFieldText(value)) {
+    throw new LocalProtocolError(`invalid value for response header ${name}`, "TSGI_ERR_BAD_RESPONSE_HEADER");
+  }
+}
+
 /**
  * The server side of one HTTP/1.1 connection.
  *
@@ -226,14 +235,7 @@ export class ServerConnection {
     for (let i = 0; i < headers.length; i += 2) {
       const name = headers[i]!;
       const value = headers[i + 1]!;
-      if (!isToken(name))
-        throw new LocalProtocolError("invalid response header name", "TSGI_ERR_BAD_RESPONSE_HEADER");
-      if (typeof value !== "string" || !isFieldText(value)) {
-        throw new LocalProtocolError(
-          `invalid value for response header ${name}`,
-          "TSGI_ERR_BAD_RESPONSE_HEADER",
-        );
-      }
+      checkField(name, value);
       switch (name.length) {
         case 4:
           if (name.toLowerCase() === "date") hasDate = true;
@@ -357,14 +359,7 @@ export class ServerConnection {
     for (let i = 0; i < headers.length; i += 2) {
       const name = headers[i]!;
       const value = headers[i + 1]!;
-      if (!isToken(name))
-        throw new LocalProtocolError("invalid response header name", "TSGI_ERR_BAD_RESPONSE_HEADER");
-      if (typeof value !== "string" || !isFieldText(value)) {
-        throw new LocalProtocolError(
-          `invalid value for response header ${name}`,
-          "TSGI_ERR_BAD_RESPONSE_HEADER",
-        );
-      }
+      checkField(name, value);
       const lower = name.toLowerCase();
       // A 1xx has no body: framing fields would only mislead (RFC 9110 §8.6).
       if (lower === "content-length" || lower === "transfer-encoding") continue;
