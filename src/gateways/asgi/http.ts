@@ -12,7 +12,7 @@ import type { BodySink, Exchange } from "../../server/exchange.ts";
 import type { Logger } from "../../server/log.ts";
 import { ASGIContractError, ASGIDisconnectedError } from "./errors.ts";
 import { bodyBytes, flatHeaders } from "./scope.ts";
-import { tracedCallables, traceScope } from "./trace.ts";
+import { appCallables } from "./trace.ts";
 import type { ASGIApp, HTTPReceiveEvent, HTTPScope, ReceiveEvent, SendEvent } from "./types.ts";
 
 const EMPTY = new Uint8Array(0);
@@ -52,12 +52,7 @@ export class HTTPRun implements BodySink {
   run(app: ASGIApp, scope: HTTPScope): void {
     let result: Promise<void>;
     try {
-      let receive = this.receive;
-      let send = this.send;
-      if (this.ex.tracer !== null) {
-        traceScope(this.ex, scope as unknown as Record<string, unknown>);
-        [receive, send] = tracedCallables(this.ex, receive, send);
-      }
+      const [receive, send] = appCallables(this.ex, scope, this.receive, this.send);
       result = Promise.resolve(app(scope, receive, send));
     } catch (err) {
       this.failed(err);

@@ -34,7 +34,7 @@ export function describeEvent(event: unknown): string {
 }
 
 /** The scope's key fields. */
-export function traceScope(ex: Exchange, scope: Record<string, unknown>): void {
+function traceScope(ex: Exchange, scope: Record<string, unknown>): void {
   const lines = [`ASGI-style: ${scope.type} scope built`];
   for (const key of ["method", "path", "query_string", "scheme", "http_version", "subprotocols"]) {
     const value = scope[key];
@@ -50,8 +50,23 @@ export function traceScope(ex: Exchange, scope: Record<string, unknown>): void {
   ex.trace("app", "calling app(scope, receive, send)");
 }
 
+/**
+ * The `receive` and `send` to give the app: the gateway's own, or with
+ * `--trace` on, wrappers that first report the scope, then every event.
+ */
+export function appCallables(
+  ex: Exchange,
+  scope: object,
+  receive: () => Promise<ReceiveEvent>,
+  send: (event: SendEvent) => Promise<void>,
+): [() => Promise<ReceiveEvent>, (event: SendEvent) => Promise<void>] {
+  if (ex.tracer === null) return [receive, send];
+  traceScope(ex, scope as Record<string, unknown>);
+  return tracedCallables(ex, receive, send);
+}
+
 /** `receive` and `send` that report each event before passing it on. */
-export function tracedCallables(
+function tracedCallables(
   ex: Exchange,
   receive: () => Promise<ReceiveEvent>,
   send: (event: SendEvent) => Promise<void>,

@@ -15,7 +15,7 @@ import { HandshakeError, WebSocketUsageError } from "../../websocket/errors.ts";
 import type { HandshakeRequest } from "../../websocket/handshake.ts";
 import { ASGIContractError, ASGIDisconnectedError } from "./errors.ts";
 import { bodyBytes, flatHeaders, websocketScope } from "./scope.ts";
-import { tracedCallables, traceScope } from "./trace.ts";
+import { appCallables } from "./trace.ts";
 import type { ASGIApp, ASGIState, ReceiveEvent, SendEvent, WebSocketReceiveEvents } from "./types.ts";
 
 /**
@@ -75,12 +75,7 @@ class WebSocketRun implements WebSocketHandler {
   run(app: ASGIApp, scope: ReturnType<typeof websocketScope>): void {
     let result: Promise<void>;
     try {
-      let receive = this.receive;
-      let send = this.send;
-      if (this.ex.tracer !== null) {
-        traceScope(this.ex, scope as unknown as Record<string, unknown>);
-        [receive, send] = tracedCallables(this.ex, receive, send);
-      }
+      const [receive, send] = appCallables(this.ex, scope, this.receive, this.send);
       result = Promise.resolve(app(scope, receive, send));
     } catch (err) {
       result = Promise.reject(err);
