@@ -89,7 +89,7 @@ try {
         ["without", copy],
       ] as const) {
         const key = `${kind} ${name}`;
-        (times[key] ??= []).push(run(tree, kind));
+        times[key] = [...(times[key] ?? []), run(tree, kind)];
       }
     }
   }
