@@ -122,6 +122,8 @@ class Supervisor {
   private readonly heartbeatMs: number;
   private settle: ((status: number) => void) | null = null;
   private failStartup: ((err: Error) => void) | null = null;
+  /** `--reload` and the app failed to load before it ever served: wait for the next change. */
+  private awaitingFix = false;
 
   constructor(
     private config: CliConfig,
@@ -356,6 +358,16 @@ class Supervisor {
       return;
     }
     const reason = state.bootError?.message ?? `worker ${state.pid} exited with ${how}`;
+    if (!this.announced && this.config.operations.reload && state.bootError?.status !== 2) {
+      // While developing, a first load that fails is an edit to fix, not a reason to quit:
+      // print why and start again on the next change, as later reloads do.
+      if (!this.awaitingFix) {
+        this.awaitingFix = true;
+        this.logger.error(`the app failed to load; waiting for a change to try again: ${reason}`);
+        for (const other of this.states.values()) this.stopWorker(other);
+      }
+      return;
+    }
     if (!this.announced) {
       this.abortStartup(state.bootError?.status === 2 ? new UsageError(reason) : new WorkerBootError(reason));
       return;
@@ -459,6 +471,12 @@ class Supervisor {
 
   /** SIGHUP: start a new generation with freshly loaded code; stop the old one once all of it listens. */
   private reload(): void {
+    if (this.awaitingFix && !this.shuttingDown) {
+      this.awaitingFix = false;
+      this.logger.info("change seen: loading the app again");
+      for (let i = 0; i < this.settings.workers; i++) this.spawn(this.serving, null);
+      return;
+    }
     if (!this.announced || this.shuttingDown || this.draining) return;
     if (this.reloading !== null) {
       // The code changed again while the new workers boot: reload once more when they are done.
