@@ -56,9 +56,16 @@ before(async () => {
   redisUrl = `redis://127.0.0.1:${port}`;
 });
 
-after(() => {
+after(async () => {
   redis?.kill("SIGKILL");
-  nginx?.kill("SIGKILL");
+  // SIGTERM, not SIGKILL: nginx's master stops its workers on TERM; killed
+  // outright, it leaves them running as orphans.
+  if (nginx !== null && nginx !== undefined && nginx.exitCode === null && nginx.signalCode === null) {
+    const exited = new Promise((resolve) => nginx!.once("exit", resolve));
+    nginx.kill("SIGTERM");
+    await Promise.race([exited, new Promise((resolve) => setTimeout(resolve, 5000))]);
+    if (nginx.exitCode === null && nginx.signalCode === null) nginx.kill("SIGKILL");
+  }
   cleanup();
 });
 
