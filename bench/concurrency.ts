@@ -12,22 +12,17 @@
  * bench/results/concurrency.json.
  */
 
-import { type ChildProcess, execFileSync, spawn, spawnSync } from "node:child_process";
+import { type ChildProcess, execFileSync } from "node:child_process";
 import { mkdirSync, writeFileSync } from "node:fs";
 import { cpus } from "node:os";
 import { fileURLToPath } from "node:url";
+import { pinned, spawnPinned, stopServer, waitListening } from "./servers.ts";
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
 const CLI = "dist/cli/main.js";
 const DURATION = Number(process.env.BENCH_DURATION ?? 5);
 const BLOCKING = "examples/blocking_app.ts";
 const SLEEPY = "examples/sleepy_fetch_app.ts";
-// As in bench/run.ts: the server on CPU 0, wrk on CPU 1, when taskset exists
-// (this is a shared machine; pinning keeps wrk from stealing the server's CPU).
-const PIN = spawnSync("taskset", ["--version"]).status === 0 && cpus().length >= 2;
-const pinned = (cpu: number, command: string, args: string[]): [string, string[]] =>
-  PIN ? ["taskset", ["-c", String(cpu), command, ...args]] : [command, args];
-
 interface Row {
   model: string;
   app: string;
@@ -59,42 +54,20 @@ const ROWS: Row[] = [
   { model: "event loop, async app", app: SLEEPY, flags: [], connections: 500, ideal: 5000 },
 ];
 
-/** Starts the CLI and resolves with its port once it prints the readiness line. */
+/** Starts the CLI (server on CPU 0, wrk on CPU 1) and resolves once it prints the readiness line. */
 function start(row: Row): Promise<{ child: ChildProcess; port: number }> {
   const args = [CLI, "--port", "0", "--no-access-log", "--log-level", "warning", ...row.flags, row.app];
-  const [command, argv] = pinned(0, process.execPath, args);
-  const child = spawn(command, argv, { cwd: ROOT, stdio: ["ignore", "ignore", "pipe"] });
-  return new Promise((resolve, reject) => {
-    let err = "";
-    const timer = setTimeout(() => reject(new Error(`no readiness line:\n${err}`)), 20_000);
-    child.stderr!.on("data", (d) => {
-      err += d;
-      const m = /Listening on http:\/\/[^\s]+:(\d+)/.exec(err);
-      if (m !== null) {
-        clearTimeout(timer);
-        resolve({ child, port: Number(m[1]) });
-      }
-    });
-    child.on("exit", (code) => reject(new Error(`exited with ${code}:\n${err}`)));
-  });
+  return waitListening(spawnPinned(0, [process.execPath, ...args]));
 }
 
 /** Stops the server gracefully and waits for it to exit. */
-function stop(child: ChildProcess): Promise<void> {
-  return new Promise((resolve) => {
-    const timer = setTimeout(() => child.kill("SIGKILL"), 10_000);
-    child.on("exit", () => {
-      clearTimeout(timer);
-      resolve();
-    });
-    child.kill("SIGTERM");
-  });
-}
+const stop = (child: ChildProcess) => stopServer(child);
 
 function wrk(port: number, connections: number): { rps: number; errors: string } {
   // Two threads (one per core of the reference machine); 500 connections need
   // as many descriptors (`ulimit -n`). A long --timeout: a queued request is slow, not lost.
-  const [command, args] = pinned(1, "wrk", [
+  const [command, ...args] = pinned(1, [
+    "wrk",
     "-t2",
     `-c${connections}`,
     `-d${DURATION}s`,
@@ -102,7 +75,7 @@ function wrk(port: number, connections: number): { rps: number; errors: string }
     "30s",
     `http://127.0.0.1:${port}/`,
   ]);
-  const out = execFileSync(command, args, { encoding: "utf8" });
+  const out = execFileSync(command!, args, { encoding: "utf8" });
   const rps = Number(/Requests\/sec:\s+([0-9.]+)/.exec(out)?.[1] ?? Number.NaN);
   const errors = /Socket errors:.*|Non-2xx.*/.exec(out)?.[0] ?? "";
   return { rps, errors };

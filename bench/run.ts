@@ -19,10 +19,11 @@
  * both run. A part left out keeps its previous figures in latest.json.
  */
 
-import { type ChildProcess, execFileSync, spawn, spawnSync } from "node:child_process";
+import { type ChildProcess, execFileSync, spawnSync } from "node:child_process";
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { cpus } from "node:os";
 import { fileURLToPath } from "node:url";
+import { hasTaskset, pinned, spawnPinned, waitListening } from "./servers.ts";
 import { runWebSocketBench, type WebSocketReport } from "./ws.ts";
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
@@ -112,37 +113,10 @@ interface Started {
   url: string;
 }
 
-const hasTaskset = spawnSync("taskset", ["-c", "0", "true"]).status === 0 && cpus().length >= 2;
-const pin = (cpu: number, command: string[]) =>
-  hasTaskset ? ["taskset", "-c", String(cpu), ...command] : command;
-
 /** Starts a target and waits for its "Listening on" line; rejects if it exits or takes too long. */
-function start(target: Target): Promise<Started> {
-  return new Promise((resolve, reject) => {
-    const [cmd, ...args] = pin(0, target.command);
-    const child = spawn(cmd!, args, { cwd: ROOT, stdio: ["ignore", "ignore", "pipe"] });
-    let err = "";
-    const timer = setTimeout(() => {
-      child.kill("SIGKILL");
-      reject(new Error(`no "Listening on" line within ${START_TIMEOUT_MS / 1000} s: ${err.trim()}`));
-    }, START_TIMEOUT_MS);
-    child.stderr!.on("data", (d) => {
-      err += d;
-      const m = /Listening on (http:\/\/[^\s]+)/.exec(err);
-      if (m !== null) {
-        clearTimeout(timer);
-        resolve({ target, child, url: m[1]! });
-      }
-    });
-    child.on("error", (e) => {
-      clearTimeout(timer);
-      reject(e);
-    });
-    child.on("exit", (code) => {
-      clearTimeout(timer);
-      reject(new Error(`exited with ${code}: ${err.trim()}`));
-    });
-  });
+async function start(target: Target): Promise<Started> {
+  const { child, url } = await waitListening(spawnPinned(0, target.command), START_TIMEOUT_MS);
+  return { target, child, url };
 }
 
 /** wrk's latency figures, e.g. "1.23ms" or "950.00us", in milliseconds. */
@@ -154,7 +128,7 @@ function toMs(text: string | undefined): number {
 }
 
 function wrk(url: string, args: string[], seconds: number): Run {
-  const [cmd, ...rest] = pin(1, [
+  const [cmd, ...rest] = pinned(1, [
     "wrk",
     "-t1",
     `-c${CONNECTIONS}`,

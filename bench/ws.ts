@@ -19,12 +19,11 @@
  * so ten thousand sockets fit.
  */
 
-import { type ChildProcess, spawn, spawnSync } from "node:child_process";
+import { type ChildProcess, spawnSync } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { cpus } from "node:os";
-import { fileURLToPath } from "node:url";
+import { hasTaskset, spawnPinned, stopServer, waitListening } from "./servers.ts";
 
-const ROOT = fileURLToPath(new URL("..", import.meta.url));
 const DURATION = Number(process.env.BENCH_DURATION ?? 5);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 const CONNECTIONS = Number(process.env.BENCH_WS_CONNECTIONS ?? 64);
@@ -52,62 +51,26 @@ const TARGETS: Target[] = [
 
 const LOAD = [process.execPath, "--import", "tsx", "bench/ws-load.ts"];
 
-const hasTaskset = spawnSync("taskset", ["-c", "0", "true"]).status === 0 && cpus().length >= 2;
-
-/**
- * Spawns `command` on `cpu` with a raised open-file limit. `exec` all the
- * way down (bash, then taskset) keeps the child's pid the command's own, so
- * /proc/PID/status is the server's.
- */
-function spawnPinned(cpu: number, command: string[], stdio: "pipe" | "ignore" = "pipe"): ChildProcess {
-  const quoted = command.map((a) => `'${a.replaceAll("'", "'\\''")}'`).join(" ");
-  const pin = hasTaskset ? `taskset -c ${cpu} ` : "";
-  const script = `ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"; exec ${pin}${quoted}`;
-  return spawn("bash", ["-c", script], { cwd: ROOT, stdio: ["ignore", stdio, "pipe"] });
-}
-
 interface Started {
   target: Target;
   child: ChildProcess;
   port: number;
 }
 
-/** Starts a server and waits for its "Listening on" line. */
-function start(target: Target): Promise<Started> {
-  return new Promise((resolve, reject) => {
-    const child = spawnPinned(0, target.command, "ignore");
-    let err = "";
-    const timer = setTimeout(() => {
-      child.kill("SIGKILL");
-      reject(new Error(`no "Listening on" line within ${START_TIMEOUT_MS / 1000} s: ${err.trim()}`));
-    }, START_TIMEOUT_MS);
-    child.stderr!.on("data", (d) => {
-      err += d;
-      const m = /Listening on http:\/\/[^\s:]+:(\d+)/.exec(err);
-      if (m !== null) {
-        clearTimeout(timer);
-        resolve({ target, child, port: Number(m[1]) });
-      }
-    });
-    child.on("exit", (code) => {
-      clearTimeout(timer);
-      reject(new Error(`exited with ${code}: ${err.trim()}`));
-    });
-  });
+/** Starts a server (allowed many open files) and waits for its "Listening on" line. */
+async function start(target: Target): Promise<Started> {
+  const child = spawnPinned(0, target.command, { manyFiles: true });
+  const { port } = await waitListening(child, START_TIMEOUT_MS);
+  return { target, child, port };
 }
 
-function stop(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
-  return new Promise((resolve) => {
-    child.once("exit", () => resolve());
-    child.kill("SIGKILL");
-  });
-}
+/** Servers are killed outright: what is measured is over, and a drain would only wait. */
+const stop = (child: ChildProcess) => stopServer(child, "SIGKILL");
 
 /** Runs the load client to completion and parses the JSON line it prints. */
 function runLoad(args: string[]): Promise<Record<string, number>> {
   return new Promise((resolve, reject) => {
-    const child = spawnPinned(1, [...LOAD, ...args]);
+    const child = spawnPinned(1, [...LOAD, ...args], { stdout: "pipe", manyFiles: true });
     let out = "";
     let err = "";
     child.stdout!.on("data", (d) => (out += d));
@@ -122,7 +85,10 @@ function runLoad(args: string[]): Promise<Record<string, number>> {
 /** Starts the load client holding `count` idle connections; resolves once all are open. */
 function hold(port: number, count: number): Promise<ChildProcess> {
   return new Promise((resolve, reject) => {
-    const child = spawnPinned(1, [...LOAD, "hold", String(port), String(count)]);
+    const child = spawnPinned(1, [...LOAD, "hold", String(port), String(count)], {
+      stdout: "pipe",
+      manyFiles: true,
+    });
     let out = "";
     let err = "";
     const timer = setTimeout(() => {
