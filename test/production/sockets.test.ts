@@ -16,9 +16,8 @@ import { after, before, describe, test } from "node:test";
 import type { Environ, StartResponse } from "../../src/gateways/wsgi/types.ts";
 import { serve } from "../../src/serve.ts";
 import { BindError, parseBind } from "../../src/server/listen.ts";
-import { Logger } from "../../src/server/log.ts";
-import { Capture, runCli } from "../helpers.ts";
-import { ipv6Loopback, startTsgi, tempDir, WHOAMI } from "./support.ts";
+import { runCli } from "../helpers.ts";
+import { ipv6Loopback, quiet, startTsgi, tempDir, WHOAMI } from "./support.ts";
 
 let dir: string;
 let cleanup: () => void;
@@ -26,13 +25,6 @@ before(() => {
   ({ dir, cleanup } = tempDir());
 });
 after(() => cleanup());
-
-const quiet = () =>
-  new Logger(
-    "critical",
-    new Capture() as unknown as NodeJS.WritableStream,
-    new Capture() as unknown as NodeJS.WritableStream,
-  );
 
 const app = (environ: Environ, startResponse: StartResponse) => {
   startResponse("200 OK", [["Content-Type", "text/plain"]]);

@@ -11,10 +11,19 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { CLI, ROOT } from "../helpers.ts";
+import { Logger } from "../../src/server/log.ts";
+import { Capture, CLI, ROOT } from "../helpers.ts";
 
 /** The whoami fixture: JSON of the client, scheme, host and server the app was told about. */
 export const WHOAMI = join(ROOT, "test/fixtures/apps/whoami.js");
+
+/** A logger that keeps everything to itself, for servers whose logs a test does not read. */
+export const quiet = (): Logger =>
+  new Logger(
+    "critical",
+    new Capture() as unknown as NodeJS.WritableStream,
+    new Capture() as unknown as NodeJS.WritableStream,
+  );
 
 /** A fresh temporary directory, removed by `cleanup()`. */
 export function tempDir(prefix = "tsgi-prod-"): { dir: string; cleanup: () => void } {

@@ -16,10 +16,17 @@ import WebSocket from "ws";
 import type { Receive, Scope, Send } from "../../src/gateways/asgi/types.ts";
 import type { Environ, StartResponse } from "../../src/gateways/wsgi/types.ts";
 import { serve } from "../../src/serve.ts";
-import { Logger } from "../../src/server/log.ts";
 import { TlsConfigError } from "../../src/server/tls.ts";
-import { Capture, runCli } from "../helpers.ts";
-import { type Certificates, KEY_PASSWORD, makeCertificates, startTsgi, tempDir, WHOAMI } from "./support.ts";
+import { runCli } from "../helpers.ts";
+import {
+  type Certificates,
+  KEY_PASSWORD,
+  makeCertificates,
+  quiet,
+  startTsgi,
+  tempDir,
+  WHOAMI,
+} from "./support.ts";
 
 const run = promisify(execFile);
 let certs: Certificates;
@@ -31,13 +38,6 @@ before(() => {
   certs = makeCertificates(temp.dir);
 });
 after(() => cleanup());
-
-const quiet = () =>
-  new Logger(
-    "critical",
-    new Capture() as unknown as NodeJS.WritableStream,
-    new Capture() as unknown as NodeJS.WritableStream,
-  );
 
 async function fetchJson(url: string, agent: Agent): Promise<Record<string, unknown>> {
   const response = await undiciFetch(url, { dispatcher: agent });
