@@ -36,7 +36,9 @@ export type WorkerMessage =
   /** `--max-requests` reached: replace me, then stop me. */
   | { type: "retire"; requests: number }
   /** `--metrics`: my counters, in answer to a scrape (`id`) or as I stop (`id` 0). */
-  | { type: "metrics"; id: number; snapshot: MetricsSnapshot };
+  | { type: "metrics"; id: number; snapshot: MetricsSnapshot }
+  /** Stopping: my listener is closed and my connections are done; waiting for `exit`. */
+  | { type: "drained" };
 
 /** Supervisor to worker. */
 export type SupervisorMessage =
@@ -47,7 +49,13 @@ export type SupervisorMessage =
   /** A scrape: answer with a `metrics` message carrying the same `id`. */
   | { type: "metrics"; id: number }
   /** SIGUSR1: reopen the access log file (logrotate). */
-  | { type: "reopen-logs" };
+  | { type: "reopen-logs" }
+  /**
+   * The answer to `drained`: node:cluster hands this worker no more
+   * connections, and any it sent before has reached it, so exiting now
+   * strands none.
+   */
+  | { type: "exit" };
 
 /** True for objects shaped like a {@link WorkerMessage} (anything else on the channel is Node's own). */
 export function isWorkerMessage(value: unknown): value is WorkerMessage {

@@ -243,6 +243,11 @@ class Supervisor {
             scrape.done();
         }
         return;
+      case "drained":
+        // node:cluster has seen this worker's listener close (its message came
+        // first on the channel): no connection will follow this answer.
+        worker.send({ type: "exit" } satisfies SupervisorMessage);
+        return;
       case "retire":
         if (state.retiring || this.shuttingDown || state.phase !== "ready") return;
         state.retiring = true;

@@ -35,6 +35,29 @@ let stopping = false;
 /** How long a stopping worker waits for the first request of a connection just handed to it. */
 const UNUSED_GRACE_MS = 1000;
 
+/** Resolves once the supervisor answers `drained` with `exit` (or is gone). */
+let released: (() => void) | null = null;
+
+/**
+ * Waits until exiting strands no connection. node:cluster's supervisor
+ * accepts each connection and sends it to a worker over IPC, keeping its
+ * own copy of the socket until the worker answers. A connection sent just
+ * before our listener closed is still on its way; the worker turns it away
+ * and the supervisor gives it to another worker, but only if the worker is
+ * alive to read it. A worker that exits first leaves the client hanging on a
+ * socket nobody reads. Messages keep their order on the IPC channel, so the
+ * supervisor's `exit`, sent after it saw our listener close, comes after
+ * every connection it sent us.
+ */
+function exitWhenReleased(): Promise<void> {
+  if (!process.connected) return Promise.resolve();
+  return new Promise((resolve) => {
+    released = resolve;
+    process.once("disconnect", resolve);
+    send({ type: "drained" });
+  });
+}
+
 async function run(): Promise<void> {
   // Inside run(): a bad --access-log path is reported as this worker's boot error.
   const output = createLogger(config.cli);
@@ -75,12 +98,15 @@ async function run(): Promise<void> {
       .close(timeoutMs, UNUSED_GRACE_MS)
       .then(() => app.close())
       .then(() => output.close())
+      .then(() => exitWhenReleased())
       .then(() => {
         if (heartbeat !== null) clearInterval(heartbeat);
-        // The last counts, so the supervisor's totals keep this worker's requests.
-        if (server.stats !== null)
-          send({ type: "metrics", id: 0, snapshot: snapshot() }, () => process.exit(0));
-        else process.exit(0);
+        // The last counts, so the supervisor's totals keep this worker's
+        // requests. Exiting only once that message is written also flushes
+        // node:cluster's answers about connections this worker turned away.
+        const last: WorkerMessage =
+          server.stats !== null ? { type: "metrics", id: 0, snapshot: snapshot() } : { type: "beat" };
+        send(last, () => process.exit(0));
       });
   };
   process.on("message", (message: SupervisorMessage) => {
@@ -96,6 +122,9 @@ async function run(): Promise<void> {
         return;
       case "reopen-logs":
         if (output.accessFile !== null) reopenAccessLog(output.accessFile, logger);
+        return;
+      case "exit":
+        released?.();
         return;
     }
   });

@@ -12,7 +12,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
-import { waitFor } from "../workers/support.ts";
+import { waitFor as waitUntil } from "../workers/support.ts";
 import { exitWithin, type Got, get, startTsgi, type Tsgi } from "./operations-support.ts";
 
 let dir: string;
@@ -109,6 +109,11 @@ describe("--reload", () => {
     try {
       tsgi = await startTsgi(["--port", "0", "--reload", "--no-access-log", "main.mjs"], { cwd: project });
       const t = tsgi;
+      // On a timeout, the server's log says which step went missing.
+      const waitFor = (ok: () => boolean, what: string, ms: number) =>
+        waitUntil(ok, what, ms).catch((err: Error) => {
+          throw new Error(`${err.message}\n--- tsgi stderr ---\n${t.stderr()}`);
+        });
       assert.equal((await get(t.port, "/")).body, "v1");
       const body = poll(t.port, "/");
       try {
