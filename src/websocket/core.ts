@@ -79,7 +79,7 @@ const PAYLOAD = 1;
 /** Payloads below this are copied into one buffer with their header (one write, one allocation); above, sent as [header, payload]. */
 const SMALL_MESSAGE = 16 * 1024;
 /** Masking takes the word-at-a-time path from this many bytes. */
-const WORD_UNMASK_MIN = 32;
+const WORD_UNMASK_MIN = 128;
 
 const EMPTY = Buffer.alloc(0);
 
@@ -89,46 +89,52 @@ const EMPTY = Buffer.alloc(0);
  */
 const HEADER_SCRATCH = Buffer.alloc(14);
 
-/** The 4-byte form of a masking key, in a buffer shared for the same reason. */
-const MASK = new Uint8Array(4);
-function maskOf(key: number): Uint8Array {
-  MASK[0] = key >>> 24;
-  MASK[1] = (key >>> 16) & 0xff;
-  MASK[2] = (key >>> 8) & 0xff;
-  MASK[3] = key & 0xff;
-  return MASK;
-}
-
 /**
- * XORs `buf[start..end)` with the 4-byte `mask`, starting at mask byte
- * `phase`. Word-at-a-time on the aligned middle: 4x fewer iterations for the
- * large payloads where it matters. The mask word is assembled through a byte
- * view so it works on either endianness.
+ * XORs `buf[start..end)` with a masking key (big-endian, as on the wire),
+ * starting at key byte `phase`. The key is rotated so that its top byte is
+ * the one for `buf[start]`; small payloads (most messages) then take a plain
+ * byte loop unrolled by four, with no allocation. Large ones go a word at a
+ * time over their aligned middle, through a typed-array view: 4x fewer
+ * iterations where it matters, and the view costs little next to the
+ * payload. The mask word is assembled through a byte view so it works on
+ * either endianness.
  */
 const maskBytes = new Uint8Array(4);
 const maskWord = new Uint32Array(maskBytes.buffer);
-function applyMask(buf: Uint8Array, start: number, end: number, mask: Uint8Array, phase: number): void {
+function applyMask(buf: Uint8Array, start: number, end: number, key: number, phase: number): void {
+  const shift = (phase & 3) << 3;
+  let k = shift === 0 ? key >>> 0 : ((key << shift) | (key >>> (32 - shift))) >>> 0;
   let i = start;
   if (end - i >= WORD_UNMASK_MIN) {
     while (((buf.byteOffset + i) & 3) !== 0) {
-      buf[i] = buf[i]! ^ mask[phase]!;
-      phase = (phase + 1) & 3;
+      buf[i] = buf[i]! ^ (k >>> 24);
+      k = ((k << 8) | (k >>> 24)) >>> 0;
       i++;
     }
-    maskBytes[0] = mask[phase]!;
-    maskBytes[1] = mask[(phase + 1) & 3]!;
-    maskBytes[2] = mask[(phase + 2) & 3]!;
-    maskBytes[3] = mask[(phase + 3) & 3]!;
+    maskBytes[0] = k >>> 24;
+    maskBytes[1] = (k >>> 16) & 0xff;
+    maskBytes[2] = (k >>> 8) & 0xff;
+    maskBytes[3] = k & 0xff;
     const w = maskWord[0]!;
     const words = (end - i) >>> 2;
     const u32 = new Uint32Array(buf.buffer, buf.byteOffset + i, words);
-    for (let k = 0; k < words; k++) u32[k] = u32[k]! ^ w;
+    for (let j = 0; j < words; j++) u32[j] = u32[j]! ^ w;
+    // Whole words consumed: the key's rotation is where it was.
     i += words << 2;
   }
-  for (; i < end; i++) {
-    buf[i] = buf[i]! ^ mask[phase]!;
-    phase = (phase + 1) & 3;
+  const m0 = k >>> 24;
+  const m1 = (k >>> 16) & 0xff;
+  const m2 = (k >>> 8) & 0xff;
+  const m3 = k & 0xff;
+  for (; i + 4 <= end; i += 4) {
+    buf[i] = buf[i]! ^ m0;
+    buf[i + 1] = buf[i + 1]! ^ m1;
+    buf[i + 2] = buf[i + 2]! ^ m2;
+    buf[i + 3] = buf[i + 3]! ^ m3;
   }
+  if (i < end) buf[i] = buf[i]! ^ m0;
+  if (i + 1 < end) buf[i + 1] = buf[i + 1]! ^ m1;
+  if (i + 2 < end) buf[i + 2] = buf[i + 2]! ^ m2;
 }
 
 /** Random masking keys for client mode, drawn from a pool so each frame does not cost a crypto call. */
@@ -150,8 +156,8 @@ function headerLength(len: number, masked: boolean): number {
   return (len < 126 ? 2 : len < 0x10000 ? 4 : 10) + (masked ? 4 : 0);
 }
 
-/** Writes a frame header at `buf[0..]`; returns the masking key written (client) or null. */
-function writeHeader(buf: Uint8Array, first: number, len: number, masked: boolean): Uint8Array | null {
+/** Writes a frame header at `buf[0..]`; returns the masking key written (client, big-endian) or null. */
+function writeHeader(buf: Uint8Array, first: number, len: number, masked: boolean): number | null {
   buf[0] = first;
   let p: number;
   const maskBit = masked ? 0x80 : 0;
@@ -179,7 +185,7 @@ function writeHeader(buf: Uint8Array, first: number, len: number, masked: boolea
   if (!masked) return null;
   const key = nextMaskKey();
   buf.set(key, p);
-  return key;
+  return ((key[0]! << 24) | (key[1]! << 16) | (key[2]! << 8) | key[3]!) >>> 0;
 }
 
 /** Close codes an endpoint may send (RFC 6455 §7.4.1–§7.4.2, IANA registry): 1004–1006 and 1015 are reserved, 1016–2999 unassigned. */
@@ -231,7 +237,9 @@ export class WebSocketCore {
   // The message being assembled (0: none in progress).
   private messageOpcode = 0;
   private compressed = false;
-  private pieces: Buffer[] = [];
+  /** The message's bytes: its one piece (most messages), or all of them once there are several. */
+  private piece: Buffer | null = null;
+  private pieces: Buffer[] | null = null;
   /** Bytes of the message so far (after inflating). */
   private messageSize = 0;
   /** Created with the first text message: many connections never send one. */
@@ -313,6 +321,10 @@ export class WebSocketCore {
    */
   sendText(data: string): Uint8Array[] {
     this.checkCanSend();
+    if (data.length < 126 && !this.client) {
+      const frame = this.shortAsciiFrame(data);
+      if (frame !== null) return [frame];
+    }
     const len = Buffer.byteLength(data, "utf8");
     if (this.deflate !== null && len >= this.compressionThreshold) {
       return this.compressedFrame(OP_TEXT, Buffer.from(data, "utf8"));
@@ -328,6 +340,26 @@ export class WebSocketCore {
     const header = Buffer.allocUnsafe(headerLength(len, false));
     writeHeader(header, 0x80 | OP_TEXT, len, false);
     return [header, Buffer.from(data, "utf8")];
+  }
+
+  /**
+   * A short ASCII text message framed by copying its char codes, or null for
+   * any other text. Chat lines and JSON events are mostly like this, and a
+   * loop over a few dozen characters costs less than asking Node for the
+   * UTF-8 length and then encoding.
+   */
+  private shortAsciiFrame(data: string): Buffer | null {
+    const n = data.length;
+    if (this.deflate !== null && n >= this.compressionThreshold) return null;
+    const buf = Buffer.allocUnsafe(2 + n);
+    for (let i = 0; i < n; i++) {
+      const c = data.charCodeAt(i);
+      if (c > 0x7f) return null;
+      buf[2 + i] = c;
+    }
+    buf[0] = 0x80 | OP_TEXT;
+    buf[1] = n;
+    return buf;
   }
 
   /**
@@ -399,7 +431,8 @@ export class WebSocketCore {
   private dropInput(): void {
     this.chunks = [];
     this.head = this.offset = this.buffered = 0;
-    this.pieces = [];
+    this.piece = null;
+    this.pieces = null;
     this.messageOpcode = 0;
     this.messageSize = 0;
   }
@@ -423,7 +456,9 @@ export class WebSocketCore {
       this.offset = 0;
       this.head++;
       if (this.head === this.chunks.length) {
-        this.chunks.length = 0;
+        // pop() for the usual single chunk: V8 truncates with `length = 0` through a runtime call.
+        if (this.head === 1) this.chunks.pop();
+        else this.chunks.length = 0;
         this.head = 0;
       } else if (this.head >= 64) {
         this.chunks.splice(0, this.head);
@@ -439,7 +474,7 @@ export class WebSocketCore {
     const n = Math.min(max, chunk.length - start);
     const piece = chunk.subarray(start, start + n);
     if (this.masked) {
-      applyMask(chunk, start, start + n, maskOf(this.maskKey), this.maskPhase);
+      applyMask(chunk, start, start + n, this.maskKey, this.maskPhase);
       this.maskPhase = (this.maskPhase + n) & 3;
     }
     this.remaining -= n;
@@ -459,7 +494,7 @@ export class WebSocketCore {
       out = Buffer.allocUnsafe(n);
       this.gather(out, n);
     }
-    if (this.masked) applyMask(out, 0, n, maskOf(this.maskKey), 0);
+    if (this.masked) applyMask(out, 0, n, this.maskKey, 0);
     this.remaining = 0;
     return out;
   }
@@ -595,7 +630,12 @@ export class WebSocketCore {
     if (this.messageOpcode === OP_TEXT && !this.utf8!.feed(out)) {
       this.fail("text message is not UTF-8", "TSGI_ERR_WS_INVALID_UTF8", 1007);
     }
-    this.pieces.push(out);
+    if (this.pieces !== null) this.pieces.push(out);
+    else if (this.piece === null) this.piece = out;
+    else {
+      this.pieces = [this.piece, out];
+      this.piece = null;
+    }
   }
 
   private decompressFailed(err: unknown): never {
@@ -618,10 +658,10 @@ export class WebSocketCore {
       }
       if (out.length > 0) this.addOutput(out);
     }
-    const pieces = this.pieces;
-    const data = pieces.length === 1 ? pieces[0]! : pieces.length === 0 ? EMPTY : Buffer.concat(pieces);
+    const data = this.pieces !== null ? Buffer.concat(this.pieces) : (this.piece ?? EMPTY);
     const opcode = this.messageOpcode;
-    this.pieces = [];
+    this.piece = null;
+    this.pieces = null;
     this.messageOpcode = 0;
     this.compressed = false;
     if (opcode === OP_TEXT) {

@@ -467,6 +467,48 @@ describe("sending", () => {
     }
   });
 
+  test("short text: ASCII, a character outside it late in the string, lone surrogates, up to the 125/126 edge", () => {
+    const core = new WebSocketCore();
+    const cases = [
+      "a",
+      `${"x".repeat(124)}\x7f`,
+      `${"x".repeat(40)}é`,
+      `${"x".repeat(124)}é`, // 126 bytes: the 2-byte length form
+      "x".repeat(125),
+      "x".repeat(126),
+      "a\ud800b", // a lone surrogate is sent as U+FFFD, as Buffer.from does
+      "日本語",
+    ];
+    for (const text of cases) {
+      const payload = Buffer.from(text, "utf8");
+      const n = payload.length;
+      const header = n < 126 ? Buffer.from([0x81, n]) : Buffer.from([0x81, 126, n >> 8, n & 0xff]);
+      assert.deepEqual(join(core.sendText(text)), Buffer.concat([header, payload]), JSON.stringify(text));
+    }
+  });
+
+  test("unmasking: every payload size up to 300 and every split point give the client's bytes back", () => {
+    const client = new WebSocketCore({ client: true });
+    for (let n = 0; n <= 300; n += n < 40 ? 1 : 37) {
+      const payload = Buffer.from(Array.from({ length: n }, (_, i) => (i * 7 + 3) & 0xff));
+      const frame = join(client.sendBinary(payload));
+      for (const cut of [0, 1, 3, 6, 7, 9, Math.floor(frame.length / 2), frame.length - 1]) {
+        if (cut > frame.length) continue;
+        const server = new WebSocketCore();
+        // Fresh copies at odd offsets: the core unmasks in place, word-wise on aligned stretches.
+        const a = Buffer.alloc(cut + 1).subarray(1);
+        frame.copy(a, 0, 0, cut);
+        const b = Buffer.alloc(frame.length - cut + 3).subarray(3);
+        frame.copy(b, 0, cut);
+        server.receiveData(a);
+        server.receiveData(b);
+        const event = server.nextEvent();
+        assert.ok(event !== WS_NEED_DATA && event.type === "binary", `n=${n} cut=${cut}`);
+        assert.deepEqual(Buffer.from(event.data), payload, `n=${n} cut=${cut}`);
+      }
+    }
+  });
+
   test("large binary messages are [header, payload] without copying", () => {
     const core = new WebSocketCore();
     const payload = Buffer.alloc(100_000, 1);
