@@ -53,8 +53,11 @@ const MIN_STORAGE = 1024;
 /** Empty lines tolerated before a request line (RFC 9112 §2.2 says ignore "at least one"). */
 const MAX_LEADING_EMPTY_LINES = 4;
 
-/** Fields that must not appear in a trailer section (RFC 9110 §6.5.1: framing, routing, connection control). */
-const FORBIDDEN_TRAILERS = new Set([
+/**
+ * Fields that must not appear in a trailer section (RFC 9110 §6.5.1:
+ * framing, routing, connection control); one there gets 400.
+ */
+export const FORBIDDEN_TRAILERS: ReadonlySet<string> = new Set([
   "content-length",
   "transfer-encoding",
   "host",
@@ -695,17 +698,35 @@ function parseContentLength(value: string): number {
 }
 
 /**
+ * The parameters after a transfer coding's name: `*( OWS ";" OWS token BWS
+ * "=" BWS ( token / quoted-string ) )` (RFC 9112 §7, RFC 9110 §5.6.6).
+ */
+const CODING_PARAMETERS =
+  /^(?:[ \t]*;[ \t]*[-!#$%&'*+.^_`|~0-9A-Za-z]+[ \t]*=[ \t]*(?:[-!#$%&'*+.^_`|~0-9A-Za-z]+|"(?:[\t !#-[\]-~\x80-\xff]|\\[\t -~\x80-\xff])*"))*[ \t]*$/;
+
+/**
  * `chunked` must be the final coding and appear once (RFC 9112 §6.1, §7).
- * Any other coding in front of it is one we do not decode → 501.
+ * Any other coding in front of it is one we do not decode → 501. Malformed
+ * parameters, and any parameter on `chunked` (it defines none), get 400: a
+ * proxy that reads `chunked;` or `chunked;x=1` as some other coding would
+ * frame the body differently from us.
  */
 function checkTransferEncoding(value: string): void {
   const codings: string[] = [];
   for (const element of value.split(",")) {
-    const coding = element.split(";")[0]!.trim().toLowerCase();
-    if (coding === "") continue; // empty list elements are allowed (RFC 9110 §5.6.1)
+    const semi = element.indexOf(";");
+    const coding = (semi === -1 ? element : element.slice(0, semi)).trim().toLowerCase();
+    // Empty list elements are allowed (RFC 9110 §5.6.1); parameters need a coding.
+    if (coding === "" && semi === -1) continue;
+    if (coding === "") fail("invalid Transfer-Encoding", "TSGI_ERR_BAD_TRANSFER_ENCODING");
     for (let i = 0; i < coding.length; i++) {
       if (TCHAR[coding.charCodeAt(i)] !== 1)
         fail("invalid Transfer-Encoding", "TSGI_ERR_BAD_TRANSFER_ENCODING");
+    }
+    if (semi !== -1) {
+      if (!CODING_PARAMETERS.test(element.slice(semi)))
+        fail("invalid Transfer-Encoding parameters", "TSGI_ERR_BAD_TRANSFER_ENCODING");
+      if (coding === "chunked") fail("chunked takes no parameters", "TSGI_ERR_BAD_TRANSFER_ENCODING");
     }
     codings.push(coding);
   }

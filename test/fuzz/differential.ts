@@ -8,6 +8,7 @@
 
 import { METHODS } from "node:http";
 import { DEFAULT_LIMITS } from "../../src/http1/limits.ts";
+import { FORBIDDEN_TRAILERS } from "../../src/http1/parser.ts";
 import type { NodeResult } from "./llhttp.ts";
 import { type Transcript, transcript } from "./support.ts";
 
@@ -162,28 +163,50 @@ export const CLASSES: [name: string, explains: Explains][] = [
   ],
   [
     // llhttp (strict) refuses whitespace around ";" and "=" in a chunk
-    // extension; RFC 9112 §7.1.1 allows it (BWS), so we accept it.
+    // extension; RFC 9112 §7.1.1 allows it (BWS), so we accept it (and may
+    // refuse something later in the stream, which llhttp never reached).
     "chunk-ext-bws",
-    (input, o, n) =>
-      n.refused === "HPE_STRICT" &&
-      o.refused === null &&
-      /\r\n[0-9a-fA-F]+[^\r\n]*;[^\r\n]*[ \t]/.test(input),
+    (input, o, n, k) =>
+      (n.refused === "HPE_STRICT" || n.refused === "HPE_INVALID_CHUNK_SIZE") &&
+      (o.refused === null || o.requests[k]?.complete === true) &&
+      /\r\n[0-9a-fA-F]+(?:[ \t]+;|[^\r\n]*;[^\r\n]*[ \t])/.test(input),
   ],
   [
     // llhttp (strict) refuses a tab after the Content-Length digits; the tab is
     // OWS around the field value (RFC 9112 §5), not part of it, so we accept.
     "content-length-ows",
-    (input, o, n) =>
+    (input, o, n, k) =>
       n.refused === "HPE_INVALID_CONTENT_LENGTH" &&
-      o.refused === null &&
+      (o.refused === null || o.requests[k]?.complete === true) &&
       /content-length:[ \t]*[0-9]+[ \t]*\t/i.test(input),
   ],
   [
     // "a::b" is an absolute-URI (scheme "a", RFC 3986 §3.1), so absolute-form
     // (RFC 9112 §3.2.2) for us; llhttp only knows schemes it has heard of.
     "absolute-form-scheme",
+    (input, o, n, k) =>
+      n.refused === "HPE_INVALID_URL" &&
+      // Our request k may still be waiting for the end of its line.
+      /^[A-Za-z][A-Za-z0-9+.-]*:/.test((o.requests[k] ?? completed(input).requests[k])?.target ?? ""),
+  ],
+  [
+    // Transfer-Encoding in an HTTP/1.0 request: RFC 9112 §6.1 says to treat
+    // the framing as faulty; we answer 400, llhttp decodes the chunks.
+    "te-http/1.0",
+    (_input, o, n, k) => {
+      const r = n.requests[k];
+      if (o.refused !== "TSGI_ERR_BAD_TRANSFER_ENCODING" || r === undefined || r.version !== 10) return false;
+      return r.headers.some((v, i) => i % 2 === 0 && v.toLowerCase() === "transfer-encoding");
+    },
+  ],
+  [
+    // A framing, routing or connection field (Host, Content-Length, ...) in
+    // the trailers: RFC 9110 §6.5.1 forbids sending one; llhttp passes it on
+    // as a trailer, we answer 400.
+    "forbidden-trailer",
     (_input, o, n, k) =>
-      n.refused === "HPE_INVALID_URL" && /^[A-Za-z][A-Za-z0-9+.-]*:/.test(o.requests[k]?.target ?? ""),
+      o.refused === "TSGI_ERR_BAD_HEADER_NAME" &&
+      (n.requests[k]?.trailers ?? []).some((v, i) => i % 2 === 0 && FORBIDDEN_TRAILERS.has(v.toLowerCase())),
   ],
   [
     // RFC 9112 §3.2: a second Host field, or a Host value that is not a valid uri-host[:port], MUST get 400.

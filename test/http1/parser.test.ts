@@ -647,6 +647,27 @@ describe("Transfer-Encoding", () => {
       "TSGI_ERR_BAD_TRANSFER_ENCODING",
     ],
     ["a non-token coding", "Transfer-Encoding: chun ked\r\n", 400, "TSGI_ERR_BAD_TRANSFER_ENCODING"],
+    // chunked defines no parameters; a proxy may read "chunked;..." as another coding.
+    ["chunked;", "Transfer-Encoding: chunked;\r\n", 400, "TSGI_ERR_BAD_TRANSFER_ENCODING"],
+    ["chunked;a=b", "Transfer-Encoding: chunked; a=b\r\n", 400, "TSGI_ERR_BAD_TRANSFER_ENCODING"],
+    [
+      "a parameter without a value",
+      "Transfer-Encoding: gzip;x, chunked\r\n",
+      400,
+      "TSGI_ERR_BAD_TRANSFER_ENCODING",
+    ],
+    [
+      "a parameter without a coding",
+      "Transfer-Encoding: ;a=b, chunked\r\n",
+      400,
+      "TSGI_ERR_BAD_TRANSFER_ENCODING",
+    ],
+    [
+      "well-formed parameters on another coding",
+      'Transfer-Encoding: gzip ; q=1;x="a\\"b" , chunked\r\n',
+      501,
+      "TSGI_ERR_UNSUPPORTED_TRANSFER_CODING",
+    ],
     [
       "with Content-Length after",
       "Transfer-Encoding: chunked\r\nContent-Length: 5\r\n",
