@@ -24,6 +24,7 @@ import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { cpus } from "node:os";
 import { fileURLToPath } from "node:url";
 import { hasTaskset, pinned, spawnPinned, waitListening } from "./servers.ts";
+import { median } from "./stats.ts";
 import { runWebSocketBench, type WebSocketReport } from "./ws.ts";
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
@@ -154,12 +155,6 @@ function peakRssMiB(pid: number | undefined): number {
   } catch {
     return Number.NaN;
   }
-}
-
-/** The median of the figures that parsed (NaN if none did). */
-function median(xs: number[]): number {
-  const ok = xs.filter((x) => !Number.isNaN(x)).sort((a, b) => a - b);
-  return ok.length === 0 ? Number.NaN : ok[Math.floor(ok.length / 2)]!;
 }
 
 /** Runs wrk against `s`; on failure (say the server died) reports it and returns null. */

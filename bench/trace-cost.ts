@@ -14,6 +14,7 @@ import { execFileSync } from "node:child_process";
 import { cpSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { median } from "./stats.ts";
 
 const ROOT = new URL("..", import.meta.url).pathname;
 const ROUNDS = Number(process.env.ROUNDS ?? 8);
@@ -69,8 +70,6 @@ function run(tree: string, kind: string): number {
   const last = out.trim().split("\n").at(-1)!;
   return Number(/: (\d+) ns/.exec(last)![1]);
 }
-
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[xs.length >> 1]!;
 
 const copy = mkdtempSync(join(tmpdir(), "tsgi-notrace-"));
 try {

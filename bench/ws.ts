@@ -23,6 +23,7 @@ import { type ChildProcess, spawnSync } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { cpus } from "node:os";
 import { hasTaskset, spawnPinned, stopServer, waitListening } from "./servers.ts";
+import { median } from "./stats.ts";
 
 const DURATION = Number(process.env.BENCH_DURATION ?? 5);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
@@ -133,11 +134,6 @@ function rssBytes(pid: number | undefined): number {
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-function median(xs: number[]): number {
-  const ok = xs.filter((x) => !Number.isNaN(x)).sort((a, b) => a - b);
-  return ok.length === 0 ? Number.NaN : ok[Math.floor(ok.length / 2)]!;
-}
 
 export interface EchoResult {
   server: string;
