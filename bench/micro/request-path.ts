@@ -1,48 +1,18 @@
 /**
  * Microbenchmark of tsgi's own per-request work, without the kernel: an
- * HttpConnection on a fake socket is fed the same keep-alive request over and
+ * HttpConnection on a stand-in socket is fed the same keep-alive request over and
  * over, through each gateway. Prints ns per request; run under
  * `node --cpu-prof` to see where they go.
  * Run: node --import tsx bench/micro/request-path.ts [wsgi|fetch] [N]
  */
 
-import { EventEmitter } from "node:events";
 import type { Socket } from "node:net";
 import { fetchGateway } from "../../src/gateways/fetch/gateway.ts";
 import { wsgiGateway } from "../../src/gateways/wsgi/gateway.ts";
 import { HttpConnection } from "../../src/server/connection.ts";
 import { Logger } from "../../src/server/log.ts";
 import { resolveOptions } from "../../src/server/options.ts";
-
-class FakeSocket extends EventEmitter {
-  remoteAddress = "127.0.0.1";
-  remotePort = 40000;
-  localAddress = "127.0.0.1";
-  localPort = 8000;
-  writableNeedDrain = false;
-  destroyed = false;
-  readableEnded = false;
-  bytes = 0;
-  write(chunk: Uint8Array): boolean {
-    this.bytes += chunk.length;
-    return true;
-  }
-  cork(): void {}
-  uncork(): void {}
-  pause(): this {
-    return this;
-  }
-  resume(): this {
-    return this;
-  }
-  end(): this {
-    return this;
-  }
-  destroy(): this {
-    this.destroyed = true;
-    return this;
-  }
-}
+import { StandInSocket } from "./stand-in-socket.ts";
 
 const kind = process.argv[2] ?? "fetch";
 const N = Number(process.argv[3] ?? 1_000_000);
@@ -72,7 +42,7 @@ const host = {
   connectionUpgraded() {},
   sessionClosed() {},
 };
-const socket = new FakeSocket();
+const socket = new StandInSocket();
 new HttpConnection(socket as unknown as Socket, host);
 const request = Buffer.from(
   "GET / HTTP/1.1\r\nHost: 127.0.0.1:8000\r\nUser-Agent: wrk\r\nAccept: */*\r\nConnection: keep-alive\r\n\r\n",

@@ -8,42 +8,15 @@
  * handler) and for the whole Fetch path.
  */
 
-import { EventEmitter } from "node:events";
 import type { Socket } from "node:net";
 import { ServerWebSocket } from "../../src/gateways/fetch/websocket.ts";
 import { DEFAULT_OPTIONS } from "../../src/server/options.ts";
 import { type WebSocketHost, WebSocketSession } from "../../src/server/websocket.ts";
 import { WebSocketCore } from "../../src/websocket/core.ts";
+import { StandInSocket } from "./stand-in-socket.ts";
 
 const N = Number(process.argv[2] ?? 1_000_000);
 const ROUNDS = 5;
-
-/** Just enough of net.Socket for a session: writes are counted and dropped. */
-class StandInSocket extends EventEmitter {
-  written = 0;
-  destroyed = false;
-  writableNeedDrain = false;
-  writableLength = 0;
-  write(chunk: Uint8Array): boolean {
-    this.written += chunk.length;
-    return true;
-  }
-  cork(): void {}
-  uncork(): void {}
-  pause(): this {
-    return this;
-  }
-  resume(): this {
-    return this;
-  }
-  end(): this {
-    return this;
-  }
-  destroy(): this {
-    this.destroyed = true;
-    return this;
-  }
-}
 
 /** A client text frame of `size` bytes: FIN, opcode 1, masked. */
 function clientFrame(size: number): Buffer {
@@ -90,7 +63,7 @@ function run(name: string, setup: (session: WebSocketSession) => void): void {
     const ns = Number(process.hrtime.bigint() - t0) / N;
     console.log(`${name.padEnd(8)} ${ns.toFixed(0).padStart(5)} ns/message`);
   }
-  if (socket.written !== ROUNDS * N * 34) throw new Error(`echoed ${socket.written} bytes`);
+  if (socket.bytes !== ROUNDS * N * 34) throw new Error(`echoed ${socket.bytes} bytes`);
 }
 
 run("session", (session) => {
