@@ -8,16 +8,10 @@
 
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import { Duplex } from "node:stream";
+import type { Request } from "./differential.ts";
 
 /** One request as Node reported it; `complete` once its body ended. */
-export interface NodeRequest {
-  method: string;
-  target: string;
-  version: number;
-  headers: string[];
-  body: string;
-  trailers: string[];
-  complete: boolean;
+export interface NodeRequest extends Request {
   /** Node's verdict on keeping the connection open after it. */
   keepAlive: boolean;
   upgrade: boolean;
