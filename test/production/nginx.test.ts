@@ -19,6 +19,7 @@ import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import WebSocket from "ws";
 import { ROOT } from "../helpers.ts";
+import { NGINX, NGINX_STREAM, needs, OPENSSL } from "../needs.ts";
 import {
   type Certificates,
   freePort,
@@ -37,13 +38,14 @@ let cleanup: () => void;
 let certs: Certificates;
 let nginxBuild = "";
 
+const skipHttp = needs(NGINX, OPENSSL);
+const skipStream = needs(NGINX_STREAM, OPENSSL);
+
 before(() => {
+  if (skipHttp !== false) return;
   // `nginx -V` prints its build options on stderr.
   const version = spawnSync("nginx", ["-V"], { encoding: "utf8" });
-  if (version.error !== undefined)
-    throw new Error(
-      `these tests need nginx (apt-get install nginx libnginx-mod-stream): ${version.error.message}`,
-    );
+  if (version.error !== undefined) throw new Error(`nginx -V failed: ${version.error.message}`);
   nginxBuild = version.stderr;
   ({ dir, cleanup } = tempDir("tsgi-nginx-"));
   certs = makeCertificates(dir);
@@ -208,7 +210,7 @@ test("docs/deploy.md shows both nginx files exactly as the tests run them", () =
   }
 });
 
-describe("nginx reverse proxy (docs/deploy/nginx.conf)", () => {
+describe("nginx reverse proxy (docs/deploy/nginx.conf)", { skip: skipHttp }, () => {
   test("tsgi trusts nginx: the app sees the client's address, over HTTP and WebSocket", async () => {
     await behindNginx(
       ["--proxy-headers", "--forwarded-allow-ips", "127.0.0.1"],
@@ -246,7 +248,9 @@ describe("nginx reverse proxy (docs/deploy/nginx.conf)", () => {
   });
 });
 
-describe("nginx stream proxy with the PROXY protocol (docs/deploy/nginx-stream.conf)", () => {
+describe("nginx stream proxy with the PROXY protocol (docs/deploy/nginx-stream.conf)", {
+  skip: skipStream,
+}, () => {
   test("TLS passed through: the app sees the client's address and https", async () => {
     const tsgi = await startTsgi([
       "--port",

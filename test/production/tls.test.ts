@@ -18,6 +18,7 @@ import type { Environ, StartResponse } from "../../src/gateways/wsgi/types.ts";
 import { serve } from "../../src/serve.ts";
 import { TlsConfigError } from "../../src/server/tls.ts";
 import { runCli } from "../helpers.ts";
+import { CURL, needs, OPENSSL } from "../needs.ts";
 import {
   type Certificates,
   KEY_PASSWORD,
@@ -32,19 +33,22 @@ const run = promisify(execFile);
 let certs: Certificates;
 let cleanup: () => void;
 
+const skip = needs(OPENSSL);
+
 before(() => {
+  if (skip !== false) return;
   const temp = tempDir();
   cleanup = temp.cleanup;
   certs = makeCertificates(temp.dir);
 });
-after(() => cleanup());
+after(() => cleanup?.());
 
 async function fetchJson(url: string, agent: Agent): Promise<Record<string, unknown>> {
   const response = await undiciFetch(url, { dispatcher: agent });
   return (await response.json()) as Record<string, unknown>;
 }
 
-describe("TLS on each gateway", () => {
+describe("TLS on each gateway", { skip }, () => {
   test("Fetch: request.url is https and info.tls is true (undici with the CA)", async () => {
     const server = await serve(
       {
@@ -65,7 +69,9 @@ describe("TLS on each gateway", () => {
     }
   });
 
-  test("WSGI-style: wsgi.url_scheme is https (curl --cacert); a client without the CA is refused", async () => {
+  test("WSGI-style: wsgi.url_scheme is https (curl --cacert); a client without the CA is refused", {
+    skip: needs(CURL),
+  }, async () => {
     const app = (environ: Environ, startResponse: StartResponse) => {
       startResponse("200 OK", [["Content-Type", "text/plain"]]);
       return [`${environ["wsgi.url_scheme"]} ${environ.SERVER_PORT}`];
@@ -132,7 +138,7 @@ describe("TLS on each gateway", () => {
   });
 });
 
-describe("TLS details", () => {
+describe("TLS details", { skip }, () => {
   test("ALPN: a client offering h2 and http/1.1 settles on http/1.1", async () => {
     const server = await serve(() => new Response("x"), {
       port: 0,
@@ -200,7 +206,7 @@ describe("TLS details", () => {
   });
 });
 
-describe("TLS from the command line", () => {
+describe("TLS from the command line", { skip }, () => {
   test("--ssl-certfile, --ssl-keyfile and --ssl-keyfile-password with --workers 2: https line, scheme https", async () => {
     const tsgi = await startTsgi([
       "--port",

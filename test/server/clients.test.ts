@@ -9,6 +9,7 @@ import { spawn } from "node:child_process";
 import { after, before, test } from "node:test";
 import type { Environ, StartResponse, WSGIResult } from "../../src/gateways/wsgi/types.ts";
 import { startServer } from "../helpers.ts";
+import { CURL, needs } from "../needs.ts";
 import { type Echo, echoApp, sleep } from "./client.ts";
 
 const LINES = 2000;
@@ -28,6 +29,8 @@ function app(environ: Environ, startResponse: StartResponse): WSGIResult {
       return echoApp(environ, startResponse);
   }
 }
+
+const noCurl = needs(CURL);
 
 let url: string;
 let closeServer: () => Promise<void>;
@@ -58,7 +61,7 @@ function curl(
   });
 }
 
-test("curl: a chunked upload from stdin reaches the app whole", async () => {
+test("curl: a chunked upload from stdin reaches the app whole", { skip: noCurl }, async () => {
   const body = Buffer.from(Array.from({ length: 3000 }, (_, i) => line(i)).join(""));
   const r = await curl(
     [
@@ -79,7 +82,7 @@ test("curl: a chunked upload from stdin reaches the app whole", async () => {
   assert.equal(echo.contentLength, String(body.length));
 });
 
-test("curl: a plain GET, headers included", async () => {
+test("curl: a plain GET, headers included", { skip: noCurl }, async () => {
   const r = await curl(["--include", `${url}/hello?x=1`]);
   assert.equal(r.code, 0, r.stderr);
   const text = r.stdout.toString();
@@ -92,7 +95,7 @@ test("curl: a plain GET, headers included", async () => {
   assert.equal(echo.query, "x=1");
 });
 
-test("curl: a generator response is de-chunked to the exact body", async () => {
+test("curl: a generator response is de-chunked to the exact body", { skip: noCurl }, async () => {
   const r = await curl(["--include", `${url}/lines`]);
   assert.equal(r.code, 0, r.stderr);
   const text = r.stdout.toString();
@@ -101,7 +104,7 @@ test("curl: a generator response is de-chunked to the exact body", async () => {
   assert.equal(text.slice(split + 4), Array.from({ length: LINES }, (_, i) => line(i)).join(""));
 });
 
-test("curl: two URLs on one command line share one connection", async () => {
+test("curl: two URLs on one command line share one connection", { skip: noCurl }, async () => {
   const r = await curl(["--write-out", "%{num_connects}\\n", `${url}/port`, `${url}/port`]);
   assert.equal(r.code, 0, r.stderr);
   // Each transfer prints its body (the client port) followed by its new-connection count.

@@ -3,39 +3,30 @@
  * the third independent WebSocket client (after
  * `ws` and undici). playwright-core drives the system's Chromium (Debian's
  * `chromium` package; `.ci/run` installs it), found through CHROMIUM_PATH or
- * the usual binary paths. Without a Chromium the test fails and says how to
- * install one: a skipped browser test would hide that CI lost it.
+ * `chromium` on PATH. Without one it is skipped with a line saying how to
+ * install it, except under CI, where it fails (test/needs.ts).
  */
 
 import assert from "node:assert/strict";
-import { existsSync } from "node:fs";
 import { after, before, describe, test } from "node:test";
 import { type Browser, chromium, type Page } from "playwright-core";
 import { type CliProcess, startCli } from "../helpers.ts";
+import { CHROMIUM, needs, which } from "../needs.ts";
 
-const CANDIDATES = [process.env.CHROMIUM_PATH, "/usr/bin/chromium", "/usr/bin/chromium-browser"];
-
-function chromiumPath(): string {
-  const found = CANDIDATES.find((p) => p !== undefined && p !== "" && existsSync(p));
-  if (found === undefined) {
-    throw new Error(
-      "no Chromium found (looked at CHROMIUM_PATH, /usr/bin/chromium, /usr/bin/chromium-browser): " +
-        "install it with `apt-get install -y chromium` or set CHROMIUM_PATH",
-    );
-  }
-  return found;
-}
+/** CHROMIUM_PATH when set, else `chromium` on PATH. */
+const CHROMIUM_PATH = process.env.CHROMIUM_PATH || which("chromium");
+const skip = process.env.CHROMIUM_PATH ? false : needs(CHROMIUM);
 
 /** How long one step (a page loading, a line appearing) may take before the test fails. */
 const STEP_MS = 10_000;
 
-describe("examples/chat in Chromium", { timeout: 30_000 }, () => {
+describe("examples/chat in Chromium", { timeout: 30_000, skip }, () => {
   let server: CliProcess;
   let url: string;
   let browser: Browser;
 
   before(async () => {
-    const executablePath = chromiumPath();
+    const executablePath = CHROMIUM_PATH!;
     // The CLI, as a user starts it: `tsgi examples/chat/app.ts`.
     [server, browser] = await Promise.all([
       startCli(["--port", "0", "--no-access-log", "examples/chat/app.ts"]),
