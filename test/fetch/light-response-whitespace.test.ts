@@ -11,13 +11,7 @@ import { test } from "node:test";
 import { LightResponse } from "../../src/gateways/fetch/light-response.ts";
 
 /** Values a Headers object takes (ByteStrings: every char <= U+00FF). */
-const VALUES = [
-  " \t plain \t ",
-  "\xa0nbsp\xa0",
-  "\x85nel\x85",
-  "\r\n\tcrlf\r\n",
-  " \xa0 mixed \xa0 ",
-];
+const VALUES = [" \t plain \t ", "\xa0nbsp\xa0", "\x85nel\x85", "\r\n\tcrlf\r\n", " \xa0 mixed \xa0 "];
 
 test("header values on the fast path equal what new Headers() keeps, for object and array inits", () => {
   for (const value of VALUES) {
