@@ -13,6 +13,7 @@ import {
   type UpgradeWebSocketOptions,
   upgradeWebSocket as upgrade,
 } from "../gateways/fetch/websocket.ts";
+import { listElements } from "../http1/chars.ts";
 
 /** Options of the helper: the Fetch gateway's, with the subprotocol defaulting to the client's first offer (as Hono's Deno adapter). */
 export type HonoUpgradeOptions = UpgradeWebSocketOptions;
@@ -35,7 +36,8 @@ export const upgradeWebSocket: UpgradeWebSocket<ServerWebSocket, HonoUpgradeOpti
 >(async (c, events: WSEvents<ServerWebSocket>, options?: HonoUpgradeOptions) => {
   // Not a WebSocket request: let the next handler answer it.
   if (c.req.header("upgrade")?.toLowerCase() !== "websocket") return;
-  const offered = c.req.header("sec-websocket-protocol")?.split(",")[0]?.trim();
+  // SP/HTAB only (RFC 9110 §5.6.3), as checkHandshake() reads the same list.
+  const offered = listElements(c.req.header("sec-websocket-protocol") ?? "")[0];
   let socket: ServerWebSocket;
   let response: Response;
   try {

@@ -48,3 +48,40 @@ export const LF = 0x0a;
 export const SP = 0x20;
 export const HTAB = 0x09;
 export const COLON = 0x3a;
+
+/**
+ * OWS (RFC 9110 §5.6.3): SP or HTAB, and nothing else. JavaScript's `trim()`,
+ * `trimStart()`, `trimEnd()` and the regex class `\s` also remove U+00A0 (the
+ * byte 0xA0 read as latin-1) and other Unicode spaces; a proxy in front of us
+ * does not, so `Transfer-Encoding: \xa0chunked` would be chunked for us and an
+ * unknown coding for it (request smuggling). Use these helpers instead on
+ * every protocol path.
+ */
+export function isOWS(c: number): boolean {
+  return c === SP || c === HTAB;
+}
+
+/** `s` without leading and trailing SP/HTAB (RFC 9110 §5.6.3); every other character is kept. */
+export function trimOWS(s: string): string {
+  let start = 0;
+  let end = s.length;
+  while (start < end && isOWS(s.charCodeAt(start))) start++;
+  while (end > start && isOWS(s.charCodeAt(end - 1))) end--;
+  return start === 0 && end === s.length ? s : s.slice(start, end);
+}
+
+/**
+ * The elements of a `#list` field value (RFC 9110 §5.6.1): split on ",",
+ * trimmed of OWS only, empty elements dropped (the RFC lets a recipient
+ * ignore them). Quoted strings are not special: for the lists of tokens this
+ * is used on (Connection, Upgrade, Expect, Sec-WebSocket-Protocol,
+ * X-Forwarded-*) a comma inside quotes is invalid anyway.
+ */
+export function listElements(value: string): string[] {
+  const out: string[] = [];
+  for (const part of value.split(",")) {
+    const t = trimOWS(part);
+    if (t !== "") out.push(t);
+  }
+  return out;
+}

@@ -24,6 +24,15 @@ export interface ServerConnectionOptions {
   serverHeader?: string | null;
   /** Returns the current IMF-fixdate for the `Date` header; null leaves it out. */
   date?: (() => string) | null;
+  /**
+   * Hand CONNECT requests on as request events. Default false: a well-formed
+   * CONNECT is refused with 501 `TSGI_ERR_CONNECT_NOT_IMPLEMENTED` (see
+   * {@link ServerConnection.nextEvent}), because no gateway today can open
+   * the tunnel a 2xx would announce (RFC 9110 §9.3.6). Only a gateway that
+   * takes over the socket after its 2xx (a future node:http-style `'connect'`
+   * listener) may set it.
+   */
+  acceptConnect?: boolean;
 }
 
 // How the response body is delimited (RFC 9112 §6.3).
@@ -97,11 +106,13 @@ export class ServerConnection {
   private framing = NO_BODY;
   private remaining = 0;
   private closeRequested = false;
+  private readonly acceptConnect: boolean;
 
   constructor(options: ServerConnectionOptions = {}) {
     this.parser = new RequestParser(options.limits);
     this.serverHeader = options.serverHeader === undefined ? "tsgi" : options.serverHeader;
     this.date = options.date ?? null;
+    this.acceptConnect = options.acceptConnect === true;
   }
 
   /** The limits in force. */
@@ -156,6 +167,12 @@ export class ServerConnection {
   /**
    * Next event from the client, `NEED_DATA`, or `PAUSED` once the request is
    * complete and `startNextCycle()` has not been called yet.
+   *
+   * A CONNECT request is refused here, unless `acceptConnect` is set: the one
+   * place that decides it. The parser has checked the whole head first, so a
+   * malformed CONNECT (target not authority-form, no Host, bad framing) gets
+   * its 400, and only a well-formed one gets 501 (RFC 9110 §9.3.6, §15.6.2:
+   * the method is not supported for any resource).
    * @throws RemoteProtocolError on invalid input; the connection is then in ERROR.
    */
   nextEvent(): ServerEvent | typeof NEED_DATA | typeof PAUSED {
@@ -169,6 +186,14 @@ export class ServerConnection {
     if (event === NEED_DATA || event === PAUSED) return event;
     switch (event.type) {
       case "request":
+        if (event.method === "CONNECT" && !this.acceptConnect) {
+          this.theirState = "ERROR";
+          throw new RemoteProtocolError(
+            "CONNECT is not implemented: this server opens no tunnels",
+            "TSGI_ERR_CONNECT_NOT_IMPLEMENTED",
+            501,
+          );
+        }
         this.theirState = this.move(CLIENT_TABLE, this.theirState, "request");
         this.ourState = this.move(SERVER_TABLE, this.ourState, "request");
         this.request = event;
@@ -222,7 +247,9 @@ export class ServerConnection {
     const request = this.request;
     const isHead = request !== null && request.method === "HEAD";
     // A 2xx to CONNECT turns the connection into a tunnel: no framing headers
-    // (RFC 9110 §8.6, RFC 9112 §6.1). tsgi does not relay tunnels, so it closes after.
+    // (RFC 9110 §8.6, RFC 9112 §6.1). Reachable only with `acceptConnect`; kept
+    // for a future gateway that relays the tunnel itself. This core does not,
+    // so it still closes after the head.
     const tunnel = request !== null && request.method === "CONNECT" && status < 300;
     const bodyless = status === 204 || status === 304 || tunnel;
     const headers = head.headers;
@@ -246,7 +273,8 @@ export class ServerConnection {
         case 10: {
           const lower = name.toLowerCase();
           if (lower === "connection") {
-            if (/(^|[\s,])close([\s,]|$)/i.test(value)) appClose = true;
+            // OWS is SP/HTAB (RFC 9110 §5.6.3); `\s` would also split on 0xA0.
+            if (/(^|[ \t,])close([ \t,]|$)/i.test(value)) appClose = true;
             continue;
           }
           if (lower === "keep-alive") continue;

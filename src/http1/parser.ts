@@ -20,6 +20,7 @@ import {
   SP,
   TARGET_CHAR,
   TCHAR,
+  trimOWS,
 } from "./chars.ts";
 import { RemoteProtocolError } from "./errors.ts";
 import {
@@ -362,8 +363,9 @@ export class RequestParser {
           break;
         case 6:
           if (name.toLowerCase() === "expect") {
+            // OWS is SP/HTAB only (RFC 9110 §5.6.3): "\xa0100-continue" is an unknown expectation, 417.
             for (const member of headers[i + 1]!.split(",")) {
-              const m = member.trim().toLowerCase();
+              const m = trimOWS(member).toLowerCase();
               if (m === "100-continue") expectContinue = true;
               else if (m !== "") fail("unsupported expectation", "TSGI_ERR_EXPECTATION_FAILED", 417);
             }
@@ -374,8 +376,9 @@ export class RequestParser {
           break;
         case 10:
           if (name.toLowerCase() === "connection") {
+            // OWS is SP/HTAB only: "\xa0close" is no token (RFC 9110 §7.6.1) and closes nothing.
             for (const token of headers[i + 1]!.split(",")) {
-              const t = token.trim().toLowerCase();
+              const t = trimOWS(token).toLowerCase();
               if (t === "close") close = true;
               else if (t === "keep-alive") keepAliveToken = true;
               else if (t === "upgrade") upgradeToken = true;
@@ -605,23 +608,27 @@ function checkTargetForm(method: string, target: string): void {
     return;
   }
   if (SCHEME_RE.test(target)) {
-    // absolute-form: check the authority when there is one.
-    const rest = target.slice(target.indexOf(":") + 1);
-    if (rest.startsWith("//")) {
-      let end = rest.length;
-      for (const c of "/?#") {
-        const k = rest.indexOf(c, 2);
-        if (k !== -1 && k < end) end = k;
-      }
-      const authority = rest.slice(2, end);
-      const hostPort = authority.slice(authority.lastIndexOf("@") + 1);
-      const scheme = target.slice(0, target.indexOf(":")).toLowerCase();
-      // RFC 9110 §4.2.1/§4.2.2: an http(s) URI with an empty host is invalid and MUST be rejected.
-      if ((scheme === "http" || scheme === "https") && (hostPort === "" || hostPort.startsWith(":"))) {
-        fail("http URI with an empty host", "TSGI_ERR_BAD_TARGET");
-      }
-      checkAuthority(hostPort);
+    // absolute-form. An origin server is sent it only for http and https URIs
+    // (RFC 9112 §3.2.2, RFC 9110 §4.2); any other scheme is 400, and so is
+    // "example.com:443", which RFC 3986 would read as the scheme "example.com".
+    const colon = target.indexOf(":");
+    const scheme = target.slice(0, colon).toLowerCase();
+    if (scheme !== "http" && scheme !== "https")
+      fail("absolute-form is only for http and https URIs", "TSGI_ERR_BAD_TARGET");
+    // http-URI = "http" "://" authority path-abempty [ "?" query ] (RFC 9110 §4.2.1).
+    const rest = target.slice(colon + 1);
+    if (!rest.startsWith("//")) fail("http URI without an authority", "TSGI_ERR_BAD_TARGET");
+    let end = rest.length;
+    for (const c of "/?#") {
+      const k = rest.indexOf(c, 2);
+      if (k !== -1 && k < end) end = k;
     }
+    const authority = rest.slice(2, end);
+    const hostPort = authority.slice(authority.lastIndexOf("@") + 1);
+    // RFC 9110 §4.2.1/§4.2.2: an http(s) URI with an empty host is invalid and MUST be rejected.
+    if (hostPort === "" || hostPort.startsWith(":"))
+      fail("http URI with an empty host", "TSGI_ERR_BAD_TARGET");
+    checkAuthority(hostPort);
     return;
   }
   fail("request target is in none of the four forms", "TSGI_ERR_BAD_TARGET");
@@ -715,7 +722,9 @@ function checkTransferEncoding(value: string): void {
   const codings: string[] = [];
   for (const element of value.split(",")) {
     const semi = element.indexOf(";");
-    const coding = (semi === -1 ? element : element.slice(0, semi)).trim().toLowerCase();
+    // OWS is SP/HTAB only (RFC 9110 §5.6.3). trim() would also strip 0xA0 and read
+    // "\xa0chunked" as chunked, which a proxy reads as an unknown coding: smuggling.
+    const coding = trimOWS(semi === -1 ? element : element.slice(0, semi)).toLowerCase();
     // Empty list elements are allowed (RFC 9110 §5.6.1); parameters need a coding.
     if (coding === "" && semi === -1) continue;
     if (coding === "") fail("invalid Transfer-Encoding", "TSGI_ERR_BAD_TRANSFER_ENCODING");

@@ -18,6 +18,7 @@
  */
 
 import { BlockList, isIP } from "node:net";
+import { trimOWS } from "../http1/chars.ts";
 
 /** A `--forwarded-allow-ips` entry that is not an IP address, a CIDR block, `*` or `unix`. */
 export class ProxyConfigError extends Error {
@@ -196,12 +197,16 @@ export function forwardedClient(
 /** A Host value: reg-name or IPv4 or [IPv6], optional port (RFC 9110 §7.2, RFC 3986 §3.2.2). */
 const HOST_RE = /^(?:[A-Za-z0-9\-._~!$&'()*+,;=%]+|\[[0-9A-Fa-f:.]+\])(?::[0-9]{1,5})?$/;
 
-/** Items of comma-separated field values, trimmed, empty ones dropped. */
+/**
+ * Items of comma-separated field values, trimmed of SP/HTAB only (RFC 9110
+ * §5.6.1, §5.6.3), empty ones dropped. With trim(), "\xa0203.0.113.7" would
+ * become a trusted-looking address a proxy never wrote.
+ */
 function list(values: string[]): string[] {
   const out: string[] = [];
   for (const v of values) {
     for (const item of v.split(",")) {
-      const t = item.trim();
+      const t = trimOWS(item);
       if (t !== "") out.push(t);
     }
   }
@@ -263,7 +268,8 @@ function parseForwarded(value: string): Hop[] {
       }
       const eq = value.indexOf("=", i);
       if (eq === -1) throw new Error("pair without =");
-      const name = value.slice(i, eq).trim().toLowerCase();
+      // SP/HTAB only (RFC 9110 §5.6.3); anything else fails the token check below.
+      const name = trimOWS(value.slice(i, eq)).toLowerCase();
       if (!/^[!#$%&'*+\-.^_`|~0-9a-z]+$/.test(name)) throw new Error("bad name");
       i = eq + 1;
       let v = "";

@@ -7,7 +7,7 @@
  */
 
 import { createHash } from "node:crypto";
-import { TCHAR } from "../http1/chars.ts";
+import { listElements, TCHAR, trimOWS } from "../http1/chars.ts";
 import type { RequestHead, ResponseHead } from "../http1/events.ts";
 import { HandshakeError, WebSocketUsageError } from "./errors.ts";
 
@@ -30,16 +30,6 @@ function isToken(s: string): boolean {
   if (s.length === 0) return false;
   for (let i = 0; i < s.length; i++) if (TCHAR[s.charCodeAt(i)] !== 1) return false;
   return true;
-}
-
-/** Comma-separated list elements, trimmed, empty ones dropped (RFC 9110 §5.6.1 allows them). */
-function listElements(value: string): string[] {
-  const out: string[] = [];
-  for (const part of value.split(",")) {
-    const t = part.trim();
-    if (t !== "") out.push(t);
-  }
-  return out;
 }
 
 function bad(message: string): never {
@@ -79,6 +69,8 @@ export function checkHandshake(head: RequestHead): HandshakeRequest {
     const name = headers[i]!.toLowerCase();
     const value = headers[i + 1]!;
     switch (name) {
+      // List elements are trimmed of SP/HTAB only (RFC 9110 §5.6.1, §5.6.3):
+      // "\xa0websocket" is not websocket, "\xa0upgrade" not upgrade.
       case "upgrade":
         // Upgrade elements are protocol["/" version]; "websocket" has no version (§4.1).
         for (const t of listElements(value)) if (t.toLowerCase() === "websocket") upgradeOk = true;
@@ -113,7 +105,8 @@ export function checkHandshake(head: RequestHead): HandshakeRequest {
   if (!/^[A-Za-z0-9+/]{22}==$/.test(key) || Buffer.from(key, "base64").toString("base64") !== key) {
     bad("Sec-WebSocket-Key must be 16 bytes in base64");
   }
-  if (version?.trim() !== "13") {
+  // OWS is SP/HTAB only (RFC 9110 §5.6.3): "\xa013" is not 13.
+  if (version === null || trimOWS(version) !== "13") {
     throw new HandshakeError(
       version === null ? "Sec-WebSocket-Version is missing" : "unsupported Sec-WebSocket-Version",
       426,

@@ -45,6 +45,29 @@ async function differ(bytes: Buffer): Promise<void> {
   count(cls);
 }
 
+test("issue 12 inputs: agreed, or in the documented class", async () => {
+  const cases: [string, string | null][] = [
+    // Both refuse: llhttp knows no such URL, we take absolute-form for http(s) only.
+    ["GET example.com:443 HTTP/1.1\r\nHost: a\r\n\r\n", null],
+    ["GET a::b HTTP/1.1\r\nHost: a\r\n\r\n", null],
+    ["GET http:x HTTP/1.1\r\nHost: a\r\n\r\n", null],
+    // llhttp takes any scheme followed by "//"; RFC 9112 §3.2.2 gives an origin server http(s) only.
+    ["GET ftp://a/ HTTP/1.1\r\nHost: a\r\n\r\n", "target-form"],
+    // Both refuse: 0xA0 is no OWS, "\xa0chunked" is no coding llhttp or we know.
+    ["POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: \xa0chunked\xa0\r\n\r\n0\r\n\r\n", null],
+    ["POST / HTTP/1.1\r\nHost: a\r\nContent-Length: \xa05\r\n\r\nhello", null],
+    ["CONNECT a.example:443 HTTP/1.1\r\nHost: a.example:443\r\n\r\n", "connect-501"],
+  ];
+  for (const [input, expected] of cases) {
+    const bytes = Buffer.from(input, "latin1");
+    const s = sides(ours(bytes), await parseWithNode(bytes));
+    const verdict = agree(s.ours, s.node) ? null : classify(input, s.ours, s.node);
+    assert.equal(verdict, expected, JSON.stringify(input));
+    if (expected === null)
+      assert.ok(s.ours.refused !== null && s.node.refused !== null, JSON.stringify(input));
+  }
+});
+
 test("llhttp (strict) and tsgi agree, or differ only in documented ways", async (t) => {
   const inputs = fc.oneof(
     { arbitrary: pipeline.map((p) => render(p).bytes), weight: 2 },

@@ -181,13 +181,12 @@ export const CLASSES: [name: string, explains: Explains][] = [
       /content-length:[ \t]*[0-9]+[ \t]*\t/i.test(input),
   ],
   [
-    // "a::b" is an absolute-URI (scheme "a", RFC 3986 §3.1), so absolute-form
-    // (RFC 9112 §3.2.2) for us; llhttp only knows schemes it has heard of.
-    "absolute-form-scheme",
-    (input, o, n, k) =>
-      n.refused === "HPE_INVALID_URL" &&
-      // Our request k may still be waiting for the end of its line.
-      /^[A-Za-z][A-Za-z0-9+.-]*:/.test((o.requests[k] ?? completed(input).requests[k])?.target ?? ""),
+    // A well-formed CONNECT: node:http hands it to a 'connect' listener (no
+    // 'request' event); tsgi answers 501 before any app is called, because no
+    // gateway can open the tunnel a 2xx announces (RFC 9110 §9.3.6, §15.6.2).
+    "connect-501",
+    (_input, o, n, k) =>
+      o.refused === "TSGI_ERR_CONNECT_NOT_IMPLEMENTED" && n.refused === null && n.requests.length === k,
   ],
   [
     // Transfer-Encoding in an HTTP/1.0 request: RFC 9112 §6.1 says to treat

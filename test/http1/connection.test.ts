@@ -408,20 +408,25 @@ describe("responses without a body", () => {
     );
   });
 
-  // tsgi relays no tunnels, so the connection closes after the 2xx (decision in docs/http-conformance.md).
+  // Only with acceptConnect (CONNECT is refused with 501 otherwise, see "CONNECT" below). The
+  // connection still closes after the 2xx: the tunnel itself is the future gateway's job
+  // (decision in docs/http-conformance.md).
   test("2xx to CONNECT has neither Content-Length nor Transfer-Encoding (RFC 9110 §8.6, RFC 9112 §6.1: MUST NOT)", () => {
     const request = "CONNECT example.com:443 HTTP/1.1\r\nHost: example.com:443\r\n\r\n";
     const expected = "HTTP/1.1 200 OK\r\nConnection: close\r\n\r\n";
-    assert.equal(text(open(request).sendResponse({ status: 200, headers: [] }, bytes(""))), expected);
+    const opts = { acceptConnect: true };
+    assert.equal(text(open(request, opts).sendResponse({ status: 200, headers: [] }, bytes(""))), expected);
     assert.equal(
-      text(open(request).sendResponse({ status: 200, headers: ["Content-Length", "5"] })),
+      text(open(request, opts).sendResponse({ status: 200, headers: ["Content-Length", "5"] })),
       expected,
     );
-    assert.equal(text(open(request).sendResponse({ status: 200, headers: [] })), expected);
+    assert.equal(text(open(request, opts).sendResponse({ status: 200, headers: [] })), expected);
   });
 
   test("a non-2xx answer to CONNECT is framed as usual", () => {
-    const conn = open("CONNECT example.com:443 HTTP/1.1\r\nHost: example.com:443\r\n\r\n");
+    const conn = open("CONNECT example.com:443 HTTP/1.1\r\nHost: example.com:443\r\n\r\n", {
+      acceptConnect: true,
+    });
     assert.equal(
       text(conn.sendResponse({ status: 403, headers: [] }, bytes("no"))),
       "HTTP/1.1 403 Forbidden\r\nContent-Length: 2\r\n\r\nno",
@@ -1032,5 +1037,135 @@ describe("cycles and states", () => {
       (err) =>
         err instanceof RemoteProtocolError && err.status === 431 && err.code === "TSGI_ERR_TOO_MANY_HEADERS",
     );
+  });
+});
+
+// ---- CONNECT (issue 12) ---------------------------------------------------------------
+
+/**
+ * Feeds `pieces` to a fresh connection, reading events after each piece
+ * (each complete request is answered 204 and the next cycle started), and
+ * returns the events seen (a request head as "request METHOD", others by type)
+ * and, on a RemoteProtocolError, its status, code and the error response bytes.
+ */
+function feed(
+  pieces: Uint8Array[],
+  options: ServerConnectionOptions = {},
+): { events: string[]; error: { status: number; code: ProtocolErrorCode; response: string | null } | null } {
+  const conn = bare(options);
+  const events: string[] = [];
+  try {
+    for (const piece of pieces) {
+      conn.receiveData(piece);
+      for (;;) {
+        const ev = conn.nextEvent();
+        if (ev === NEED_DATA) break;
+        if (ev === PAUSED) {
+          // A complete request: answer it and go on with what is pipelined behind it.
+          if (conn.ourState === "SEND_RESPONSE") conn.sendResponse({ status: 204, headers: [] }, bytes(""));
+          if (!conn.reusable) break;
+          conn.startNextCycle();
+          continue;
+        }
+        events.push(ev.type === "request" ? `request ${ev.method}` : ev.type);
+      }
+    }
+  } catch (err) {
+    if (!(err instanceof RemoteProtocolError)) throw err;
+    assert.equal(conn.theirState, "ERROR");
+    return { events, error: { status: err.status, code: err.code, response: text(conn.sendError(err)) } };
+  }
+  return { events, error: null };
+}
+
+/** `feed` of `input` whole; asserts that every split in two and byte-at-a-time feeding give the same. */
+function feedAtEverySplit(input: string, options: ServerConnectionOptions = {}): ReturnType<typeof feed> {
+  const all = bytes(input);
+  const whole = feed([all], options);
+  for (let k = 1; k < all.length; k++) {
+    assert.deepEqual(feed([all.subarray(0, k), all.subarray(k)], options), whole, `split at ${k}`);
+  }
+  const single: Uint8Array[] = [];
+  for (let k = 0; k < all.length; k++) single.push(all.subarray(k, k + 1));
+  assert.deepEqual(feed(single, options), whole, "byte at a time");
+  return whole;
+}
+
+describe("CONNECT", () => {
+  const message = "CONNECT is not implemented: this server opens no tunnels";
+  const notImplemented =
+    "HTTP/1.1 501 Not Implemented\r\n" +
+    "Content-Type: text/plain; charset=utf-8\r\n" +
+    "X-Content-Type-Options: nosniff\r\n" +
+    `Content-Length: ${`501 Not Implemented: ${message}\n`.length}\r\n` +
+    "Connection: close\r\n" +
+    "\r\n" +
+    `501 Not Implemented: ${message}\n`;
+
+  for (const [what, input] of [
+    ["CONNECT example.com:443", "CONNECT example.com:443 HTTP/1.1\r\nHost: example.com:443\r\n\r\n"],
+    ["CONNECT [::1]:8080", "CONNECT [::1]:8080 HTTP/1.1\r\nHost: [::1]:8080\r\n\r\n"],
+    ["CONNECT over HTTP/1.0 without Host", "CONNECT 127.0.0.1:22 HTTP/1.0\r\n\r\n"],
+    [
+      "CONNECT with Content-Length and a body",
+      "CONNECT example.com:443 HTTP/1.1\r\nHost: example.com:443\r\nContent-Length: 5\r\n\r\nhello",
+    ],
+    [
+      "CONNECT pipelined behind a GET",
+      "GET / HTTP/1.1\r\nHost: a\r\n\r\nCONNECT example.com:443 HTTP/1.1\r\nHost: example.com:443\r\n\r\n",
+    ],
+  ]) {
+    test(`${what} → 501 TSGI_ERR_CONNECT_NOT_IMPLEMENTED, no request event, at every split (RFC 9110 §9.3.6)`, () => {
+      const result = feedAtEverySplit(input!);
+      // A GET pipelined before it is answered normally first.
+      assert.deepEqual(result, {
+        events: input!.startsWith("GET") ? ["request GET", "end"] : [],
+        error: { status: 501, code: "TSGI_ERR_CONNECT_NOT_IMPLEMENTED", response: notImplemented },
+      });
+    });
+  }
+
+  // 400 for a malformed request wins over 501: the whole head is checked first.
+  for (const [what, input, code] of [
+    [
+      "a target that is not authority-form",
+      "CONNECT example.com HTTP/1.1\r\nHost: a\r\n\r\n",
+      "TSGI_ERR_BAD_TARGET",
+    ],
+    ["origin-form", "CONNECT / HTTP/1.1\r\nHost: a\r\n\r\n", "TSGI_ERR_BAD_TARGET"],
+    ["a port that is not digits", "CONNECT a:https HTTP/1.1\r\nHost: a\r\n\r\n", "TSGI_ERR_BAD_TARGET"],
+    ["no Host in HTTP/1.1", "CONNECT a:443 HTTP/1.1\r\n\r\n", "TSGI_ERR_BAD_HOST"],
+    [
+      "Transfer-Encoding with 0xA0",
+      "CONNECT a:443 HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: \xa0chunked\r\n\r\n",
+      "TSGI_ERR_BAD_TRANSFER_ENCODING",
+    ],
+    ["a bad field line", "CONNECT a:443 HTTP/1.1\r\nHost: a\r\nX Y: 1\r\n\r\n", "TSGI_ERR_BAD_HEADER_NAME"],
+  ]) {
+    test(`malformed CONNECT (${what}) → 400 ${code}, not 501, at every split`, () => {
+      const result = feedAtEverySplit(input!);
+      assert.deepEqual(result.events, []);
+      assert.equal(result.error?.status, 400);
+      assert.equal(result.error?.code, code);
+    });
+  }
+
+  test("acceptConnect: true (a gateway that can tunnel) gets the CONNECT request, at every split", () => {
+    const result = feedAtEverySplit("CONNECT example.com:443 HTTP/1.1\r\nHost: example.com:443\r\n\r\n", {
+      acceptConnect: true,
+    });
+    assert.deepEqual(result, { events: ["request CONNECT", "end"], error: null });
+  });
+
+  test("after the 501 the connection can only close", () => {
+    const conn = bare();
+    conn.receiveData(bytes("CONNECT a:443 HTTP/1.1\r\nHost: a\r\n\r\n"));
+    assert.throws(() => conn.nextEvent(), RemoteProtocolError);
+    assert.equal(conn.request, null);
+    assert.equal(conn.theirState, "ERROR");
+    assert.equal(conn.ourState, "IDLE");
+    assert.ok(conn.sendError({ status: 501, message }) !== null);
+    assert.equal(conn.ourState, "MUST_CLOSE");
+    assert.equal(conn.reusable, false);
   });
 });

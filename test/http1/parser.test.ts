@@ -186,7 +186,6 @@ describe("request-target forms", () => {
     ["GET", "http://user:pw@example.com/"],
     ["GET", "http://user@[::1]:80/"],
     ["GET", "http://example.com?q"],
-    ["GET", "urn:isbn:123"],
     ["POST", "http://127.0.0.1:3000/api"],
     ["OPTIONS", "*"],
     ["OPTIONS", "/"],
@@ -1325,4 +1324,136 @@ describe("split invariance", () => {
       { type: "error", status: 400, code: "TSGI_ERR_INCOMPLETE_MESSAGE" },
     ]);
   });
+});
+
+// ---- issue 12: whitespace and request-target honesty ---------------------------------
+
+/**
+ * The events of `input` fed whole; asserts that every split in two and
+ * byte-at-a-time feeding give the same events, so a refusal cannot depend on
+ * how the bytes arrived.
+ */
+function atEverySplit(input: string, limits?: Partial<ParserLimits>): Ev[] {
+  const all = bytes(input);
+  const whole = run([all], limits);
+  for (let k = 1; k < all.length; k++) {
+    assert.deepEqual(run([all.subarray(0, k), all.subarray(k)], limits), whole, `split at ${k}`);
+  }
+  const single: Uint8Array[] = [];
+  for (let k = 0; k < all.length; k++) single.push(new Uint8Array(all.subarray(k, k + 1)));
+  assert.deepEqual(run(single, limits), whole, "byte at a time");
+  return whole;
+}
+
+/** The refusal that ends `events` (as status and code), or null when nothing was refused. */
+function refusal(events: Ev[]): { status: number; code: ProtocolErrorCode } | null {
+  const last = events[events.length - 1];
+  return last?.type === "error" ? { status: last.status, code: last.code } : null;
+}
+
+/**
+ * Unicode whitespace that JavaScript's trim() and `\s` remove but HTTP does
+ * not (RFC 9110 §5.6.3: OWS is SP / HTAB). As bytes read as latin-1: 0xA0 and
+ * 0x85 stand for themselves, the others are their UTF-8 bytes.
+ */
+const UNICODE_SPACES: [string, string][] = [
+  ["0xA0 (U+00A0 in latin-1)", "\xa0"],
+  ["0x85 (U+0085 in latin-1)", "\x85"],
+  ["U+00A0 as UTF-8", Buffer.from("\u00a0", "utf8").toString("latin1")],
+  ["U+2000 as UTF-8", Buffer.from("\u2000", "utf8").toString("latin1")],
+  ["U+200A as UTF-8", Buffer.from("\u200a", "utf8").toString("latin1")],
+  ["U+3000 as UTF-8", Buffer.from("\u3000", "utf8").toString("latin1")],
+  ["U+FEFF as UTF-8", Buffer.from("\ufeff", "utf8").toString("latin1")],
+];
+
+describe("issue 12: only SP and HTAB are whitespace (RFC 9110 §5.6.3)", () => {
+  const chunked = "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: %\r\n\r\n5\r\nhello\r\n0\r\n\r\n";
+
+  test("Transfer-Encoding with SP/HTAB around chunked is chunked, at every split", () => {
+    const events = atEverySplit(chunked.replace("%", " \t chunked\t "));
+    assert.equal(events[0]?.type === "request" && events[0].framing, "chunked");
+    assert.deepEqual(events.slice(1), [
+      { type: "data", data: "hello" },
+      { type: "end", trailers: [] },
+      { type: "closed" },
+    ]);
+  });
+
+  for (const [what, pad] of UNICODE_SPACES) {
+    for (const [where, value] of [
+      ["around", `${pad}chunked${pad}`],
+      ["before", `${pad}chunked`],
+      ["after", `chunked${pad}`],
+      ["after gzip,", `gzip,${pad}chunked`],
+    ]) {
+      test(`Transfer-Encoding with ${what} ${where} chunked → 400, never chunked, at every split`, () => {
+        const events = atEverySplit(chunked.replace("%", value!));
+        assert.deepEqual(refusal(events), { status: 400, code: "TSGI_ERR_BAD_TRANSFER_ENCODING" });
+        assert.ok(!events.some((e) => e.type === "request"), "no request head may come out");
+      });
+    }
+
+    test(`Content-Length with ${what} around the digits → 400 TSGI_ERR_BAD_CONTENT_LENGTH`, () => {
+      const events = atEverySplit(`POST / HTTP/1.1\r\nHost: a\r\nContent-Length: ${pad}5${pad}\r\n\r\nhello`);
+      assert.deepEqual(refusal(events), { status: 400, code: "TSGI_ERR_BAD_CONTENT_LENGTH" });
+    });
+
+    test(`Expect with ${what} around 100-continue → 417, never 100-continue`, () => {
+      const events = atEverySplit(
+        `POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\nExpect: ${pad}100-continue${pad}\r\n\r\nhello`,
+      );
+      assert.deepEqual(refusal(events), { status: 417, code: "TSGI_ERR_EXPECTATION_FAILED" });
+    });
+
+    test(`Connection with ${what} around close / keep-alive / upgrade is none of them`, () => {
+      const close = atEverySplit(`GET / HTTP/1.1\r\nHost: a\r\nConnection: ${pad}close${pad}\r\n\r\n`)[0];
+      assert.ok(close?.type === "request" && close.keepAlive, "padded close is not close");
+      const keep = atEverySplit(`GET / HTTP/1.0\r\nConnection: ${pad}keep-alive${pad}\r\n\r\n`)[0];
+      assert.ok(keep?.type === "request" && !keep.keepAlive, "padded keep-alive is not keep-alive");
+      const up = head(`GET / HTTP/1.1\r\nHost: a\r\nConnection: ${pad}upgrade\r\nUpgrade: websocket\r\n\r\n`);
+      assert.equal(up.upgrade, "", "padded upgrade is not upgrade");
+    });
+
+    test(`Host with ${what} around it → 400 TSGI_ERR_BAD_HOST`, () => {
+      const events = atEverySplit(`GET / HTTP/1.1\r\nHost: ${pad}a${pad}\r\n\r\n`);
+      assert.deepEqual(refusal(events), { status: 400, code: "TSGI_ERR_BAD_HOST" });
+    });
+  }
+
+  test("SP/HTAB around Expect and Connection members are still trimmed", () => {
+    assert.equal(
+      head("POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 1\r\nExpect: \t100-continue \t,\r\n\r\nx")
+        .expectContinue,
+      true,
+    );
+    assert.equal(head("GET / HTTP/1.1\r\nHost: a\r\nConnection: foo ,\t close\t\r\n\r\n").keepAlive, false);
+  });
+});
+
+describe("issue 12: absolute-form is for http and https only (RFC 9112 §3.2.2, RFC 9110 §4.2)", () => {
+  for (const target of [
+    "example.com:443",
+    "localhost:80",
+    "a::b",
+    "urn:isbn:123",
+    "ftp://example.com/",
+    "ws://example.com/chat",
+    "file:///etc/passwd",
+    "mailto:a@example.com",
+    "http:/x",
+    "http:x",
+    "https:example.com",
+  ]) {
+    test(`GET ${target} → 400 TSGI_ERR_BAD_TARGET, at every split`, () => {
+      const events = atEverySplit(`GET ${target} HTTP/1.1\r\nHost: example.com\r\n\r\n`);
+      assert.deepEqual(events, [{ type: "error", status: 400, code: "TSGI_ERR_BAD_TARGET" }]);
+    });
+  }
+
+  for (const target of ["http://example.com/", "HTTPS://example.com:443/x?y", "hTtP://[::1]/"]) {
+    test(`GET ${target} is absolute-form (scheme case-insensitive, RFC 3986 §3.1), at every split`, () => {
+      const events = atEverySplit(`GET ${target} HTTP/1.1\r\nHost: example.com\r\n\r\n`);
+      assert.equal(events[0]?.type === "request" && events[0].target, target);
+    });
+  }
 });

@@ -51,6 +51,33 @@ describe("forwardedClient", () => {
     assert.equal(read(["Forwarded", "for=1.2.3.4;proto=https"], "192.0.2.9"), null);
   });
 
+  test("issue 12: only SP/HTAB are trimmed; 0xA0 around a value keeps it from being read as the bare value", () => {
+    // trim() would turn "\xa0203.0.113.7" into an address no proxy wrote.
+    assert.deepEqual(read(["X-Forwarded-For", "10.0.0.2,\xa0203.0.113.7"]), {
+      address: "\xa0203.0.113.7",
+      port: 0,
+    });
+    assert.deepEqual(read(["X-Forwarded-For", "203.0.113.7", "X-Forwarded-Proto", "\xa0https"]), {
+      address: "203.0.113.7",
+      port: 0,
+    });
+    assert.deepEqual(read(["X-Forwarded-For", "203.0.113.7", "X-Forwarded-Host", "b.example\xa0"]), {
+      address: "203.0.113.7",
+      port: 0,
+    });
+    // A Forwarded pair name with 0xA0 is no token: the header is ignored as a whole.
+    assert.equal(read(["Forwarded", "\xa0for=203.0.113.7;proto=https"]), null);
+    // SP/HTAB are OWS and still trimmed.
+    assert.deepEqual(
+      read(["X-Forwarded-For", " 10.0.0.2 ,\t203.0.113.7\t", "X-Forwarded-Proto", "\thttps "]),
+      {
+        address: "203.0.113.7",
+        port: 0,
+        tls: true,
+      },
+    );
+  });
+
   test("no forwarding headers: nothing changes", () => {
     assert.equal(read(["Host", "a", "X-Other", "1"]), null);
   });

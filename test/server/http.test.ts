@@ -182,6 +182,17 @@ describe("400 Bad Request, then close", () => {
     ["two Host fields, same value", "GET / HTTP/1.1\r\nHost: t\r\nHost: t\r\n\r\n"],
     ["forbidden field in trailers", chunkedPost("0\r\nContent-Length: 5\r\n\r\n")],
     ["Transfer-Encoding in HTTP/1.0", "POST / HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n"],
+    // Issue 12: 0xA0 is not whitespace in HTTP (RFC 9110 §5.6.3), whatever JavaScript's trim() says.
+    [
+      "Transfer-Encoding: 0xA0 chunked 0xA0",
+      post("Transfer-Encoding: \xa0chunked\xa0\r\n", "5\r\nhello\r\n0\r\n\r\n"),
+    ],
+    ["Content-Length: 0xA0 5 0xA0", post("Content-Length: \xa05\xa0\r\n", "hello")],
+    // Issue 12: absolute-form only for http and https (RFC 9112 §3.2.2), authority-form only for CONNECT.
+    ["GET example.com:443 (not an http(s) URI)", "GET example.com:443 HTTP/1.1\r\nHost: example.com\r\n\r\n"],
+    ["GET ftp://example.com/", "GET ftp://example.com/ HTTP/1.1\r\nHost: example.com\r\n\r\n"],
+    // Issue 12: a malformed CONNECT is a 400 before it is a 501.
+    ["CONNECT with a target that is not authority-form", "CONNECT example.com HTTP/1.1\r\nHost: t\r\n\r\n"],
   ];
   for (const [name, bytes] of cases) {
     test(name, async () => {
@@ -257,6 +268,12 @@ describe("other refusals, then close", () => {
 
   test("501 for Transfer-Encoding: gzip, chunked", async () => {
     await refused(chunkedPost("").replace("chunked", "gzip, chunked"), 501);
+  });
+
+  test("501 for a well-formed CONNECT: no gateway can tunnel, so the app is never called (RFC 9110 §9.3.6)", async () => {
+    const res = await refused("CONNECT example.com:443 HTTP/1.1\r\nHost: example.com:443\r\n\r\n", 501);
+    assert.match(res.body.toString("latin1"), /^501 Not Implemented: CONNECT is not implemented/);
+    assert.equal(header(res, "content-length"), String(res.body.length));
   });
 
   test("417 for Expect: something-else", async () => {

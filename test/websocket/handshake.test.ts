@@ -100,6 +100,24 @@ describe("checkHandshake", () => {
     });
   });
 
+  test("SP/HTAB around list elements and the version are OWS", () => {
+    const req = checkHandshake(
+      head([
+        "Upgrade",
+        " \twebsocket\t ",
+        "Connection",
+        "keep-alive ,\tUpgrade ",
+        "Sec-WebSocket-Key",
+        KEY,
+        "Sec-WebSocket-Version",
+        " 13\t",
+        "Sec-WebSocket-Protocol",
+        "\tchat , superchat\t",
+      ]),
+    );
+    assert.deepEqual(req.protocols, ["chat", "superchat"]);
+  });
+
   test("no Origin, no protocols, no extensions", () => {
     assert.deepEqual(checkHandshake(head(GOOD)), { key: KEY, protocols: [], extensions: "", origin: null });
   });
@@ -130,6 +148,21 @@ describe("checkHandshake", () => {
       head([...GOOD, "Sec-WebSocket-Protocol", "chat", "Sec-WebSocket-Protocol", "chat"]),
     ],
   ];
+  // Issue 12: list elements and the version are trimmed of SP/HTAB only (RFC 9110 §5.6.3);
+  // U+00A0 (0xA0 read as latin-1), which trim() would also remove, is part of the value.
+  for (const [field, value] of [
+    ["Upgrade", "\xa0websocket"],
+    ["Upgrade", "websocket\xa0"],
+    ["Connection", "keep-alive, \xa0Upgrade"],
+    ["Connection", "Upgrade\u3000"],
+    ["Sec-WebSocket-Key", `\xa0${KEY}`],
+  ] as const) {
+    bad400.push([
+      `${field}: ${JSON.stringify(value)} (0xA0 / U+3000 are not OWS)`,
+      head(withHeader(field, value)),
+    ]);
+  }
+  bad400.push(["protocol with 0xA0 around it", head([...GOOD, "Sec-WebSocket-Protocol", "\xa0chat\xa0"])]);
   for (const [name, h] of bad400) {
     test(`400: ${name}`, () => {
       const err = refusal(h);
@@ -144,6 +177,9 @@ describe("checkHandshake", () => {
     ["version 14", head(withHeader("Sec-WebSocket-Version", "14"))],
     ["versions 13 and 8", head([...GOOD, "Sec-WebSocket-Version", "8"])],
     ["version 013", head(withHeader("Sec-WebSocket-Version", "013"))],
+    // Issue 12: 0xA0 is not OWS (RFC 9110 §5.6.3).
+    ["version \\xa013", head(withHeader("Sec-WebSocket-Version", "\xa013"))],
+    ["version 13\\xa0", head(withHeader("Sec-WebSocket-Version", "13\xa0"))],
   ];
   for (const [name, h] of bad426) {
     test(`426 with Sec-WebSocket-Version: 13: ${name}`, () => {

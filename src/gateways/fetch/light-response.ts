@@ -61,11 +61,23 @@ function flattenInit(init: HeadersInit | undefined, out: string[]): void {
     Array.isArray(init) ||
     typeof (init as unknown as Iterable<unknown>)[Symbol.iterator] === "function"
   ) {
-    for (const pair of init as Iterable<[string, string]>) out.push(String(pair[0]), String(pair[1]).trim());
+    for (const pair of init as Iterable<[string, string]>)
+      out.push(String(pair[0]), normalize(String(pair[1])));
   } else {
-    for (const [name, value] of Object.entries(init)) out.push(name, String(value).trim());
+    for (const [name, value] of Object.entries(init)) out.push(name, normalize(String(value)));
   }
 }
+
+/**
+ * A header value normalized as `new Headers()` does: leading and trailing
+ * HTTP whitespace (Fetch: TAB, LF, CR, SP) removed, nothing else. trim()
+ * would also strip U+00A0 and other Unicode spaces, which Headers keeps, so
+ * a LightResponse and a Response would send different bytes.
+ */
+function normalize(value: string): string {
+  return value.replace(HTTP_WHITESPACE_AROUND, "");
+}
+const HTTP_WHITESPACE_AROUND = /^[\t\n\r ]+|[\t\n\r ]+$/g;
 
 function hasName(flat: string[], lower: string): boolean {
   for (let i = 0; i < flat.length; i += 2)
