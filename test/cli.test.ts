@@ -178,6 +178,58 @@ describe("failures print one line and exit non-zero", { concurrency: 4 }, () => 
     });
   }
 
+  test("a syntax error in a .ts, .js or .cjs app: file:line:column and the reason, at the default level", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "tsgi-cli-"));
+    try {
+      const source = "export default function app(environ, startResponse) {\n  const x = ;\n}\n";
+      for (const name of ["broken.ts", "broken.js", "broken.mjs"]) writeFileSync(join(dir, name), source);
+      writeFileSync(join(dir, "broken.cjs"), "module.exports = function app() {\n  return [;\n};\n");
+      for (const [name, where] of [
+        ["broken.ts", ":2:13"],
+        ["broken.js", ":2:13"],
+        ["broken.mjs", ":2:13"],
+        ["broken.cjs", ":2:11"],
+      ] as const) {
+        const result = await runCli(["--port", "0", name], { cwd: dir });
+        const path = join(dir, name).replaceAll(/[.\\/]/g, "\\$&");
+        assertOneLineError(
+          result,
+          1,
+          new RegExp(
+            `error while importing ${name.replace(".", "\\.")}: ${path}${where}: Unexpected (token )?["';]`,
+          ),
+        );
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  test("an async function of one or two parameters is refused: it looks like a Fetch handler", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "tsgi-cli-"));
+    try {
+      writeFileSync(
+        join(dir, "handler.js"),
+        'export default async (request) => new Response("fetch " + request.method);\n',
+      );
+      assertOneLineError(
+        await runCli(["--port", "0", "handler.js"], { cwd: dir }),
+        1,
+        /handler\.js is not an app: an async function of 1 parameter cannot be a WSGI-style app; it looks like a Fetch handler \(request, info\): run it with --interface fetch/,
+      );
+      const cli = await startCli(["--port", "0", "--no-access-log", "--interface", "fetch", "handler.js"], {
+        cwd: dir,
+      });
+      try {
+        assert.equal(await (await fetch(`http://127.0.0.1:${cli.port}/`)).text(), "fetch GET");
+      } finally {
+        assert.equal(await stop(cli), 0);
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   test("port in use → exit 1", async () => {
     const blocker: NetServer = createServer();
     await new Promise<void>((resolve) => blocker.listen(0, "127.0.0.1", resolve));

@@ -55,7 +55,26 @@ export interface OperationsSettings {
   reload?: boolean;
   /** Directories watched besides the app's. */
   reloadDirs: string[];
+  /** `--reload-include`: globs of files that reload, besides the default extensions. */
+  reloadIncludes: string[];
+  /** `--reload-exclude`: globs of files that never reload. */
+  reloadExcludes: string[];
 }
+
+/** `--reload`: files whose change reloads, unless excluded: the app's sources and its JSON (uvicorn: `*.py`). See cli/reload.ts. */
+export const DEFAULT_RELOAD_INCLUDES: readonly string[] = [
+  "*.ts",
+  "*.tsx",
+  "*.mts",
+  "*.cts",
+  "*.js",
+  "*.mjs",
+  "*.cjs",
+  "*.json",
+];
+
+/** Files that never reload unless a `--reload-include` names them: hidden files (editor locks such as `.#app.ts`). */
+export const DEFAULT_RELOAD_EXCLUDES: readonly string[] = [".*"];
 
 /** "trace" is a flag that may take a value with `=` (`--trace`, `--trace=bytes`). */
 type Kind = "string" | "path" | "port" | "seconds" | "bytes" | "count" | "integer" | "flag" | "trace";
@@ -458,7 +477,7 @@ export const OPTIONS: readonly OptionSpec[] = [
   {
     flag: "reload",
     kind: "flag",
-    help: "Development: restart when the app's files change (the app's directory and each --reload-dir).",
+    help: "Development: restart when source files change in the app's directory or a --reload-dir (see --reload-include).",
     apply: (c) => (c.operations.reload = true),
   },
   {
@@ -467,6 +486,22 @@ export const OPTIONS: readonly OptionSpec[] = [
     help: "Also watch this directory with --reload (repeatable).",
     repeatable: true,
     apply: (c, v) => c.operations.reloadDirs.push(v as string),
+  },
+  {
+    flag: "reload-include",
+    kind: "string",
+    help: "With --reload, also reload when files matching this glob change (repeatable; overrides the default excludes).",
+    shown: DEFAULT_RELOAD_INCLUDES.join(","),
+    repeatable: true,
+    apply: (c, v) => c.operations.reloadIncludes.push(v as string),
+  },
+  {
+    flag: "reload-exclude",
+    kind: "string",
+    help: "With --reload, never reload for files matching this glob (repeatable; wins over every include). The access log and a redirected stdout/stderr never reload.",
+    shown: DEFAULT_RELOAD_EXCLUDES.join(","),
+    repeatable: true,
+    apply: (c, v) => c.operations.reloadExcludes.push(v as string),
   },
 ];
 
@@ -589,7 +624,7 @@ export function parseCommandLine(
     options: { limits: {} },
     gateway: {},
     concurrency: {},
-    operations: { reloadDirs: [] },
+    operations: { reloadDirs: [], reloadIncludes: [], reloadExcludes: [] },
   };
   const byFlag = new Map(OPTIONS.map((o) => [o.flag, o]));
   // Options are applied after the environment's, so each is kept until then.

@@ -4,7 +4,7 @@
  * JavaScript apps pay nothing for it.
  */
 
-import { existsSync, statSync } from "node:fs";
+import { existsSync, readFileSync, statSync } from "node:fs";
 import { createRequire } from "node:module";
 import { extname, resolve } from "node:path";
 import { pathToFileURL } from "node:url";
@@ -67,8 +67,7 @@ export async function loadApp(target: string, cwd = process.cwd()): Promise<unkn
     const exports = namespace.default as Record<string, unknown> | undefined;
     if (exports !== null && typeof exports === "object" && exports.__esModule === true) namespace = exports;
   } catch (err) {
-    const message = err instanceof Error ? err.message.split("\n")[0] : String(err);
-    throw new AppLoadError(`error while importing ${module}: ${message}`, { cause: err });
+    throw new AppLoadError(`error while importing ${module}: ${importFailure(err, file)}`, { cause: err });
   }
   return pick(namespace, attr, module);
 }
@@ -86,9 +85,56 @@ async function requireInThread(file: string, module: string): Promise<Record<str
   try {
     return createRequire(import.meta.url)(file) as Record<string, unknown>;
   } catch (err) {
-    const message = err instanceof Error ? err.message.split("\n")[0] : String(err);
-    throw new AppLoadError(`error while importing ${module}: ${message}`, { cause: err });
+    throw new AppLoadError(`error while importing ${module}: ${importFailure(err, file)}`, { cause: err });
   }
+}
+
+/**
+ * One line for an import failure. A syntax error says where it is
+ * (`file:line:column: reason`, columns from 1 as editors count them), at
+ * every log level: without the place the reason is of little use.
+ */
+function importFailure(err: unknown, file: string): string {
+  if (!(err instanceof Error)) return String(err);
+  const lines = err.message.split("\n");
+  // tsx hands on esbuild's message: "Transform failed with N error(s):" and then
+  // one "file:line:column: ERROR: reason" line each (esbuild counts columns from 0).
+  if (/^Transform failed with \d+ errors?:$/.test(lines[0]!)) {
+    for (const line of lines.slice(1)) {
+      const m = /^(.*):(\d+):(\d+): ERROR: (.*)$/.exec(line);
+      if (m !== null) return `${m[1]}:${m[2]}:${Number(m[3]) + 1}: ${m[4]}`;
+    }
+    return lines.slice(0, 2).join(" ");
+  }
+  // V8's SyntaxError from an ES module names no place at all (Node only adds it
+  // when the error is fatal): ask esbuild, which tsx brings, where it is.
+  if (err instanceof SyntaxError && !TYPESCRIPT.has(extname(file))) {
+    const where = syntaxErrorPlace(file);
+    if (where !== null) return `${where}: ${lines[0]}`;
+  }
+  return lines[0]!;
+}
+
+interface EsbuildFailure {
+  errors?: { location?: { file: string; line: number; column: number } | null }[];
+}
+
+/** `file:line:column` of the first syntax error in a JavaScript file, or null if esbuild finds none. */
+function syntaxErrorPlace(file: string): string | null {
+  try {
+    const fromTsx = createRequire(createRequire(import.meta.url).resolve("tsx/package.json"));
+    const esbuild = fromTsx("esbuild") as {
+      transformSync(source: string, options: { loader: string; sourcefile: string }): unknown;
+    };
+    esbuild.transformSync(readFileSync(file, "utf8"), {
+      loader: extname(file) === ".jsx" ? "jsx" : "js",
+      sourcefile: file,
+    });
+  } catch (err) {
+    const location = (err as EsbuildFailure).errors?.[0]?.location;
+    if (location != null) return `${location.file}:${location.line}:${location.column + 1}`;
+  }
+  return null;
 }
 
 /** ATTR of the module, else its default export, else its export named `app`. */

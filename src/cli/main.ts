@@ -6,12 +6,13 @@
  */
 
 import { readFileSync } from "node:fs";
+import type { Logger } from "../server/log.ts";
 import { RequestStats } from "../server/metrics.ts";
 import { serveMetrics } from "../server/metrics-server.ts";
 import type { Server as ServerType } from "../server/server.ts";
 import { Server } from "../server/server.ts";
 import { supervise } from "../workers/supervisor.ts";
-import { buildHandler } from "./app.ts";
+import { type AppHandler, buildHandler } from "./app.ts";
 import { helpText, parseCommandLine, UsageError } from "./args.ts";
 import { describeListenError } from "./listen-error.ts";
 import {
@@ -31,6 +32,18 @@ function version(): string {
     version: string;
   };
   return pkg.version;
+}
+
+/**
+ * Runs the app's shutdown after a startup that ran but could not be served;
+ * its failure is logged, since the error that stops the server is the one to report.
+ */
+async function closeApp(app: AppHandler, logger: Logger): Promise<void> {
+  try {
+    await app.close();
+  } catch (err) {
+    logger.error("application shutdown failed", err);
+  }
 }
 
 async function main(argv: string[]): Promise<number> {
@@ -81,6 +94,9 @@ async function main(argv: string[]): Promise<number> {
     try {
       await server.listen();
     } catch (err) {
+      // Started but cannot serve: the app's shutdown still runs, so what its
+      // startup opened (pools, files) is closed, as uvicorn does.
+      await closeApp(app, logger);
       throw new Error(describeListenError(err as NodeJS.ErrnoException, host, port), { cause: err });
     }
     let metrics: ServerType | null = null;
@@ -96,6 +112,7 @@ async function main(argv: string[]): Promise<number> {
         );
       } catch (err) {
         await server.close(0);
+        await closeApp(app, logger);
         throw metricsListenError(err, config);
       }
       announceMetrics(metrics, logger);

@@ -27,6 +27,29 @@ function describe(value: unknown): string {
   return value === null ? "null" : Array.isArray(value) ? "an array" : typeof value;
 }
 
+/** Declared with `async`: it returns a promise, whatever its body does. */
+function isAsyncFunction(fn: unknown): boolean {
+  return Object.prototype.toString.call(fn) === "[object AsyncFunction]";
+}
+
+/**
+ * Why an async function is not served as WSGI-style. Its promise would be
+ * taken for the response body and every request would be a 500; one or two
+ * parameters are most likely a Fetch handler `(request, info)`, so the
+ * message names the option that serves it rather than guessing silently.
+ */
+function asyncNotWsgi(fn: { readonly length: number }, requested: "auto" | "wsgi"): string {
+  const n = fn.length;
+  const params = `${n} parameter${n === 1 ? "" : "s"}`;
+  const lead =
+    requested === "wsgi" ? "--interface wsgi needs a synchronous function (environ, startResponse); " : "";
+  return (
+    `${lead}an async function of ${params} cannot be a WSGI-style app; ` +
+    "it looks like a Fetch handler (request, info): run it with --interface fetch " +
+    "(or export an object with a fetch() method)"
+  );
+}
+
 /** Decides which interface `app` speaks; throws {@link NotAnAppError} if none. */
 export function detectInterface(app: unknown, requested: Interface = "auto"): Exclude<Interface, "auto"> {
   const hasFetch = app !== null && typeof app === "object" && typeof (app as FetchApp).fetch === "function";
@@ -35,6 +58,8 @@ export function detectInterface(app: unknown, requested: Interface = "auto"): Ex
       if (hasFetch || typeof app === "function") return "fetch";
       throw new NotAnAppError(`expected an object with a fetch() method or a function, got ${describe(app)}`);
     case "wsgi":
+      if (typeof app === "function" && isAsyncFunction(app))
+        throw new NotAnAppError(asyncNotWsgi(app, "wsgi"));
       if (typeof app === "function") return "wsgi";
       throw new NotAnAppError(`expected a function (environ, startResponse), got ${describe(app)}`);
     case "asgi":
@@ -47,7 +72,11 @@ export function detectInterface(app: unknown, requested: Interface = "auto"): Ex
       // Three declared parameters are ASGI's (scope, receive, send); default and
       // rest parameters do not count in `length`, so such apps name their interface.
       if (hasFetch) return "fetch";
-      if (typeof app === "function" && app.length <= 2) return "wsgi";
+      if (typeof app === "function" && app.length <= 2) {
+        // A WSGI-style app answers synchronously; an async function never can.
+        if (isAsyncFunction(app)) throw new NotAnAppError(asyncNotWsgi(app, "auto"));
+        return "wsgi";
+      }
       if (typeof app === "function" && app.length === 3) return "asgi";
       if (typeof app === "function") {
         throw new NotAnAppError(`cannot tell the interface of a function taking ${app.length} parameters`);

@@ -1,7 +1,7 @@
 /**
  * Access log lines in the formats operators already parse (`--access-log-format`),
  * and the file they go to (`--access-log FILE`). Every format carries the
- * response time and the body bytes. Formatting happens once per request
+ * response time and the body bytes, and marks responses cut short. Formatting happens once per request
  * only when the access log is on; the lines are batched by the `Logger`.
  */
 
@@ -28,6 +28,10 @@ export function isAccessLogFormat(value: string): value is AccessLogFormat {
 /**
  * Builds one line. `request` is null when the head could not be parsed (a
  * 400 to a scanner); `durationMs` is -1 when there is no meaningful duration.
+ * `bytes` counts the body only, as nginx's `$body_bytes_sent`. `complete` is
+ * false for a response cut short (the client left, the app failed after the
+ * head, a send timeout): `status` is then the one sent, or 499 (nginx's
+ * "client closed request") when no head went out, and `bytes` what was sent.
  */
 export type AccessFormatter = (
   info: ConnectionInfo,
@@ -35,7 +39,17 @@ export type AccessFormatter = (
   status: number,
   bytes: number,
   durationMs: number,
+  complete: boolean,
 ) => string;
+
+/** The status logged for an exchange whose client left before any response head went out (nginx's). */
+export const CLIENT_CLOSED_REQUEST = 499;
+
+/**
+ * The last field of a text line for a response cut short. Only those lines
+ * carry it, so the fields before it keep their places for existing parsers.
+ */
+const INCOMPLETE = " incomplete";
 
 const MONTHS = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
 
@@ -98,30 +112,41 @@ function seconds(durationMs: number): string {
   return durationMs < 0 ? "-" : (durationMs / 1000).toFixed(3);
 }
 
-const short: AccessFormatter = (info, request, status, bytes, durationMs) =>
-  `${info.remoteAddress}:${info.remotePort} - "${requestLine(request)}" ${status} ${bytes} ${durationMs < 0 ? "-" : `${durationMs.toFixed(1)}ms`}`;
+/**
+ * The client's address. A unix socket peer has none (its address is ""):
+ * shown as `unix:`, as nginx's `$remote_addr` does, rather than an empty field.
+ */
+function client(info: ConnectionInfo): string {
+  return info.remoteAddress === "" ? UNIX_PEER : info.remoteAddress;
+}
+
+const UNIX_PEER = "unix:";
+
+const short: AccessFormatter = (info, request, status, bytes, durationMs, complete) =>
+  `${info.remoteAddress === "" ? UNIX_PEER : `${info.remoteAddress}:${info.remotePort}`} - "${requestLine(request)}" ${status} ${bytes} ${durationMs < 0 ? "-" : `${durationMs.toFixed(1)}ms`}${complete ? "" : INCOMPLETE}`;
 
 // CLF's `%b` is "-" for an empty body; we write 0 so every field parses as a number.
-const common: AccessFormatter = (info, request, status, bytes, durationMs) =>
-  `${info.remoteAddress} - - ${clfTimestamp(Date.now())} "${requestLine(request)}" ${status} ${bytes} ${seconds(durationMs)}`;
+const common: AccessFormatter = (info, request, status, bytes, durationMs, complete) =>
+  `${client(info)} - - ${clfTimestamp(Date.now())} "${requestLine(request)}" ${status} ${bytes} ${seconds(durationMs)}${complete ? "" : INCOMPLETE}`;
 
-const combined: AccessFormatter = (info, request, status, bytes, durationMs) => {
+const combined: AccessFormatter = (info, request, status, bytes, durationMs, complete) => {
   const referer = header(request, "referer");
   const agent = header(request, "user-agent");
-  return `${info.remoteAddress} - - ${clfTimestamp(Date.now())} "${requestLine(request)}" ${status} ${bytes} "${referer === null ? "-" : escapeField(referer)}" "${agent === null ? "-" : escapeField(agent)}" ${seconds(durationMs)}`;
+  return `${client(info)} - - ${clfTimestamp(Date.now())} "${requestLine(request)}" ${status} ${bytes} "${referer === null ? "-" : escapeField(referer)}" "${agent === null ? "-" : escapeField(agent)}" ${seconds(durationMs)}${complete ? "" : INCOMPLETE}`;
 };
 
-const json: AccessFormatter = (info, request, status, bytes, durationMs) =>
+const json: AccessFormatter = (info, request, status, bytes, durationMs, complete) =>
   JSON.stringify({
     time: new Date().toISOString(),
-    remote_addr: info.remoteAddress,
-    remote_port: info.remotePort,
+    remote_addr: client(info),
+    remote_port: info.remoteAddress === "" ? null : info.remotePort,
     method: request?.method ?? null,
     target: request?.target ?? null,
     protocol: request === null ? null : `HTTP/1.${request.version - 10}`,
     status,
     bytes,
     duration: durationMs < 0 ? null : Math.round(durationMs * 1000) / 1e6,
+    complete,
     referer: header(request, "referer"),
     user_agent: header(request, "user-agent"),
   });
@@ -132,7 +157,7 @@ const FORMATTERS: Record<AccessLogFormat, AccessFormatter> = { short, common, co
  * The formatter for `format`.
  *
  * @example
- * const line = accessFormatter("common")(exchange.info, exchange.request, 200, 5, 1.2);
+ * const line = accessFormatter("common")(exchange.info, exchange.request, 200, 5, 1.2, true);
  * // 127.0.0.1 - - [10/Oct/2025:13:55:36 +0000] "GET / HTTP/1.1" 200 5 0.001
  */
 export function accessFormatter(format: AccessLogFormat): AccessFormatter {

@@ -14,6 +14,7 @@ import { WebSocketCore } from "../websocket/core.ts";
 import { negotiateDeflate } from "../websocket/deflate.ts";
 import { HandshakeError } from "../websocket/errors.ts";
 import { acceptResponse, checkHandshake, type HandshakeRequest } from "../websocket/handshake.ts";
+import { CLIENT_CLOSED_REQUEST } from "./access-log.ts";
 import { type Expirable, httpDate } from "./clock.ts";
 import { type BodySink, type ConnectionInfo, Exchange, type ExchangeOwner } from "./exchange.ts";
 import type { Logger } from "./log.ts";
@@ -201,7 +202,7 @@ export class HttpConnection implements ExchangeOwner, Expirable {
       // before its response is complete counts as gone. The app is told
       // (request.signal, result.close(), a body read that fails), what was
       // written still flushes, and the connection closes.
-      ex.finished = true;
+      this.settle(ex, false);
       this.exchange = null;
       ex.notifyClientGone();
       this.closeGracefully("the client closed its side before the response was complete");
@@ -249,7 +250,7 @@ export class HttpConnection implements ExchangeOwner, Expirable {
     const ex = this.exchange;
     this.exchange = null;
     if (ex !== null && !ex.finished) {
-      ex.finished = true;
+      this.settle(ex, false);
       if (ex.sink !== null && !ex.bodyDone) ex.sink.error(new Error(CLIENT_GONE));
       ex.notifyClientGone();
     }
@@ -454,7 +455,7 @@ export class HttpConnection implements ExchangeOwner, Expirable {
     } catch (err) {
       // The body fell short of its Content-Length: only closing tells the client.
       this.host.logger.error(`response to ${this.describe(ex)} was cut short`, err);
-      ex.finished = true;
+      this.settle(ex, false);
       this.exchange = null;
       this.abort("the response body fell short of its Content-Length");
       return;
@@ -504,10 +505,8 @@ export class HttpConnection implements ExchangeOwner, Expirable {
     });
     ex.headersSent = true;
     ex.status = 101;
-    ex.finished = true;
+    this.settle(ex, true);
     this.exchange = null;
-    if (options.accessLog) this.logAccess(ex);
-    this.host.stats?.record(101, performance.now() - ex.startTime);
     const trailing = this.core.takeTrailingData();
     if (this.tracer !== null) {
       this.trace(
@@ -561,7 +560,7 @@ export class HttpConnection implements ExchangeOwner, Expirable {
       return;
     }
     // Mid-body: the client can only learn of the failure by the connection closing.
-    ex.finished = true;
+    this.settle(ex, false);
     this.exchange = null;
     this.abort("the app failed after the response head was sent");
   }
@@ -578,9 +577,7 @@ export class HttpConnection implements ExchangeOwner, Expirable {
   }
 
   private finishExchange(ex: Exchange): void {
-    ex.finished = true;
-    if (this.options.accessLog) this.logAccess(ex);
-    this.host.stats?.record(ex.status, performance.now() - ex.startTime);
+    this.settle(ex, true);
     const core = this.core;
     if (this.tracer !== null) this.traceKeepAlive(ex);
     if (core.reusable) {
@@ -637,22 +634,27 @@ export class HttpConnection implements ExchangeOwner, Expirable {
     // A bad request is the client's problem: logged quietly, answered plainly.
     this.host.logger.debug(`bad request from ${this.peer()}: ${err.status} ${err.message}`);
     this.discarding = false;
+    const bytes = err instanceof RemoteProtocolError ? this.core.sendError(err) : null;
+    const bodyBytes = bytes === null ? 0 : bytes.length - (bytes.indexOf("\r\n\r\n") + 4);
     if (ex !== null) {
-      ex.finished = true;
+      // The error response (if it could be sent) is this exchange's: logged and counted as such.
+      if (bytes !== null) this.settle(ex, true, err.status, bodyBytes);
+      else this.settle(ex, false);
       if (ex.sink !== null && !ex.bodyDone) ex.sink.error(err);
       ex.notifyClientGone(); // the exchange is abandoned: let the app stop (request.signal)
     }
     this.exchange = null;
-    const bytes = err instanceof RemoteProtocolError ? this.core.sendError(err) : null;
     if (bytes === null) {
       this.abort("protocol error after the response head was sent");
       return;
     }
     if (this.tracer !== null) this.traceHead(bytes, undefined);
     this.socket.write(bytes);
-    if (this.options.accessLog)
-      this.host.logger.request(ex?.info ?? this.info, ex?.request ?? null, err.status, bytes.length, -1);
-    this.host.stats?.countStatus(err.status);
+    if (ex === null) {
+      // No request head: nothing to time, and no request in the line. Body bytes, as every other line.
+      if (this.options.accessLog) this.host.logger.request(this.info, null, err.status, bodyBytes, -1);
+      this.host.stats?.countStatus(err.status);
+    }
     this.closeGracefully(`error response ${err.status}`);
   }
 
@@ -776,7 +778,25 @@ export class HttpConnection implements ExchangeOwner, Expirable {
     return `${ex.request.method} ${ex.request.target}`;
   }
 
-  private logAccess(ex: Exchange): void {
-    this.host.logger.request(ex.info, ex.request, ex.status, ex.bytesSent, performance.now() - ex.startTime);
+  /**
+   * The end of an exchange, complete or cut short: the one place it is marked
+   * finished, given its access line and counted. A response cut short is
+   * logged with the status sent (499 when no head went out, as nginx does)
+   * and the body bytes handed to the socket. `status` and `bytes` are given
+   * for an error response the connection wrote itself (400, 408, 413 ...).
+   */
+  private settle(
+    ex: Exchange,
+    complete: boolean,
+    status = ex.headersSent ? ex.status : CLIENT_CLOSED_REQUEST,
+    bytes = ex.bytesSent,
+  ): void {
+    ex.finished = true;
+    const access = this.options.accessLog;
+    const stats = this.host.stats;
+    if (!access && stats == null) return;
+    const durationMs = performance.now() - ex.startTime;
+    if (access) this.host.logger.request(ex.info, ex.request, status, bytes, durationMs, complete);
+    stats?.record(status, durationMs, complete);
   }
 }

@@ -74,7 +74,8 @@ export class Logger {
 
   /**
    * Queues the access line of one exchange in the chosen format. `request`
-   * is null for a head that could not be parsed; `durationMs` -1 for none.
+   * is null for a head that could not be parsed; `durationMs` -1 for none;
+   * `bytes` the body bytes; `complete` false for a response cut short.
    */
   request(
     info: ConnectionInfo,
@@ -82,8 +83,9 @@ export class Logger {
     status: number,
     bytes: number,
     durationMs: number,
+    complete = true,
   ): void {
-    this.access(this.format(info, request, status, bytes, durationMs));
+    this.access(this.format(info, request, status, bytes, durationMs, complete));
   }
 
   /** Queues one access-log line; lines go out together at the end of this loop turn. */

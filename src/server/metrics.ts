@@ -28,6 +28,8 @@ export interface MetricsSnapshot {
   buckets: number[];
   durationSum: number;
   durationCount: number;
+  /** Responses cut short (also counted in `requests` by the status sent, 499 if none). */
+  incomplete: number;
   bytesSent: number;
   bytesReceived: number;
   connections: number;
@@ -40,7 +42,7 @@ export interface MetricsSnapshot {
 
 /**
  * What one server counts. Requests are counted when their response is
- * complete; bytes are read from the sockets (TCP payload, heads and WebSocket
+ * complete or cut short; bytes are read from the sockets (TCP payload, heads and WebSocket
  * frames included) when a connection closes, and from the open ones when a
  * snapshot is taken, so the request path pays nothing for them.
  */
@@ -49,13 +51,18 @@ export class RequestStats {
   private readonly buckets = new Float64Array(DURATION_BUCKETS.length + 1);
   private durationSum = 0;
   private durationCount = 0;
+  private incomplete = 0;
   private closedSent = 0;
   private closedReceived = 0;
   private readonly sockets = new Set<Socket>();
 
-  /** A response completed with `status` after `durationMs` (from its head being parsed). */
-  record(status: number, durationMs: number): void {
+  /**
+   * A response ended with `status` after `durationMs` (from its head being
+   * parsed); `complete` false when it was cut short (timed all the same).
+   */
+  record(status: number, durationMs: number, complete = true): void {
     if (status < STATUS_SLOTS) this.byStatus[status]!++;
+    if (!complete) this.incomplete++;
     const seconds = durationMs / 1000;
     let i = 0;
     // A linear scan over 13 bounds: cheaper than a binary search at this size.
@@ -99,6 +106,7 @@ export class RequestStats {
       buckets: Array.from(this.buckets),
       durationSum: this.durationSum,
       durationCount: this.durationCount,
+      incomplete: this.incomplete,
       bytesSent: sent,
       bytesReceived: received,
       connections,
@@ -115,6 +123,7 @@ export function emptySnapshot(): MetricsSnapshot {
     buckets: new Array<number>(DURATION_BUCKETS.length + 1).fill(0),
     durationSum: 0,
     durationCount: 0,
+    incomplete: 0,
     bytesSent: 0,
     bytesReceived: 0,
     connections: 0,
@@ -143,6 +152,7 @@ export function addSnapshots(a: MetricsSnapshot, b: MetricsSnapshot): MetricsSna
     buckets: a.buckets.map((n, i) => n + (b.buckets[i] ?? 0)),
     durationSum: a.durationSum + b.durationSum,
     durationCount: a.durationCount + b.durationCount,
+    incomplete: a.incomplete + b.incomplete,
     bytesSent: a.bytesSent + b.bytesSent,
     bytesReceived: a.bytesReceived + b.bytesReceived,
     connections: a.connections + b.connections,
@@ -181,7 +191,7 @@ export function renderPrometheus(s: MetricsSnapshot): string {
   metric(
     "tsgi_requests_total",
     "counter",
-    "HTTP responses sent, by status code (101 for WebSocket upgrades).",
+    "HTTP responses sent, by status code (101 for WebSocket upgrades; 499 when the client left before any head).",
     statuses.map((status) => `tsgi_requests_total{status="${status}"} ${s.requests[status]}`),
   );
   let cumulative = 0;
@@ -199,6 +209,12 @@ export function renderPrometheus(s: MetricsSnapshot): string {
       `tsgi_request_duration_seconds_sum ${s.durationSum}`,
       `tsgi_request_duration_seconds_count ${s.durationCount}`,
     ],
+  );
+  metric(
+    "tsgi_requests_incomplete_total",
+    "counter",
+    "HTTP responses cut short (the client left, the app failed after the head, a send timeout); also in tsgi_requests_total by the status sent, 499 if none.",
+    [`tsgi_requests_incomplete_total ${s.incomplete}`],
   );
   metric("tsgi_open_connections", "gauge", "Open client connections (HTTP and WebSocket).", [
     `tsgi_open_connections ${s.connections}`,

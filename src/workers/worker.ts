@@ -86,6 +86,8 @@ async function run(): Promise<void> {
   try {
     await server.listen();
   } catch (err) {
+    // Started but cannot serve: run the app's shutdown all the same (uvicorn does).
+    await app.close().catch((e: unknown) => logger.error("application shutdown failed", e));
     const { host, port } = server.options;
     throw new Error(describeListenError(err as NodeJS.ErrnoException, host, port), { cause: err });
   }

@@ -2,7 +2,8 @@
  * Lifespan through the built CLI (dist/cli/main.js): startup completes
  * before the "Listening on" line and shutdown runs after SIGTERM (an ASGI
  * app's lifespan scope and a Fetch app's hooks), a failed startup exits 1
- * with its message on one line, a failed shutdown exits 1, --startup-timeout
+ * with its message on one line, a port already taken after startup ran still
+ * runs the shutdown (one process and --workers), a failed shutdown exits 1, --startup-timeout
  * reaches the app; --lifespan is checked in-process. Each run spawns a CLI,
  * so the fixtures are plain .js (no TypeScript loader) and the runs few.
  * Needs `npm run build` first (`npm test` does it).
@@ -10,6 +11,7 @@
 
 import assert from "node:assert/strict";
 import { existsSync } from "node:fs";
+import { createServer } from "node:net";
 import { before, describe, test } from "node:test";
 import { parseCommandLine, UsageError } from "../../src/cli/args.ts";
 import { CLI, runCli, startCli } from "../helpers.ts";
@@ -45,6 +47,35 @@ describe("lifespan through the CLI", () => {
       cli.child.kill("SIGTERM");
       assert.equal(await cli.exited, 0, cli.stderr());
       assert.match(cli.stderr(), /fixture: shutdown/);
+    });
+  }
+
+  for (const [kind, app, extra] of [
+    ["an ASGI-style app's lifespan.shutdown", "asgi_lifespan.js", []],
+    ["a Fetch app's shutdown()", "fetch_hooks.js", []],
+    ["with --workers 1, the worker's lifespan.shutdown", "asgi_lifespan.js", ["--workers", "1"]],
+  ] as const) {
+    test(`the port is taken after startup ran: ${kind} runs before exit 1 (uvicorn)`, async () => {
+      const taken = createServer();
+      await new Promise<void>((resolve) => taken.listen(0, "127.0.0.1", resolve));
+      try {
+        const { port } = taken.address() as { port: number };
+        const result = await runCli([
+          ...extra,
+          "--host",
+          "127.0.0.1",
+          "--port",
+          String(port),
+          `${APPS}/${app}`,
+        ]);
+        assert.equal(result.code, 1, result.stderr);
+        assert.match(result.stderr, /fixture: startup done/);
+        assert.match(result.stderr, /tsgi: error: .*in use/);
+        assert.match(result.stderr, /fixture: shutdown/);
+        assert.doesNotMatch(result.stderr, /Listening on/);
+      } finally {
+        taken.close();
+      }
     });
   }
 

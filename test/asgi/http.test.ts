@@ -90,6 +90,20 @@ describe("ASGI http scope", () => {
           seen.echo = log;
           return respond(send, 200, `${body.length}:${dec(body).slice(0, 20)}`);
         }
+        case "/awaiting-echo": {
+          // Awaits between receive() calls (a disk write, say): the rest of the body must still come.
+          let size = 0;
+          let sum = 0;
+          for (;;) {
+            const event = await receive();
+            if (event.type !== "http.request") return respond(send, 500, event.type);
+            size += event.body.length;
+            for (const b of event.body) sum = (sum + b) % 65536;
+            if (!event.more_body) break;
+            await sleep(20);
+          }
+          return respond(send, 200, `${size}:${sum}`);
+        }
         case "/slow-reader": {
           // Does not read for a while: the server must hold the body back, not buffer it all.
           await sleep(150);
@@ -302,6 +316,38 @@ describe("ASGI http scope", () => {
       client.destroy();
     }
   });
+
+  for (const framing of ["content-length", "chunked"] as const) {
+    test(`an app awaiting between receive() calls gets all of a 256 KiB ${framing} body sent in four writes`, async () => {
+      const size = 256 * 1024;
+      const body = Buffer.alloc(size);
+      for (let i = 0; i < size; i++) body[i] = (i * 7) % 251;
+      let sum = 0;
+      for (const b of body) sum = (sum + b) % 65536;
+      const quarter = size / 4;
+      const pieces = [0, 1, 2, 3].map((i) => body.subarray(i * quarter, (i + 1) * quarter));
+      const client = await Client.open(port);
+      try {
+        if (framing === "chunked") {
+          client.send("POST /awaiting-echo HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n");
+          for (const [i, piece] of pieces.entries()) {
+            client.send(`${piece.length.toString(16)}\r\n`);
+            client.send(piece);
+            client.send(i === 3 ? "\r\n0\r\n\r\n" : "\r\n");
+          }
+        } else {
+          client.send(`POST /awaiting-echo HTTP/1.1\r\nHost: t\r\nContent-Length: ${size}\r\n\r\n`);
+          for (const piece of pieces) client.send(piece);
+        }
+        // Bounds a hang only: the server's --body-timeout is longer than this.
+        const res = await client.read({ timeoutMs: 20_000 });
+        assert.equal(res.status, 200, show(res));
+        assert.equal(res.body.toString(), `${size}:${sum}`);
+      } finally {
+        client.destroy();
+      }
+    });
+  }
 
   test("a Content-Length body's last piece carries more_body false; no body gives one empty event", async () => {
     const res = await fetch(`http://127.0.0.1:${port}/echo`, { method: "POST", body: "abc" });

@@ -637,6 +637,22 @@ describe("interface selection", () => {
     );
   });
 
+  test("an async function of up to two parameters is refused as WSGI-style, naming --interface fetch", () => {
+    const handler = async (_request: Request) => new Response("");
+    const withInfo = async (_request: Request, _info: unknown) => new Response("");
+    for (const app of [handler, withInfo, async () => new Response("")]) {
+      assert.throws(() => detectInterface(app, "auto"), /looks like a Fetch handler .*--interface fetch/);
+      assert.throws(() => detectInterface(app, "wsgi"), /--interface wsgi needs a synchronous function/);
+      assert.equal(detectInterface(app, "fetch"), "fetch");
+    }
+    assert.throws(() => detectInterface(handler), NotAnAppError);
+    // Three parameters stay ASGI-style's (scope, receive, send).
+    assert.equal(
+      detectInterface(async (_s: unknown, _r: unknown, _send: unknown) => {}),
+      "asgi",
+    );
+  });
+
   test("--interface auto serves an object with fetch() through the Fetch gateway", async () => {
     const { server, port } = await startServer(fetchObject, { interface: "auto" });
     try {

@@ -7,10 +7,12 @@
 
 import assert from "node:assert/strict";
 import { mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import { request as httpRequest } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { envName, helpText, OPTIONS, parseCommandLine, UsageError } from "../../src/cli/args.ts";
+import { serve } from "../../src/serve.ts";
 import { escapeField } from "../../src/server/access-log.ts";
 import { Logger } from "../../src/server/log.ts";
 import { Capture, startServer } from "../helpers.ts";
@@ -113,6 +115,7 @@ describe("access log formats", () => {
       assert.equal(first.protocol, "HTTP/1.1");
       assert.equal(first.status, 200);
       assert.equal(first.bytes, 5);
+      assert.equal(first.complete, true);
       assert.equal(typeof first.duration, "number");
       assert.ok((first.duration as number) >= 0);
       assert.equal(first.referer, headers.referer);
@@ -128,16 +131,56 @@ describe("access log formats", () => {
     const s = await serveWithFormat("json");
     try {
       const { rawRequest } = await import("../helpers.ts");
-      await rawRequest(s.port, "GARBAGE\r\n\r\n");
+      const raw = await rawRequest(s.port, "GARBAGE\r\n\r\n");
       const [line] = await lines(s.access, 1);
       const entry = JSON.parse(line!) as Record<string, unknown>;
       assert.equal(entry.status, 400);
+      // Body bytes, as for every other response (nginx's $body_bytes_sent): not the head.
+      const body = raw.data.subarray(raw.data.indexOf("\r\n\r\n") + 4);
+      assert.ok(body.length > 0);
+      assert.equal(entry.bytes, body.length, line);
       assert.equal(entry.method, null);
       assert.equal(entry.duration, null);
       // Logged quietly: nothing at info level, and never a stack trace.
       assert.doesNotMatch(s.errors.text, /at .*\.ts:\d+/);
     } finally {
       await s.server.close();
+    }
+  });
+
+  test("a unix socket peer shows as unix: (nginx's $remote_addr), with no port", async () => {
+    const path = join(dir, "access.sock");
+    for (const format of ["short", "common", "json"] as const) {
+      const access = new Capture();
+      const logger = new Logger(
+        "info",
+        new Capture() as unknown as NodeJS.WritableStream,
+        access as unknown as NodeJS.WritableStream,
+        format,
+      );
+      const server = await serve({ fetch: () => new Response("hello") }, { bind: [`unix:${path}`], logger });
+      try {
+        await new Promise<void>((resolve, reject) => {
+          const req = httpRequest({ socketPath: path, path: "/u" }, (res) => {
+            res.resume();
+            res.on("end", resolve);
+          });
+          req.on("error", reject);
+          req.end();
+        });
+        const [line] = await lines(access, 1);
+        if (format === "json") {
+          const entry = JSON.parse(line!) as Record<string, unknown>;
+          assert.equal(entry.remote_addr, "unix:");
+          assert.equal(entry.remote_port, null);
+        } else if (format === "short") {
+          assert.match(line!, /^unix: - "GET \/u HTTP\/1\.1" 200 5 /);
+        } else {
+          assert.match(line!, /^unix: - - \[/);
+        }
+      } finally {
+        await server.close();
+      }
     }
   });
 

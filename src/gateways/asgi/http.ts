@@ -84,9 +84,11 @@ export class HTTPRun implements BodySink {
     if (event !== null) return Promise.resolve(event);
     if (this.waiter !== null)
       return Promise.reject(new ASGIContractError("receive() called again before the last one resolved"));
-    if (ex.bodyPaused) ex.resumeBody();
     return new Promise((resolve) => {
+      // The waiter goes in before resuming: resuming runs the parser at once,
+      // and what it delivers now must find the waiter, not be parked for nobody.
       this.waiter = resolve;
+      if (ex.bodyPaused) ex.resumeBody();
     });
   };
 
