@@ -19,7 +19,7 @@ import { once } from "node:events";
 import { connect, type Socket } from "node:net";
 import { after, before, describe, test } from "node:test";
 import { fileURLToPath } from "node:url";
-import { deflateRawSync, inflateRawSync } from "node:zlib";
+import { constants, deflateRawSync, inflateRawSync } from "node:zlib";
 import WebSocket from "ws";
 import echoFetch from "../../examples/ws_echo.ts";
 import type { Receive, Scope, Send } from "../../src/gateways/asgi/types.ts";
@@ -317,7 +317,7 @@ async function rawEcho(
     let wire: Buffer;
     if (compress === false) wire = clientFrame(0x82, payload);
     else {
-      const z = deflateRawSync(payload, { finishFlush: 2 /* Z_SYNC_FLUSH */ });
+      const z = deflateRawSync(payload, { finishFlush: constants.Z_SYNC_FLUSH });
       assert.ok(z.subarray(z.length - 4).equals(DEFLATE_TAIL));
       wire = clientFrame(0xc2, z.subarray(0, z.length - 4));
     }
@@ -330,7 +330,9 @@ async function rawEcho(
     assert.equal((f.first & 0x80) !== 0, true, "in one frame");
     const compressed = (f.first & 0x40) !== 0;
     assert.equal(compressed, compress !== false);
-    const data = compressed ? inflateRawSync(Buffer.concat([f.payload, DEFLATE_TAIL])) : f.payload;
+    const data = compressed
+      ? inflateRawSync(Buffer.concat([f.payload, DEFLATE_TAIL]), { finishFlush: constants.Z_SYNC_FLUSH })
+      : f.payload;
     sameBytes(data, payload, "echo of the 64-byte pieces");
   } finally {
     peer.socket.destroy();
@@ -397,9 +399,15 @@ for (const gw of GATEWAYS) {
         test("two 1 MiB binary messages in one frame each", { timeout: TIMEOUT }, async () => {
           await echo(s.port, deflate, [binaryData(1 * MiB, 12), binaryData(1 * MiB, 13)], true);
         });
-        for (const size of [256, 64 * KiB]) {
-          test(`a 4 MiB text message in fragments of ${label(size)}`, { timeout: TIMEOUT }, async () => {
-            await echo(s.port, deflate, [textBytes(4 * MiB, size + 3)], false, size);
+        // The client compresses each fragment on its own (a zlib call apiece): 1 MiB in 256 B is plenty.
+        for (const [total, size] of [
+          [1 * MiB, 256],
+          [4 * MiB, 64 * KiB],
+        ] as const) {
+          test(`a ${label(total)} text message in fragments of ${label(size)}`, {
+            timeout: TIMEOUT,
+          }, async () => {
+            await echo(s.port, deflate, [textBytes(total, size + 3)], false, size);
           });
         }
         for (const size of [256, 1 * KiB]) {
@@ -444,7 +452,7 @@ async function measure(port: number): Promise<Memory> {
  */
 const BUFFER_SLACK = 4 * MiB;
 const HEAP_SLACK = 4 * MiB;
-const RSS_SLACK = 24 * MiB;
+const RSS_SLACK = 32 * MiB;
 
 for (const mode of ["fetch", "asgi"]) {
   test(`memory while a 16 MiB message arrives, ${mode === "fetch" ? "Fetch" : "ASGI-style"} gateway, server in a child process`, {
