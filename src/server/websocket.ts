@@ -443,7 +443,9 @@ export class WebSocketSession implements Expirable {
     // echo with both limits at their 16 MiB defaults) still goes out; what
     // waits is at most the limit plus one message.
     const limit = this.host.options.wsMaxBufferedBytes;
-    if (limit > 0 && socket.writableLength > limit) {
+    // writableNeedDrain first: false (the usual case) means under the socket's high-water mark
+    // (16 KiB), nothing to check; a limit below that acts as the high-water mark.
+    if (limit > 0 && socket.writableNeedDrain && socket.writableLength > limit) {
       this.host.logger.debug(
         `websocket ${this.info.remoteAddress}:${this.info.remotePort}: over ${limit} bytes unsent, dropping`,
       );

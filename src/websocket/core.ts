@@ -684,7 +684,9 @@ export class WebSocketCore {
       // double, never past the limit the message is already checked against.
       const exact = !this.compressed && this.fin ? this.messageSize + this.remaining : 0;
       const size =
-        exact >= need ? exact : Math.max(need, Math.min(this.maxMessageSize, Math.max(2 * need, MIN_ASSEMBLY)));
+        exact >= need
+          ? exact
+          : Math.max(need, Math.min(this.maxMessageSize, Math.max(2 * need, MIN_ASSEMBLY)));
       const next = Buffer.allocUnsafe(size);
       if (this.assembly !== null) this.assembly.copy(next, 0, 0, this.assembled);
       this.assembly = next;
