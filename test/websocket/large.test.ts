@@ -194,12 +194,18 @@ async function echo(
 }
 
 /** Sends one message over `limit` and expects the server to close with 1009. */
-async function expectTooBig(port: number, payload: Buffer, fragment: number): Promise<void> {
-  const ws = await openWs(port, false);
+async function expectTooBig(
+  port: number,
+  payload: Buffer,
+  fragment: number,
+  deflate: Deflate = false,
+  binary = true,
+): Promise<void> {
+  const ws = await openWs(port, deflate);
   try {
     ws.on("error", () => {}); // the server may reset while the client is still writing
     const closed = once(ws, "close");
-    sendMessage(ws, payload, true, fragment);
+    sendMessage(ws, payload, binary, fragment);
     const [code] = await closed;
     assert.equal(code, 1009);
   } finally {
@@ -421,6 +427,13 @@ for (const gw of GATEWAYS) {
         test("a 1 MiB message written in 64-byte TCP pieces", { timeout: TIMEOUT }, async () => {
           await rawEcho(s.port, binaryData(1 * MiB, 14), deflate);
         });
+        if (deflate === "takeover") {
+          test("one byte over --ws-max-size once inflated (16 MiB + 1 of text, compressed): 1009", {
+            timeout: TIMEOUT,
+          }, async () => {
+            await expectTooBig(s.port, textBytes(16 * MiB + 1, 16), 0, deflate, false);
+          });
+        }
       });
     }
     if (gw.name === "Fetch") {
