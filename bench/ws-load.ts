@@ -9,6 +9,10 @@
  *   node --import tsx bench/ws-load.ts echo PORT [CONNECTIONS] [SECONDS] [SIZE]
  *     Each connection keeps one SIZE-byte text message in flight and sends
  *     the next when the echo arrives. Prints {"roundTrips", "seconds"} as JSON.
+ *   node --import tsx bench/ws-load.ts large PORT SIZE SECONDS
+ *     One connection echoes SIZE-byte binary messages, one at a time, for
+ *     about SECONDS (at least three messages). Payloads are skipped as they
+ *     arrive, never gathered. Prints {"messages", "bytes", "seconds"} as JSON.
  *   node --import tsx bench/ws-load.ts hold PORT [CONNECTIONS]
  *     Opens CONNECTIONS idle WebSockets, prints {"open": N} as JSON once all
  *     are open, then holds them (answering pings) until killed.
@@ -148,6 +152,92 @@ async function echo(port: number, connections: number, seconds: number, size: nu
   for (const conn of conns) conn.socket.destroy();
 }
 
+/** A masked binary frame of any size (the `large` mode's one message, built once). */
+function largeFrame(size: number): Buffer {
+  const frame = Buffer.allocUnsafe(14 + size);
+  frame[0] = 0x82;
+  frame[1] = 0x80 | 127;
+  frame.writeBigUInt64BE(BigInt(size), 2);
+  const key = randomBytes(4);
+  key.copy(frame, 10);
+  // The payload's content does not matter to either server: zeros, masked.
+  for (let i = 0; i < size; i++) frame[14 + i] = key[i & 3]!;
+  return frame;
+}
+
+/**
+ * Counts the payload bytes of the server's final data frames without
+ * keeping them: a large message goes by in many reads, and gathering it
+ * would make the client, not the server, the cost being measured.
+ */
+function payloadCounter(onMessage: () => void): (chunk: Buffer) => void {
+  const header = Buffer.alloc(10);
+  let have = 0;
+  let need = 2;
+  let skip = 0;
+  let final = false;
+  return (chunk) => {
+    let off = 0;
+    while (off < chunk.length) {
+      if (skip > 0) {
+        const n = Math.min(skip, chunk.length - off);
+        skip -= n;
+        off += n;
+        if (skip === 0 && final) onMessage();
+        continue;
+      }
+      const n = Math.min(need - have, chunk.length - off);
+      chunk.copy(header, have, off, off + n);
+      have += n;
+      off += n;
+      if (have < need) return;
+      const len7 = header[1]! & 0x7f;
+      if (need === 2 && len7 >= 126) {
+        need = len7 === 126 ? 4 : 10;
+        continue;
+      }
+      const length =
+        len7 < 126 ? len7 : len7 === 126 ? header.readUInt16BE(2) : Number(header.readBigUInt64BE(2));
+      const opcode = header[0]! & 0x0f;
+      if (opcode === 0x8) throw new Error("server closed the large-message connection");
+      final = (header[0]! & 0x80) !== 0 && opcode < 0x8;
+      have = 0;
+      need = 2;
+      skip = length;
+      if (skip === 0 && final) onMessage();
+    }
+  };
+}
+
+async function large(port: number, size: number, seconds: number): Promise<void> {
+  const frame = largeFrame(size);
+  const conn = await open(port, () => {});
+  conn.socket.removeAllListeners("data");
+  let messages = 0;
+  const started = performance.now();
+  const deadline = started + seconds * 1000;
+  await new Promise<void>((resolve, reject) => {
+    const count = payloadCounter(() => {
+      messages++;
+      if (messages >= 3 && performance.now() >= deadline) resolve();
+      else conn.socket.write(frame);
+    });
+    conn.socket.on("data", (chunk: Buffer) => {
+      try {
+        count(chunk);
+      } catch (err) {
+        reject(err);
+      }
+    });
+    conn.socket.on("close", () => reject(new Error(`connection closed after ${messages} messages`)));
+    conn.socket.write(frame);
+  });
+  const elapsed = (performance.now() - started) / 1000;
+  process.stdout.write(`${JSON.stringify({ messages, bytes: messages * size, seconds: elapsed })}
+`);
+  conn.socket.destroy();
+}
+
 async function hold(port: number, connections: number): Promise<void> {
   const started = performance.now();
   const conns = await openMany(port, connections, () => {});
@@ -161,11 +251,13 @@ const [mode, port, ...rest] = process.argv.slice(2);
 try {
   if (mode === "echo") {
     await echo(Number(port), Number(rest[0] ?? 64), Number(rest[1] ?? 5), Number(rest[2] ?? 32));
+  } else if (mode === "large") {
+    await large(Number(port), Number(rest[0]), Number(rest[1] ?? 5));
   } else if (mode === "hold") {
     await hold(Number(port), Number(rest[0] ?? 10_000));
   } else {
     process.stderr.write(
-      "usage: ws-load.ts echo PORT [CONNECTIONS] [SECONDS] [SIZE] | hold PORT [CONNECTIONS]\n",
+      "usage: ws-load.ts echo PORT [CONNECTIONS] [SECONDS] [SIZE] | large PORT SIZE [SECONDS] | hold PORT [CONNECTIONS]\n",
     );
     process.exit(2);
   }

@@ -8,6 +8,11 @@
  *   (default 64) each keeping one 32-byte text message in flight; rounds
  *   interleaved (tsgi, ws, tsgi, ws, ...) and medians kept, as for HTTP;
  *   also the server's CPU time per message, from /proc/PID/stat.
+ * - Large messages: one connection echoing 1 MiB, then 16 MiB binary
+ *   messages one at a time for BENCH_WS_LARGE_SECONDS (default 3) per
+ *   round; MiB/s of payload echoed, rounds interleaved like the echo rounds,
+ *   the ratio the median of per-round ratios; also the server's CPU time per
+ *   message.
  * - Capacity: BENCH_WS_IDLE idle WebSockets (default 10,000) held open to
  *   one fresh server process; the server's resident memory (VmRSS) is read
  *   before and after, and the difference divided by the count. Just RSS, so
@@ -32,6 +37,8 @@ const IDLE = Number(process.env.BENCH_WS_IDLE ?? 10_000);
 /** Capacity rounds are slow (a fresh server and ten thousand handshakes each): fewer of them. */
 const CAPACITY_ROUNDS = Number(process.env.BENCH_WS_CAPACITY_ROUNDS ?? 2);
 const MESSAGE_SIZE = 32;
+const LARGE_SIZES = [1024 * 1024, 16 * 1024 * 1024];
+const LARGE_SECONDS = Number(process.env.BENCH_WS_LARGE_SECONDS ?? 3);
 const START_TIMEOUT_MS = 20_000;
 /** Time for opening all idle connections; generous, a slow shared machine opens about a thousand a second. */
 const HOLD_TIMEOUT_MS = 180_000;
@@ -145,6 +152,19 @@ export interface EchoResult {
   runs: { messagesPerSecond: number; cpuMicrosPerMessage: number }[];
 }
 
+export interface LargeResult {
+  server: string;
+  /** Bytes per message. */
+  size: number;
+  /** Message payload echoed per second, MiB (median over rounds). */
+  mibPerSecond: number;
+  /** The server's CPU time per message, in µs (median over rounds). */
+  cpuMicrosPerMessage: number;
+  /** The median of the per-round ratios to ws. */
+  vsWs: number | null;
+  runs: { mibPerSecond: number; cpuMicrosPerMessage: number }[];
+}
+
 export interface CapacityResult {
   server: string;
   connections: number;
@@ -158,6 +178,7 @@ export interface WebSocketReport {
   machine: string;
   setup: string;
   echo: EchoResult[];
+  large: LargeResult[];
   capacity: CapacityResult[];
   skipped: Record<string, string>;
   table: string;
@@ -222,6 +243,72 @@ async function echoBench(skipped: Record<string, string>): Promise<EchoResult[]>
   for (const r of results) {
     if (base === undefined || base.runs.length !== r.runs.length) continue;
     r.vsWs = median(r.runs.map((run, i) => run.messagesPerSecond / base.runs[i]!.messagesPerSecond));
+  }
+  return results;
+}
+
+/** Large-message echoes: for each size, interleaved rounds over the servers (fresh ones, warmed up once per size). */
+async function largeBench(skipped: Record<string, string>): Promise<LargeResult[]> {
+  const servers: Started[] = [];
+  for (const target of TARGETS) {
+    if (skipped[target.name] !== undefined) continue;
+    try {
+      servers.push(await start(target));
+    } catch (e) {
+      skipped[target.name] = (e as Error).message.split("\n")[0]!;
+    }
+  }
+  const results: LargeResult[] = [];
+  const label = (size: number) => `${size / 2 ** 20} MiB`;
+  try {
+    for (const size of LARGE_SIZES) {
+      const runs = new Map<string, LargeResult["runs"]>(servers.map((s) => [s.target.name, []]));
+      const tryLoad = async (s: Started, seconds: number) => {
+        if (skipped[s.target.name] !== undefined) return null;
+        try {
+          return await runLoad(["large", String(s.port), String(size), String(seconds)]);
+        } catch (e) {
+          skipped[s.target.name] = (e as Error).message.split("\n")[0]!;
+          console.error(
+            `${s.target.name}: large-message run failed, dropping it (${skipped[s.target.name]})`,
+          );
+          return null;
+        }
+      };
+      for (const s of servers) await tryLoad(s, 1); // warm-up
+      for (let round = 0; round < ROUNDS; round++) {
+        for (const s of servers) {
+          const cpuBefore = cpuMicros(s.child.pid);
+          const r = await tryLoad(s, LARGE_SECONDS);
+          if (r === null) continue;
+          const rate = r.bytes! / 2 ** 20 / r.seconds!;
+          const cpu = (cpuMicros(s.child.pid) - cpuBefore) / r.messages!;
+          runs.get(s.target.name)!.push({ mibPerSecond: rate, cpuMicrosPerMessage: cpu });
+          console.error(
+            `WebSocket ${label(size)} echo / ${s.target.name} / round ${round + 1}: ${rate.toFixed(0)} MiB/s, ` +
+              `${(cpu / 1000).toFixed(1)} ms CPU per message`,
+          );
+        }
+      }
+      const sized = [...runs]
+        .filter(([server]) => skipped[server] === undefined)
+        .map(([server, rs]) => ({
+          server,
+          size,
+          mibPerSecond: median(rs.map((r) => r.mibPerSecond)),
+          cpuMicrosPerMessage: median(rs.map((r) => r.cpuMicrosPerMessage)),
+          vsWs: null as number | null,
+          runs: rs,
+        }));
+      const base = sized.find((r) => r.server === BASELINE);
+      for (const r of sized) {
+        if (base === undefined || base.runs.length !== r.runs.length) continue;
+        r.vsWs = median(r.runs.map((run, i) => run.mibPerSecond / base.runs[i]!.mibPerSecond));
+      }
+      results.push(...sized);
+    }
+  } finally {
+    await Promise.all(servers.map((s) => stop(s.child)));
   }
   return results;
 }
@@ -291,6 +378,7 @@ async function capacityBench(skipped: Record<string, string>): Promise<CapacityR
 export async function runWebSocketBench(): Promise<WebSocketReport> {
   const skipped: Record<string, string> = {};
   const echo = await echoBench(skipped);
+  const large = await largeBench(skipped);
   const capacity = await capacityBench(skipped);
   const times = (x: number | null) => (x === null ? "" : `${x.toFixed(2)}×`);
   const header = ["scenario", "server", "result (median)", `vs ${BASELINE}`, "server CPU per message"];
@@ -301,6 +389,13 @@ export async function runWebSocketBench(): Promise<WebSocketReport> {
       `${r.messagesPerSecond.toFixed(0)} messages/s`,
       times(r.vsWs),
       `${r.cpuMicrosPerMessage.toFixed(1)} µs`,
+    ]),
+    ...large.map((r) => [
+      `echo, 1 connection, ${r.size / 2 ** 20} MiB binary, one at a time`,
+      r.server,
+      `${r.mibPerSecond.toFixed(0)} MiB/s`,
+      times(r.vsWs),
+      `${(r.cpuMicrosPerMessage / 1000).toFixed(1)} ms`,
     ]),
     ...capacity.map((r) => [
       `${IDLE.toLocaleString("en")} idle connections`,
@@ -313,7 +408,17 @@ export async function runWebSocketBench(): Promise<WebSocketReport> {
   const table = [header, header.map(() => "---"), ...rows].map((r) => `| ${r.join(" | ")} |`).join("\n");
   const setup =
     `echo: ${ROUNDS} interleaved rounds of ${DURATION} s, one message in flight per connection, ratio the median of per-round ratios; ` +
+    `large messages: ${ROUNDS} interleaved rounds of ${LARGE_SECONDS} s per size, MiB/s of payload echoed; ` +
     `capacity: ${CAPACITY_ROUNDS} rounds, a fresh server each, RSS after minus before${hasTaskset ? "; servers and load client pinned to separate CPUs" : ""}`;
   const machine = `${cpus().length} × ${cpus()[0]?.model.trim() ?? "cpu"}, Node ${process.version}`;
-  return { date: new Date().toISOString().slice(0, 10), machine, setup, echo, capacity, skipped, table };
+  return {
+    date: new Date().toISOString().slice(0, 10),
+    machine,
+    setup,
+    echo,
+    large,
+    capacity,
+    skipped,
+    table,
+  };
 }

@@ -92,6 +92,12 @@ export class WebSocketSession implements Expirable {
   private paused = false;
   private readingPaused = false;
   private pumping = false;
+  /**
+   * A protocol error waiting for the app's turn: the close code and reason
+   * the connection fails with at the next `setImmediate`. Meanwhile nothing
+   * more is read and the app may still send (see {@link protocolError}).
+   */
+  private failing: { code: number; reason: string } | null = null;
   private drainCallbacks: (() => void)[] | null = null;
   /** When the pending close handshake, ping or blocked send gives up (epoch ms, 0 = none). */
   private closeDue = 0;
@@ -327,7 +333,7 @@ export class WebSocketSession implements Expirable {
     const core = this.core;
     for (;;) {
       const handler = this.handler;
-      if (this.socket.destroyed) return;
+      if (this.socket.destroyed || this.failing !== null) return;
       // While closing, keep reading: the peer's close frame ends the handshake.
       if (this.state === OPEN && (handler === null || this.paused)) return;
       let event: ReturnType<WebSocketCore["nextEvent"]>;
@@ -338,7 +344,7 @@ export class WebSocketSession implements Expirable {
         this.host.logger.debug(`websocket protocol error from ${this.info.remoteAddress}: ${err.message}`);
         if (this.tracer !== null)
           this.trace(`protocol error ${err.code}: failing with close code ${err.closeCode}`);
-        this.fail(err.closeCode, err.message);
+        this.protocolError(err.closeCode, err.message);
         return;
       }
       if (event === WS_NEED_DATA) return;
@@ -380,6 +386,28 @@ export class WebSocketSession implements Expirable {
     }
   }
 
+  /**
+   * The peer broke the protocol: fail the connection (§7.1.7), but after the
+   * app's turn. Messages delivered before the error may have an answer on
+   * its way that the app sends from a promise continuation (the ASGI-style
+   * gateway's receive() resolves in a microtask); the Fetch gateway's
+   * onmessage answers synchronously, before this runs. `setImmediate` comes
+   * after every pending microtask, so an answer sent at once goes out ahead
+   * of the close frame on both gateways. The core already drops what the
+   * peer sends after the error, and reading stops meanwhile.
+   */
+  private protocolError(code: number, reason: string): void {
+    if (this.failing !== null || this.state === CLOSED) return;
+    this.failing = { code, reason };
+    this.pauseReading();
+    setImmediate(() => {
+      this.failing = null;
+      this.fail(code, reason);
+      // Read on (the core drops it) so the peer's FIN or reset ends the socket.
+      this.updateReading();
+    });
+  }
+
   /** Fails the connection: a close frame with `code`, then close without waiting for the peer's. */
   private fail(code: number, reason: string): void {
     if (this.state === CLOSED) return;
@@ -409,6 +437,22 @@ export class WebSocketSession implements Expirable {
 
   private writeFrames(frames: Uint8Array[]): boolean {
     const socket = this.socket;
+    // The limit applies to what is still waiting from earlier sends: a peer
+    // that has not read that much is taken as not reading. The message being
+    // sent is not counted, so one message larger than the limit (a 16 MiB
+    // echo with both limits at their 16 MiB defaults) still goes out; what
+    // waits is at most the limit plus one message.
+    const limit = this.host.options.wsMaxBufferedBytes;
+    // writableNeedDrain first: false (the usual case) means under the socket's high-water mark
+    // (16 KiB), nothing to check; a limit below that acts as the high-water mark.
+    if (limit > 0 && socket.writableNeedDrain && socket.writableLength > limit) {
+      this.host.logger.debug(
+        `websocket ${this.info.remoteAddress}:${this.info.remotePort}: over ${limit} bytes unsent, dropping`,
+      );
+      this.endReason = "send buffer limit";
+      socket.destroy();
+      return false;
+    }
     if (frames.length === 1) {
       socket.write(frames[0]!);
     } else {
@@ -417,15 +461,6 @@ export class WebSocketSession implements Expirable {
       socket.uncork();
     }
     if (!socket.writableNeedDrain) return true;
-    const limit = this.host.options.wsMaxBufferedBytes;
-    if (limit > 0 && socket.writableLength > limit) {
-      this.host.logger.debug(
-        `websocket ${this.info.remoteAddress}:${this.info.remotePort}: over ${limit} bytes unsent, dropping`,
-      );
-      this.endReason = "send buffer limit";
-      socket.destroy();
-      return false;
-    }
     if (this.sendDue === 0) {
       this.sendDue = this.after(this.host.options.sendTimeout);
       this.updateDeadline();
@@ -433,12 +468,20 @@ export class WebSocketSession implements Expirable {
     return false;
   }
 
-  /** Reads from the socket only while messages are wanted and little is buffered. */
+  /**
+   * Reads from the socket while the app takes messages. Flow control bounds
+   * what the app has not consumed: input the core has not parsed because
+   * nobody asked for events (no handler yet, or the app paused delivery),
+   * at most `maxBufferedBytes` plus one read. A message still arriving is
+   * not counted: the pump takes its payload in as it comes, only more
+   * reading can complete it (waiting on it deadlocked messages over 64 KiB,
+   * issue 12), and the core bounds it by `wsMaxMessageSize` (1009 past it).
+   */
   private updateReading(): void {
-    if (this.socket.destroyed) return;
+    if (this.socket.destroyed || this.failing !== null) return;
     const want =
       this.state !== OPEN ||
-      (this.handler !== null && !this.paused && this.core.bufferedBytes < this.host.options.maxBufferedBytes);
+      (this.handler !== null && !this.paused && this.core.unparsedBytes < this.host.options.maxBufferedBytes);
     if (want && this.readingPaused) {
       this.readingPaused = false;
       this.socket.resume();

@@ -9,7 +9,9 @@
  *
  * Received buffers become the core's: payloads are unmasked in place and a
  * message that arrived as one frame in one chunk is handed out as a view of
- * the chunk, without a copy.
+ * the chunk, without a copy. A message in several pieces (frames, or chunks
+ * of one frame) is copied into one buffer as it arrives, so what a large
+ * message holds is its size, not a list of every chunk it came in.
  */
 
 import { randomFillSync } from "node:crypto";
@@ -78,6 +80,8 @@ const PAYLOAD = 1;
 
 /** Payloads below this are copied into one buffer with their header (one write, one allocation); above, sent as [header, payload]. */
 const SMALL_MESSAGE = 16 * 1024;
+/** Smallest buffer a message in several pieces is gathered in. */
+const MIN_ASSEMBLY = 1024;
 /** Masking takes the word-at-a-time path from this many bytes. */
 const WORD_UNMASK_MIN = 128;
 
@@ -237,9 +241,16 @@ export class WebSocketCore {
   // The message being assembled (0: none in progress).
   private messageOpcode = 0;
   private compressed = false;
-  /** The message's bytes: its one piece (most messages), or all of them once there are several. */
+  /**
+   * The message's bytes: its one piece (most messages, kept as a view), or,
+   * once a second piece arrives, `assembly[0..assembled)`, a buffer they are
+   * copied into. Its capacity is the exact size when the final frame's
+   * header says it, else it doubles (capped at `maxMessageSize`): a message
+   * in 64-byte fragments costs one buffer, not a Buffer object per fragment.
+   */
   private piece: Buffer | null = null;
-  private pieces: Buffer[] | null = null;
+  private assembly: Buffer | null = null;
+  private assembled = 0;
   /** Bytes of the message so far (after inflating). */
   private messageSize = 0;
   /** Created with the first text message: many connections never send one. */
@@ -248,7 +259,9 @@ export class WebSocketCore {
   // The closing handshake.
   private closeSent = false;
   private closeReceived = false;
+  /** The peer broke the protocol (or dispose() ran): nothing more is read. */
   private failed = false;
+  private disposed = false;
 
   constructor(options: WebSocketCoreOptions = {}) {
     this.client = options.client ?? false;
@@ -273,9 +286,25 @@ export class WebSocketCore {
   /**
    * Bytes received and not yet turned into events: unparsed input plus the
    * payload held for a message still arriving (inflated size when compressed).
+   * What the core holds; the partial message in it is bounded by
+   * `maxMessageSize`, so this is not what flow control should wait on (see
+   * {@link unparsedBytes}).
    */
   get bufferedBytes(): number {
     return this.buffered + (this.messageOpcode !== 0 ? this.messageSize : 0);
+  }
+
+  /**
+   * Bytes received that `nextEvent()` has not parsed yet. Calling
+   * `nextEvent()` until `WS_NEED_DATA` always brings this below one frame
+   * header or control frame (139 bytes): a data frame's payload is taken in
+   * as it arrives. So it grows only while the I/O layer is not asking for
+   * events (the app is not taking messages): the number to bound reading with.
+   * More reading must never wait on a partial message, which only more
+   * reading can complete.
+   */
+  get unparsedBytes(): number {
+    return this.buffered;
   }
 
   /**
@@ -293,7 +322,10 @@ export class WebSocketCore {
    * The next complete message or control frame, or `WS_NEED_DATA`. Throws
    * {@link WebSocketProtocolError} (with the close code to send) when the
    * peer broke the protocol; after that the core is failed: this returns
-   * `WS_NEED_DATA` forever and only `sendClose()` is allowed.
+   * `WS_NEED_DATA` forever and drops what it is given. Sending stays
+   * possible until `sendClose()`: answers to messages received before the
+   * error may still go out ahead of the close frame that fails the
+   * connection (RFC 6455 §7.1.7 only forbids processing more of the peer's data).
    */
   nextEvent(): WebSocketEvent | typeof WS_NEED_DATA {
     if (this.failed || this.closeReceived) return WS_NEED_DATA;
@@ -417,6 +449,7 @@ export class WebSocketCore {
     this.deflate?.dispose();
     this.dropInput();
     this.failed = true;
+    this.disposed = true;
   }
 
   // ---- receiving -------------------------------------------------------------
@@ -432,7 +465,8 @@ export class WebSocketCore {
     this.chunks = [];
     this.head = this.offset = this.buffered = 0;
     this.piece = null;
-    this.pieces = null;
+    this.assembly = null;
+    this.assembled = 0;
     this.messageOpcode = 0;
     this.messageSize = 0;
   }
@@ -630,12 +664,35 @@ export class WebSocketCore {
     if (this.messageOpcode === OP_TEXT && !this.utf8!.feed(out)) {
       this.fail("text message is not UTF-8", "TSGI_ERR_WS_INVALID_UTF8", 1007);
     }
-    if (this.pieces !== null) this.pieces.push(out);
+    if (this.assembly !== null) this.append(out);
     else if (this.piece === null) this.piece = out;
     else {
-      this.pieces = [this.piece, out];
+      // A second piece: gather from here on (the first one was a view of a received chunk).
+      const first = this.piece;
       this.piece = null;
+      this.append(first);
+      this.append(out);
     }
+  }
+
+  /** Copies message bytes into the assembly buffer, growing it when needed. */
+  private append(out: Buffer): void {
+    const need = this.assembled + out.length;
+    if (this.assembly === null || need > this.assembly.length) {
+      // The final frame of an uncompressed message declares where it ends
+      // (RFC 6455 §5.2: the payload length): allocate exactly that. Else
+      // double, never past the limit the message is already checked against.
+      const exact = !this.compressed && this.fin ? this.messageSize + this.remaining : 0;
+      const size =
+        exact >= need
+          ? exact
+          : Math.max(need, Math.min(this.maxMessageSize, Math.max(2 * need, MIN_ASSEMBLY)));
+      const next = Buffer.allocUnsafe(size);
+      if (this.assembly !== null) this.assembly.copy(next, 0, 0, this.assembled);
+      this.assembly = next;
+    }
+    out.copy(this.assembly, this.assembled);
+    this.assembled = need;
   }
 
   private decompressFailed(err: unknown): never {
@@ -658,10 +715,11 @@ export class WebSocketCore {
       }
       if (out.length > 0) this.addOutput(out);
     }
-    const data = this.pieces !== null ? Buffer.concat(this.pieces) : (this.piece ?? EMPTY);
+    const data = this.assembly !== null ? this.assembly.subarray(0, this.assembled) : (this.piece ?? EMPTY);
     const opcode = this.messageOpcode;
     this.piece = null;
-    this.pieces = null;
+    this.assembly = null;
+    this.assembled = 0;
     this.messageOpcode = 0;
     this.compressed = false;
     if (opcode === OP_TEXT) {
@@ -712,7 +770,7 @@ export class WebSocketCore {
   // ---- sending ---------------------------------------------------------------
 
   private checkCanSend(): void {
-    if (this.failed) throw new WebSocketUsageError("the connection failed; only sendClose() is allowed");
+    if (this.disposed) throw new WebSocketUsageError("the connection is closed");
     if (this.closeSent) throw new WebSocketUsageError("a close frame was already sent");
   }
 

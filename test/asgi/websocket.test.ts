@@ -15,6 +15,7 @@ import type { Receive, Scope, Send } from "../../src/gateways/asgi/types.ts";
 import type { Server } from "../../src/server/server.ts";
 import { rawRequest, startServer, statuses } from "../helpers.ts";
 import { sleep } from "../server/client.ts";
+import { RawWebSocket, frame as rawFrame, handshake as rawHandshake } from "../websocket/raw-client.ts";
 
 /** Resolves once `predicate` holds, polling; rejects after `ms`. */
 async function waitFor(predicate: () => boolean, what: string, ms = 3000): Promise<void> {
@@ -325,6 +326,25 @@ describe("ASGI websocket scope", () => {
     assert.deepEqual(await reply, [false, expected.join(",")]);
     await closed(ws);
   });
+
+  // Issue 12 item 6: the app's answer to a message that arrived before a
+  // protocol error in the same read goes out before the close, as on the
+  // Fetch gateway (whose onmessage runs synchronously).
+  for (const [what, bad] of [
+    ["a reserved bit (RSV2)", rawFrame(1, "x", { rsv: 0b010 })],
+    ["a reserved opcode (3)", rawFrame(3, "x")],
+  ] as const) {
+    test(`a message, then a frame with ${what} in the same read: the echo, then close 1002`, async () => {
+      const ws = await RawWebSocket.open(port, rawHandshake("/echo"));
+      assert.equal(ws.status, 101);
+      ws.send(Buffer.concat([rawFrame(1, "before the error"), bad]));
+      const first = await ws.next(10_000);
+      assert.equal(first?.opcode, 1, "the echo comes first");
+      assert.equal(first?.payload.toString(), "echo: before the error");
+      assert.equal((await ws.closeFrame(10_000))?.code, 1002);
+      assert.ok(await ws.closed(10_000));
+    });
+  }
 
   test("plain HTTP requests to the same app get the http scope", async () => {
     const res = await fetch(`http://127.0.0.1:${port}/echo`);

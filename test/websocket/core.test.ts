@@ -426,19 +426,83 @@ describe("receiving: control frames and the closing handshake", () => {
 });
 
 describe("after a protocol error", () => {
-  test("NEED_DATA forever, no sends but one close frame", () => {
+  test("NEED_DATA forever; sends until the one close frame (answers to earlier messages may go out first)", () => {
     const core = expectFailure(concat(frame({ opcode: 3 }), text("x")), 1002, "TSGI_ERR_WS_BAD_OPCODE");
     assert.equal(core.state, "CLOSED");
     core.receiveData(text("more"));
     assert.equal(core.nextEvent(), WS_NEED_DATA);
     assert.equal(core.bufferedBytes, 0);
-    assert.throws(() => core.sendText("x"), WebSocketUsageError);
-    assert.throws(() => core.sendBinary(bytes(1)), WebSocketUsageError);
-    assert.throws(() => core.sendPing(), WebSocketUsageError);
+    assert.equal(core.unparsedBytes, 0);
+    assert.deepEqual(core.sendText("x").map(hex), ["810178"]);
+    assert.deepEqual(core.sendBinary(bytes(1)).map(hex), ["820101"]);
     assert.equal(core.closeFrameSent, false);
     assert.equal(hex(core.sendClose(1002)), "880203ea");
     assert.equal(core.state, "CLOSED");
+    assert.throws(() => core.sendText("x"), WebSocketUsageError);
+    assert.throws(() => core.sendBinary(bytes(1)), WebSocketUsageError);
+    assert.throws(() => core.sendPing(), WebSocketUsageError);
     assert.throws(() => core.sendClose(1002), WebSocketUsageError);
+  });
+
+  test("after dispose(), nothing can be sent", () => {
+    const core = new WebSocketCore();
+    core.dispose();
+    assert.throws(() => core.sendText("x"), WebSocketUsageError);
+    assert.throws(() => core.sendPing(), WebSocketUsageError);
+  });
+});
+
+describe("large and fragmented messages", () => {
+  test("a partial message does not count as unparsed input; it is gathered as it arrives", () => {
+    const core = new WebSocketCore();
+    const payload = Buffer.alloc(200_000, 7);
+    const wire = binary(payload);
+    core.receiveData(Buffer.from(wire.subarray(0, 70_000)));
+    assert.equal(core.nextEvent(), WS_NEED_DATA);
+    // The payload read so far is held for the message, not waiting to be parsed.
+    assert.equal(core.unparsedBytes, 0);
+    assert.equal(core.bufferedBytes, 70_000 - 14);
+    core.receiveData(Buffer.from(wire.subarray(70_000, 140_000)));
+    core.receiveData(Buffer.from(wire.subarray(140_000)));
+    const ev = core.nextEvent();
+    assert.ok(ev !== WS_NEED_DATA && ev.type === "binary");
+    assert.ok(Buffer.from(ev.data).equals(payload));
+    // Exactly the declared length: the final frame's header says where the message ends.
+    assert.equal(ev.data.buffer.byteLength, payload.length);
+    assert.equal(core.bufferedBytes, 0);
+  });
+
+  test("fragments of every size reassemble byte for byte, text split mid-character too", () => {
+    for (const size of [1, 3, 64, 1000, 70_000]) {
+      const core = new WebSocketCore();
+      const message = "é✓abc".repeat(20_000);
+      const bytesOf = Buffer.from(message);
+      const frames: Buffer[] = [];
+      for (let at = 0; at < bytesOf.length; at += size) {
+        const end = Math.min(at + size, bytesOf.length);
+        frames.push(
+          frame({
+            opcode: at === 0 ? 1 : 0,
+            fin: end === bytesOf.length,
+            payload: bytesOf.subarray(at, end),
+          }),
+        );
+      }
+      core.receiveData(Buffer.concat(frames));
+      const ev = core.nextEvent();
+      assert.ok(ev !== WS_NEED_DATA && ev.type === "text", `fragments of ${size}`);
+      assert.equal(ev.data, message, `fragments of ${size}`);
+    }
+  });
+
+  test("one byte over maxMessageSize in fragments fails with 1009", () => {
+    const limit = 100_000;
+    const frames = [binary(Buffer.alloc(60_000), { fin: false }), cont(Buffer.alloc(40_001))];
+    expectFailure(frames, 1009, "TSGI_ERR_WS_MESSAGE_TOO_BIG", { maxMessageSize: limit });
+    const ok = new WebSocketCore({ maxMessageSize: limit });
+    ok.receiveData(Buffer.concat([binary(Buffer.alloc(60_000), { fin: false }), cont(Buffer.alloc(40_000))]));
+    const ev = ok.nextEvent();
+    assert.ok(ev !== WS_NEED_DATA && ev.type === "binary" && ev.data.length === limit);
   });
 });
 

@@ -24,6 +24,12 @@ import type { ASGIApp, ASGIState, ReceiveEvent, SendEvent, WebSocketReceiveEvent
  * the client (through TCP) instead of growing our memory.
  */
 const MAX_QUEUED = 8;
+/**
+ * The same in bytes (text counted in UTF-16 code units, close enough): a few
+ * large messages pause delivery as eight small ones do. One message over it
+ * is still delivered; it pauses the session until the app has taken it.
+ */
+const MAX_QUEUED_BYTES = 1024 * 1024;
 /** RFC 6455 §7.4.1: the connection closed without a close frame. */
 const ABNORMAL = 1006;
 /** RFC 6455 §7.4.1: the server hit an unexpected condition (the app raised). */
@@ -36,6 +42,12 @@ const INTERNAL_ERROR = 1011;
  * websocket.close; `closed` once the connection is over.
  */
 type Phase = "connecting" | "handshake" | "denying" | "open" | "closing" | "closed";
+
+/** What a queued event holds, for the byte bound on the queue. */
+function eventSize(event: WebSocketReceiveEvents): number {
+  if (event.type !== "websocket.receive") return 0;
+  return typeof event.text === "string" ? event.text.length : (event.bytes?.length ?? 0);
+}
 
 /** Runs the app for a WebSocket request, or answers a bad handshake without it. */
 export function handleWebSocket(app: ASGIApp, ex: Exchange, state: ASGIState, logger: Logger): void {
@@ -58,6 +70,8 @@ class WebSocketRun implements WebSocketHandler {
   private phase: Phase = "connecting";
   private session: WebSocketSession | null = null;
   private queue: WebSocketReceiveEvents[] = [];
+  /** Message bytes in `queue`. */
+  private queuedBytes = 0;
   private paused = false;
   private waiter: ((event: WebSocketReceiveEvents) => void) | null = null;
   /** The disconnect event, once the connection is over. */
@@ -97,7 +111,8 @@ class WebSocketRun implements WebSocketHandler {
     }
     const event = this.queue.shift();
     if (event !== undefined) {
-      if (this.paused && this.queue.length <= MAX_QUEUED / 2) {
+      this.queuedBytes -= eventSize(event);
+      if (this.paused && this.queue.length <= MAX_QUEUED / 2 && this.queuedBytes <= MAX_QUEUED_BYTES / 2) {
         this.paused = false;
         this.session?.resume();
       }
@@ -120,7 +135,12 @@ class WebSocketRun implements WebSocketHandler {
       return;
     }
     this.queue.push(event);
-    if (!this.paused && this.queue.length >= MAX_QUEUED && this.session !== null) {
+    this.queuedBytes += eventSize(event);
+    if (
+      !this.paused &&
+      (this.queue.length >= MAX_QUEUED || this.queuedBytes >= MAX_QUEUED_BYTES) &&
+      this.session !== null
+    ) {
       this.paused = true;
       this.session.pause();
     }
