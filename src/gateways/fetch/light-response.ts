@@ -16,10 +16,12 @@ import { delegateMissingMembers } from "./delegate.ts";
 
 const NativeResponse = globalThis.Response;
 const NativeHeaders = globalThis.Headers;
-const INIT_KEYS = new Set(["status", "statusText", "headers"]);
 
 type HeadersInit = ConstructorParameters<typeof Headers>[0];
 type BodyInit = ConstructorParameters<typeof Response>[0];
+
+/** A ResponseInit being assembled (undici's type marks the members read-only). */
+type Init = { -readonly [K in keyof ResponseInit]: ResponseInit[K] };
 
 type FastBody = string | Uint8Array | ArrayBuffer | null | undefined;
 
@@ -33,13 +35,24 @@ function isFastBody(body: unknown): body is FastBody {
   );
 }
 
-function isPlainInit(init: unknown): init is ResponseInit | undefined {
-  if (init === undefined) return true;
-  if (init === null || typeof init !== "object") return false;
-  for (const key of Object.keys(init)) if (!INIT_KEYS.has(key)) return false;
-  const status = (init as ResponseInit).status;
-  // Statuses the standard refuses, or that forbid a body, take the native path and its errors.
-  return status === undefined || (Number.isInteger(status) && status >= 200 && status <= 599);
+/**
+ * A registered symbol on the WebSocket upgrade response (see websocket.ts),
+ * whose value identifies the pending upgrade. `new Response(body, upgrade)`
+ * (Hono rebuilds its response so) gives another upgrade response with the
+ * same identity, where the standard would refuse status 101.
+ */
+export const UPGRADE = Symbol.for("tsgi.fetch.upgrade");
+
+/**
+ * The 101 response `upgradeWebSocket()` hands the app: a native Response
+ * whose `status` reads 101 (the standard's constructor refuses 1xx) and
+ * that carries `token` under {@link UPGRADE}.
+ */
+export function upgradeResponse(headers: HeadersInit | undefined, token: object): Response {
+  const response = new NativeResponse(null, { status: 200, headers });
+  Object.defineProperty(response, "status", { value: 101 });
+  Object.defineProperty(response, UPGRADE, { value: token });
+  return response;
 }
 
 /** What the gateway needs to write a response that never left the fast path. */
@@ -51,20 +64,51 @@ export interface ResponseParts {
   body: Uint8Array;
 }
 
-/** Flattens any `HeadersInit` into a name/value list, as `new Headers(init)` would accept it. */
-function flattenInit(init: HeadersInit | undefined, out: string[]): void {
-  if (init === undefined) return;
+/** An RFC 9110 token: what the standard accepts as a header name. */
+const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+/**
+ * A header value the standard takes as is: bytes only, no NUL/CR/LF, no
+ * leading or trailing SP/HTAB. Anything else goes through the native
+ * Headers, which normalizes it or throws exactly as the standard says.
+ */
+const CLEAN_VALUE = /^(?:[\x21-\x7E\x80-\xFF](?:[\t\x20-\x7E\x80-\xFF]*[\x21-\x7E\x80-\xFF])?)?$/;
+/** The standard's reason-phrase production (what `statusText` must match). */
+const REASON = /^[\t\x20-\x7E\x80-\xFF]*$/;
+
+/**
+ * The fields of a `HeadersInit` as a flat name/value list if every one is
+ * plainly valid (a record of strings, an array of string pairs, a Headers),
+ * else null: the caller then lets the native Headers convert, normalize or
+ * throw. Read at construction, as WebIDL converts the init then.
+ */
+function fastHeaders(init: HeadersInit | undefined): string[] | null {
+  const out: string[] = [];
+  if (init === undefined) return out;
   if (init instanceof NativeHeaders) {
     for (const [name, value] of init) if (name !== "set-cookie") out.push(name, value);
     for (const cookie of init.getSetCookie()) out.push("set-cookie", cookie);
-  } else if (
-    Array.isArray(init) ||
-    typeof (init as unknown as Iterable<unknown>)[Symbol.iterator] === "function"
-  ) {
-    for (const pair of init as Iterable<[string, string]>) out.push(String(pair[0]), String(pair[1]).trim());
-  } else {
-    for (const [name, value] of Object.entries(init)) out.push(name, String(value).trim());
+    return out;
   }
+  if (Array.isArray(init)) {
+    if (Object.getPrototypeOf(init) !== Array.prototype) return null;
+    for (const pair of init) {
+      if (!Array.isArray(pair) || pair.length !== 2) return null;
+      const [name, value] = pair as unknown[];
+      if (typeof name !== "string" || typeof value !== "string") return null;
+      if (!TOKEN.test(name) || !CLEAN_VALUE.test(value)) return null;
+      out.push(name, value);
+    }
+    return out;
+  }
+  if (typeof init !== "object" || init === null) return null;
+  const proto = Object.getPrototypeOf(init);
+  if (proto !== Object.prototype && proto !== null) return null;
+  for (const name of Object.keys(init)) {
+    const value = (init as Record<string, unknown>)[name];
+    if (typeof value !== "string" || !TOKEN.test(name) || !CLEAN_VALUE.test(value)) return null;
+    out.push(name, value);
+  }
+  return out;
 }
 
 function hasName(flat: string[], lower: string): boolean {
@@ -73,35 +117,81 @@ function hasName(flat: string[], lower: string): boolean {
   return false;
 }
 
+/** The fields of a `Headers` as a flat list; Set-Cookie values stay separate. */
+function flattenHeaders(headers: Headers): string[] {
+  const out: string[] = [];
+  for (const [name, value] of headers) if (name !== "set-cookie") out.push(name, value);
+  for (const cookie of headers.getSetCookie()) out.push("set-cookie", cookie);
+  return out;
+}
+
 const TEXT_TYPE = "text/plain;charset=UTF-8";
 const EMPTY = new Uint8Array(0);
 
 /** See the file comment. */
 export class LightResponse {
   #body: FastBody = null;
-  #init: ResponseInit | undefined;
+  #status = 200;
+  #statusText = "";
+  /** The header list recorded at construction, while no Headers object exists. */
+  #flat: string[] | null = null;
   #headers: Headers | null = null;
   #real: Response | null = null;
 
   constructor(body?: BodyInit | null, init?: ResponseInit) {
-    if (
-      isFastBody(body) &&
-      isPlainInit(init) &&
-      !(body !== null && body !== undefined && nullBodyStatus(init))
-    ) {
-      this.#body = body;
-      this.#init = init;
-    } else {
-      this.#real = new NativeResponse(body, init);
+    // The init is a WebIDL dictionary: its members are read once, now, through
+    // getters too (so another Response works as an init), in the standard's
+    // order. Unknown members are ignored.
+    if (init === undefined || init === null) {
+      if (isFastBody(body)) {
+        this.#body = body;
+        this.#flat = typeof body === "string" ? ["content-type", TEXT_TYPE] : [];
+      } else this.#real = new NativeResponse(body, init);
+      return;
     }
+    if (typeof init !== "object" && typeof init !== "function") {
+      this.#real = new NativeResponse(body, init); // throws the standard's TypeError
+      return;
+    }
+    const headers = init.headers;
+    const status = init.status;
+    const statusText = init.statusText;
+    if (status === 101 && (init as { [UPGRADE]?: object })[UPGRADE] !== undefined) {
+      // Middleware rebuilding the WebSocket upgrade response (see UPGRADE).
+      if (body !== null && body !== undefined)
+        throw new TypeError("a WebSocket upgrade response has no body");
+      // biome-ignore lint/correctness/noConstructorReturn: the upgrade response must be the native kind the gateway recognizes
+      return upgradeResponse(headers, (init as { [UPGRADE]: object })[UPGRADE]) as unknown as LightResponse;
+    }
+    const dict: Init = {};
+    if (headers !== undefined) dict.headers = headers;
+    if (status !== undefined) dict.status = status;
+    if (statusText !== undefined) dict.statusText = statusText;
+    const fast =
+      isFastBody(body) &&
+      (status === undefined ||
+        (typeof status === "number" && Number.isInteger(status) && status >= 200 && status <= 599)) &&
+      (statusText === undefined || (typeof statusText === "string" && REASON.test(statusText))) &&
+      !(body !== null && body !== undefined && nullBodyStatus(status));
+    const flat = fast ? fastHeaders(headers) : null;
+    if (flat === null) {
+      // Whatever the fast path does not cover gets the native constructor, its conversions and its errors.
+      this.#real = new NativeResponse(body, dict);
+      return;
+    }
+    if (typeof body === "string" && !hasName(flat, "content-type")) flat.push("content-type", TEXT_TYPE);
+    this.#body = body as FastBody;
+    this.#status = status ?? 200;
+    this.#statusText = statusText ?? "";
+    this.#flat = flat;
   }
 
   get status(): number {
-    return this.#real !== null ? this.#real.status : (this.#init?.status ?? 200);
+    return this.#real !== null ? this.#real.status : this.#status;
   }
 
   get statusText(): string {
-    return this.#real !== null ? this.#real.statusText : (this.#init?.statusText ?? "");
+    return this.#real !== null ? this.#real.statusText : this.#statusText;
   }
 
   get ok(): boolean {
@@ -112,10 +202,11 @@ export class LightResponse {
   get headers(): Headers {
     if (this.#real !== null) return this.#real.headers;
     if (this.#headers === null) {
-      const headers = new NativeHeaders(this.#init?.headers);
-      if (typeof this.#body === "string" && !headers.has("content-type"))
-        headers.set("content-type", TEXT_TYPE);
+      const headers = new NativeHeaders();
+      const flat = this.#flat!;
+      for (let i = 0; i < flat.length; i += 2) headers.append(flat[i]!, flat[i + 1]!);
       this.#headers = headers;
+      this.#flat = null;
     }
     return this.#headers;
   }
@@ -123,9 +214,11 @@ export class LightResponse {
   /** Builds the real Response from what was recorded (with headers as mutated so far). */
   #materialize(): Response {
     if (this.#real === null) {
-      const init: ResponseInit =
-        this.#headers === null ? { ...this.#init } : { ...this.#init, headers: this.#headers };
-      this.#real = new NativeResponse(this.#body, init);
+      this.#real = new NativeResponse(this.#body, {
+        status: this.#status,
+        statusText: this.#statusText,
+        headers: this.headers,
+      });
     }
     return this.#real;
   }
@@ -137,19 +230,13 @@ export class LightResponse {
   static parts(response: LightResponse): ResponseParts | null {
     if (!(#real in response) || response.#real !== null) return null;
     const body = response.#body;
-    const headers: string[] = [];
-    if (response.#headers !== null) flattenInit(response.#headers, headers);
-    else {
-      flattenInit(response.#init?.headers, headers);
-      if (typeof body === "string" && !hasName(headers, "content-type"))
-        headers.push("content-type", TEXT_TYPE);
-    }
+    const headers = response.#headers !== null ? flattenHeaders(response.#headers) : response.#flat!;
     let bytes: Uint8Array;
     if (body === null || body === undefined) bytes = EMPTY;
     else if (typeof body === "string") bytes = Buffer.from(body, "utf8");
     else if (body instanceof ArrayBuffer) bytes = new Uint8Array(body);
     else bytes = body;
-    return { status: response.status, statusText: response.statusText, headers, body: bytes };
+    return { status: response.#status, statusText: response.#statusText, headers, body: bytes };
   }
 
   /** @internal Access for the delegating members installed below. */
@@ -157,12 +244,21 @@ export class LightResponse {
     return response.#materialize();
   }
 
-  /** `Response.json(data, init)`, on the fast path. */
+  /** `Response.json(data, init)`, on the fast path when it can be. */
   static json(data: unknown, init?: ResponseInit): Response {
     const body = JSON.stringify(data);
+    // The standard: a value JSON cannot serialize (undefined, a function, a symbol) is a TypeError.
+    if (body === undefined) throw new TypeError(`Response.json: ${typeof data} cannot be serialized to JSON`);
+    if (init !== undefined && init !== null && typeof init !== "object" && typeof init !== "function")
+      return NativeResponse.json(data, init); // throws the standard's TypeError
     const headers = new NativeHeaders(init?.headers);
     if (!headers.has("content-type")) headers.set("content-type", "application/json");
-    return new LightResponse(body, { ...init, headers }) as unknown as Response;
+    const dict: Init = { headers };
+    const status = init?.status;
+    const statusText = init?.statusText;
+    if (status !== undefined) dict.status = status;
+    if (statusText !== undefined) dict.statusText = statusText;
+    return new LightResponse(body, dict) as unknown as Response;
   }
 
   static redirect(url: string | URL, status?: number): Response {
@@ -173,14 +269,18 @@ export class LightResponse {
     return NativeResponse.error();
   }
 
-  /** Both kinds are Responses: `x instanceof Response` holds for native and light ones. */
+  /**
+   * Both kinds are Responses: `x instanceof Response` holds for native and
+   * light ones. A subclass keeps the ordinary check, so a plain Response is
+   * not an instance of it.
+   */
   static [Symbol.hasInstance](value: unknown): boolean {
-    return value instanceof NativeResponse;
+    if (this === LightResponse) return value instanceof NativeResponse;
+    return Function.prototype[Symbol.hasInstance].call(this, value);
   }
 }
 
-function nullBodyStatus(init: ResponseInit | undefined): boolean {
-  const status = init?.status;
+function nullBodyStatus(status: number | undefined): boolean {
   return status === 204 || status === 205 || status === 304;
 }
 

@@ -156,7 +156,6 @@ export class LazyRequest {
     return real;
   }
 
-  /** @internal Used by the delegating members installed below. */
   /** The exchange behind `request` if it is a LazyRequest, else null. */
   static exchangeOf(request: unknown): Exchange | null {
     // By the shared symbol, not the private field: the request may come from another copy of tsgi.
@@ -168,8 +167,69 @@ export class LazyRequest {
   static materialize(request: LazyRequest): Request {
     return request.#materialize();
   }
+
+  /**
+   * `input` as undici can take it: a LazyRequest becomes the real Request
+   * it stands for (built once); anything else is returned as is.
+   */
+  static unwrap<T>(input: T): T | Request {
+    return typeof input === "object" && input !== null && #real in input
+      ? (input as unknown as LazyRequest).#materialize()
+      : input;
+  }
 }
 
 // Every other member of Request (cache, credentials, clone(), formData(), blob(), ...)
 // delegates to the real Request.
 delegateMissingMembers<LazyRequest>(LazyRequest, NativeRequest, (self) => LazyRequest.materialize(self));
+
+/**
+ * undici's `Request` constructor and `fetch()` trust `instanceof Request`
+ * and then read the internal state of their own objects (a symbol-keyed
+ * field on Node 20, a private `#state` field on Node 22+), which a facade
+ * cannot have: `new Request(request)` and `fetch(request)` would throw. No
+ * cheap object can carry that state (only undici's constructor creates it,
+ * and it costs more than the rest of a request), so the gateway replaces
+ * the two globals, as @hono/node-server replaces `Request`: each hands
+ * undici the real Request behind a facade and is the native one otherwise.
+ */
+class Request extends NativeRequest {
+  constructor(input: RequestInfo | URL, init?: RequestInit) {
+    super(LazyRequest.unwrap(input) as RequestInfo, init);
+  }
+
+  /** Native Requests and facades are Requests; a subclass keeps the ordinary check. */
+  static override [Symbol.hasInstance](value: unknown): boolean {
+    if (this === Request) return value instanceof NativeRequest;
+    return Function.prototype[Symbol.hasInstance].call(this, value);
+  }
+}
+
+type RequestInfo = ConstructorParameters<typeof NativeRequest>[0];
+
+const nativeFetch = globalThis.fetch;
+
+/** `fetch()`, taking a facade for the Request it stands for. */
+function fetch(input: RequestInfo | URL, init?: RequestInit): Promise<globalThis.Response> {
+  return nativeFetch(LazyRequest.unwrap(input) as RequestInfo, init);
+}
+
+let requestGlobalsInstalled = false;
+
+/**
+ * Replaces `globalThis.Request` and `globalThis.fetch` with the versions
+ * above, so `new Request(request)` and `fetch(request)` work on the Request
+ * a Fetch app receives. Idempotent; called by the gateway.
+ */
+export function installRequestGlobals(): void {
+  if (requestGlobalsInstalled) return;
+  requestGlobalsInstalled = true;
+  for (const [name, value] of [
+    ["Request", Request],
+    ["fetch", fetch],
+  ] as const) {
+    Object.defineProperty(globalThis, name, { value, writable: true, configurable: true, enumerable: false });
+  }
+}
+
+export { fetch as gatewayFetch, NativeRequest, Request as GatewayRequest };
