@@ -275,7 +275,9 @@ export class LightResponse {
    * not an instance of it.
    */
   static [Symbol.hasInstance](value: unknown): boolean {
+    // biome-ignore lint/complexity/noThisInStatic: `this` is the class asked about, maybe a subclass
     if (this === LightResponse) return value instanceof NativeResponse;
+    // biome-ignore lint/complexity/noThisInStatic: a subclass must get the ordinary check for itself
     return Function.prototype[Symbol.hasInstance].call(this, value);
   }
 }

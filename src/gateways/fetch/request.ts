@@ -200,7 +200,9 @@ class Request extends NativeRequest {
 
   /** Native Requests and facades are Requests; a subclass keeps the ordinary check. */
   static override [Symbol.hasInstance](value: unknown): boolean {
+    // biome-ignore lint/complexity/noThisInStatic: `this` is the class asked about, maybe a subclass
     if (this === Request) return value instanceof NativeRequest;
+    // biome-ignore lint/complexity/noThisInStatic: a subclass must get the ordinary check for itself
     return Function.prototype[Symbol.hasInstance].call(this, value);
   }
 }
