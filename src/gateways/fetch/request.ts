@@ -234,4 +234,4 @@ export function installRequestGlobals(): void {
   }
 }
 
-export { fetch as gatewayFetch, NativeRequest, Request as GatewayRequest };
+export { fetch as gatewayFetch, NativeRequest, nativeFetch, Request as GatewayRequest };
