@@ -345,3 +345,27 @@ describe("construction refuses what the standard refuses (item 6)", () => {
     });
   });
 });
+
+describe("the Request an app receives looks like one it builds", () => {
+  let s: FetchServer;
+  before(async () => {
+    s = await serveFetch((request: Request) =>
+      Response.json({
+        instance: request instanceof Request,
+        constructor: request.constructor === Request,
+        tag: Object.prototype.toString.call(request),
+        built: new Request("http://x.test/") instanceof Request,
+      }),
+    );
+  });
+  after(() => s.close());
+  test("instanceof, constructor and toStringTag", async () => {
+    const res = await fetch(`http://127.0.0.1:${s.port}/`);
+    assert.deepEqual(await res.json(), {
+      instance: true,
+      constructor: true,
+      tag: "[object Request]",
+      built: true,
+    });
+  });
+});

@@ -67,11 +67,35 @@ export interface ResponseParts {
 /** An RFC 9110 token: what the standard accepts as a header name. */
 const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 /**
- * A header value the standard takes as is: bytes only, no NUL/CR/LF, no
- * leading or trailing SP/HTAB. Anything else goes through the native
- * Headers, which normalizes it or throws exactly as the standard says.
+ * Names already found valid: apps send the same few names over and over,
+ * and a Set lookup is cheaper than the regex. Bounded, so odd names cannot
+ * grow it without end.
  */
-const CLEAN_VALUE = /^(?:[\x21-\x7E\x80-\xFF](?:[\t\x20-\x7E\x80-\xFF]*[\x21-\x7E\x80-\xFF])?)?$/;
+const KNOWN_NAMES = new Set<string>();
+
+function validName(name: string): boolean {
+  if (KNOWN_NAMES.has(name)) return true;
+  if (!TOKEN.test(name)) return false;
+  if (KNOWN_NAMES.size < 512) KNOWN_NAMES.add(name);
+  return true;
+}
+
+/** A byte a header value may not hold as is: NUL, CR, LF and the other controls but HTAB, or above 0xFF. */
+const UNCLEAN_BYTE = /[^\t\x20-\x7E\x80-\xFF]/;
+
+/**
+ * A header value the standard takes as is: bytes only, no control but HTAB
+ * inside, no leading or trailing SP/HTAB. Anything else goes through the
+ * native Headers, which normalizes it or throws exactly as the standard
+ * says (a rare path: this only keeps the common one cheap).
+ */
+function cleanValue(value: string): boolean {
+  const n = value.length;
+  if (n === 0) return true;
+  const first = value.charCodeAt(0);
+  const last = value.charCodeAt(n - 1);
+  return first !== 0x20 && first !== 0x09 && last !== 0x20 && last !== 0x09 && !UNCLEAN_BYTE.test(value);
+}
 /** The standard's reason-phrase production (what `statusText` must match). */
 const REASON = /^[\t\x20-\x7E\x80-\xFF]*$/;
 
@@ -95,7 +119,7 @@ function fastHeaders(init: HeadersInit | undefined): string[] | null {
       if (!Array.isArray(pair) || pair.length !== 2) return null;
       const [name, value] = pair as unknown[];
       if (typeof name !== "string" || typeof value !== "string") return null;
-      if (!TOKEN.test(name) || !CLEAN_VALUE.test(value)) return null;
+      if (!validName(name) || !cleanValue(value)) return null;
       out.push(name, value);
     }
     return out;
@@ -105,7 +129,7 @@ function fastHeaders(init: HeadersInit | undefined): string[] | null {
   if (proto !== Object.prototype && proto !== null) return null;
   for (const name of Object.keys(init)) {
     const value = (init as Record<string, unknown>)[name];
-    if (typeof value !== "string" || !TOKEN.test(name) || !CLEAN_VALUE.test(value)) return null;
+    if (typeof value !== "string" || !validName(name) || !cleanValue(value)) return null;
     out.push(name, value);
   }
   return out;
@@ -163,10 +187,6 @@ export class LightResponse {
       // biome-ignore lint/correctness/noConstructorReturn: the upgrade response must be the native kind the gateway recognizes
       return upgradeResponse(headers, (init as { [UPGRADE]: object })[UPGRADE]) as unknown as LightResponse;
     }
-    const dict: Init = {};
-    if (headers !== undefined) dict.headers = headers;
-    if (status !== undefined) dict.status = status;
-    if (statusText !== undefined) dict.statusText = statusText;
     const fast =
       isFastBody(body) &&
       (status === undefined ||
@@ -175,7 +195,12 @@ export class LightResponse {
       !(body !== null && body !== undefined && nullBodyStatus(status));
     const flat = fast ? fastHeaders(headers) : null;
     if (flat === null) {
-      // Whatever the fast path does not cover gets the native constructor, its conversions and its errors.
+      // Whatever the fast path does not cover gets the native constructor, its
+      // conversions and its errors (given the members already read: no getter runs twice).
+      const dict: Init = {};
+      if (headers !== undefined) dict.headers = headers;
+      if (status !== undefined) dict.status = status;
+      if (statusText !== undefined) dict.statusText = statusText;
       this.#real = new NativeResponse(body, dict);
       return;
     }

@@ -216,6 +216,14 @@ function fetch(input: RequestInfo | URL, init?: RequestInit): Promise<globalThis
   return nativeFetch(LazyRequest.unwrap(input) as RequestInfo, init);
 }
 
+// `request.constructor === Request`, as for a Request the app builds itself.
+Object.defineProperty(LazyRequest.prototype, "constructor", {
+  value: Request,
+  writable: true,
+  configurable: true,
+  enumerable: false,
+});
+
 let requestGlobalsInstalled = false;
 
 /**
