@@ -26,6 +26,15 @@ const DIFFERENCES = JSON.parse(
   readFileSync(new URL("./differences.json", import.meta.url), "utf8"),
 ) as Record<string, Record<string, string>>;
 
+test("every difference kept is explained in docs/interfaces/fetch.md", () => {
+  const docs = readFileSync(new URL("../../docs/interfaces/fetch.md", import.meta.url), "utf8");
+  for (const [file, tests] of Object.entries(DIFFERENCES))
+    for (const [name, reason] of Object.entries(tests)) {
+      assert.ok(docs.includes(name), `${file}: "${name}" is not in the docs`);
+      assert.ok(docs.includes(reason), `${file}: the reason for "${name}" is not in the docs`);
+    }
+});
+
 for (const dir of ["headers", "request", "response"]) {
   describe(`WPT fetch/api/${dir}`, () => {
     const files = readdirSync(join(WPT_ROOT, "fetch/api", dir))
