@@ -11,7 +11,7 @@ import type { Logger } from "../../server/log.ts";
 import type { Handler } from "../../server/server.ts";
 import { installLightResponse, LightResponse } from "./light-response.ts";
 import { installRequestGlobals, LazyRequest } from "./request.ts";
-import { FetchGatewayError, writeResponse } from "./response.ts";
+import { FetchGatewayError, isResponseLike, writeResponse } from "./response.ts";
 import type { FetchApp, FetchHandler } from "./types.ts";
 import { completeUpgrade, isHandshakeError, respondHandshakeError, setWebSocketLogger } from "./websocket.ts";
 
@@ -102,7 +102,7 @@ function traceCall(ex: Exchange, request: Request): void {
 }
 
 function traceResult(ex: Exchange, response: unknown): void {
-  if (!(response instanceof Response)) {
+  if (!(response instanceof Response) && !isResponseLike(response)) {
     ex.trace("app", `returned ${response === null ? "null" : typeof response}, not a Response`);
     return;
   }
