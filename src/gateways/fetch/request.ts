@@ -194,8 +194,10 @@ delegateMissingMembers<LazyRequest>(LazyRequest, NativeRequest, (self) => LazyRe
  * undici the real Request behind a facade and is the native one otherwise.
  */
 class Request extends NativeRequest {
-  constructor(input: RequestInfo | URL, init?: RequestInit) {
-    super(LazyRequest.unwrap(input) as RequestInfo, init);
+  // The arguments pass on as given, so a missing one gets undici's own error.
+  constructor(...args: ConstructorParameters<typeof NativeRequest>) {
+    if (args.length > 0) args[0] = LazyRequest.unwrap(args[0]);
+    super(...args);
   }
 
   /** Native Requests and facades are Requests; a subclass keeps the ordinary check. */
@@ -207,13 +209,12 @@ class Request extends NativeRequest {
   }
 }
 
-type RequestInfo = ConstructorParameters<typeof NativeRequest>[0];
-
 const nativeFetch = globalThis.fetch;
 
 /** `fetch()`, taking a facade for the Request it stands for. */
-function fetch(input: RequestInfo | URL, init?: RequestInit): Promise<globalThis.Response> {
-  return nativeFetch(LazyRequest.unwrap(input) as RequestInfo, init);
+function fetch(...args: Parameters<typeof nativeFetch>): Promise<globalThis.Response> {
+  if (args.length > 0) args[0] = LazyRequest.unwrap(args[0]);
+  return nativeFetch(...args);
 }
 
 // `request.constructor === Request`, as for a Request the app builds itself.
