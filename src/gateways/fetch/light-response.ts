@@ -6,7 +6,9 @@
  * to construct on Node 20, ~5 µs on Node 24). A `LightResponse` only records
  * its arguments; the gateway writes them straight to the socket. Any member
  * the fast path does not cover builds the real Response once and delegates
- * to it, so apps see standard behaviour.
+ * to it, so apps see standard behaviour. The init is read and validated at
+ * construction as the standard's constructor does (same errors); only plainly
+ * valid inits stay on the fast path, the rest goes to the native constructor.
  *
  * The gateway installs it as `globalThis.Response` (as @hono/node-server
  * does), unless told not to. `instanceof Response` holds for both kinds.

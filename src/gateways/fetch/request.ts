@@ -6,7 +6,8 @@
  * is built on first use, `text()`/`json()`/`arrayBuffer()` read the body
  * without streams, and anything else builds the real `Request` once and
  * delegates to it. The facade's prototype chain includes `Request.prototype`,
- * so `request instanceof Request` holds.
+ * so `request instanceof Request` holds; the gateway's `Request` and `fetch`
+ * globals (below) hand undici the real Request when it needs its own.
  */
 
 import type { Exchange } from "../../server/exchange.ts";
