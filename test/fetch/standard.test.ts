@@ -14,6 +14,7 @@ import { after, before, describe, test } from "node:test";
 import { Hono } from "hono";
 import { cors } from "hono/cors";
 import { prettyJSON } from "hono/pretty-json";
+import { proxy } from "hono/proxy";
 import * as undici from "undici";
 import WebSocket from "ws";
 import { upgradeWebSocket } from "../../src/adapters/hono.ts";
@@ -188,6 +189,42 @@ describe("the Request an app receives works where undici needs its own (item 3)"
       ["POST", "/fetch-request", "c3", "itself"],
     );
   });
+});
+
+describe("hono/proxy forwards the request it is given", () => {
+  let s: FetchServer;
+  let echo: { url: string; close: () => Promise<void> };
+  before(async () => {
+    echo = await startEcho();
+    const app = new Hono();
+    app.all("/p/*", (c) => proxy(`${echo.url}/up`, c.req));
+    app.all("/raw/*", (c) => proxy(`${echo.url}/raw`, { raw: c.req.raw }));
+    s = await serveFetch(app);
+  });
+  after(async () => {
+    await s.close();
+    await echo.close();
+  });
+
+  for (const path of ["/p/1", "/raw/1"]) {
+    test(`${path}: method, header and a chunked body arrive upstream`, async () => {
+      const body = new ReadableStream<Uint8Array>({
+        start(controller) {
+          controller.enqueue(new TextEncoder().encode("chunked body"));
+          controller.close();
+        },
+      });
+      const res = await fetch(`http://127.0.0.1:${s.port}${path}`, {
+        method: "POST",
+        body,
+        duplex: "half",
+        headers: { "x-client": "c4" },
+      } as RequestInit);
+      assert.equal(res.status, 200);
+      const seen = (await res.json()) as { method: string; headers: Record<string, string>; body: string };
+      assert.deepEqual([seen.method, seen.headers["x-client"], seen.body], ["POST", "c4", "chunked body"]);
+    });
+  }
 });
 
 describe("a Response of the undici package is served (item 4)", () => {
