@@ -129,6 +129,8 @@ function fastHeaders(init: HeadersInit | undefined): string[] | null {
   if (typeof init !== "object" || init === null) return null;
   const proto = Object.getPrototypeOf(init);
   if (proto !== Object.prototype && proto !== null) return null;
+  // Symbol keys are not looked for (the standard's record conversion throws
+  // on them): Object.getOwnPropertySymbols would cost more than all the rest.
   for (const name of Object.keys(init)) {
     const value = (init as Record<string, unknown>)[name];
     if (typeof value !== "string" || !validName(name) || !cleanValue(value)) return null;
