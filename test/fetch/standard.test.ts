@@ -18,7 +18,7 @@ import { proxy } from "hono/proxy";
 import * as undici from "undici";
 import WebSocket from "ws";
 import { upgradeWebSocket } from "../../src/adapters/hono.ts";
-import { LightResponse } from "../../src/gateways/fetch/light-response.ts";
+import { LightResponse, NativeResponse } from "../../src/gateways/fetch/light-response.ts";
 import { type FetchServer, serveFetch } from "./support.ts";
 
 /** A second local server (node:http) that echoes what it received as JSON. */
@@ -345,6 +345,77 @@ describe("construction refuses what the standard refuses (item 6)", () => {
   for (const [what, make] of cases) {
     test(`${what}: TypeError, as from Node's class`, () => {
       assert.throws(make, TypeError);
+    });
+  }
+
+  // The light class against Node's on the same arguments: the same error class, or the same
+  // status, statusText, headers and body.
+  const inits: [string, unknown, unknown][] = [
+    ["a plain record", "x", { headers: { "X-A": "1" } }],
+    ["a DEL in a value", "x", { headers: { "x-a": "a\x7fb" } }],
+    ["a control in a value", "x", { headers: { "x-a": "a\x01b" } }],
+    ["a Latin-1 value", "x", { headers: { "x-a": "caf\xe9" } }],
+    ["a value above 0xFF", "x", { headers: { "x-a": "\u20ac" } }],
+    ["an empty name", "x", { headers: { "": "v" } }],
+    ["an empty value", "x", { headers: { "x-a": "" } }],
+    ["a value of spaces", "x", { headers: { "x-a": "  " } }],
+    ["a leading CR LF", "x", { headers: { "x-a": "\r\nv" } }],
+    ["a number value", "x", { headers: { "x-a": 5 } }],
+    ["null headers", "x", { headers: null }],
+    ["string headers", "x", { headers: "abc" }],
+    ["a pair of three", "x", { headers: [["a", "b", "c"]] }],
+    ["a number in a pair", "x", { headers: [["a", 1]] }],
+    ["a Latin-1 statusText", "x", { statusText: "caf\xe9" }],
+    ["a statusText above 0xFF", "x", { statusText: "\u20ac" }],
+    ["a number statusText", "x", { statusText: 5 }],
+    ["a string status", "x", { status: "201" }],
+    ["a fractional status", "x", { status: 200.5 }],
+    ["a NaN status", "x", { status: Number.NaN }],
+    ["status 600", "x", { status: 600 }],
+    ["status 199", "x", { status: 199 }],
+    ["a string init", "x", "s"],
+    ["an array init", "x", []],
+    ["204 with an empty string", "", { status: 204 }],
+    ["a number body", 5, {}],
+    [
+      "Set-Cookie twice",
+      "x",
+      {
+        headers: [
+          ["set-cookie", "a=1"],
+          ["Set-Cookie", "b=2"],
+        ],
+      },
+    ],
+    [
+      "a name twice",
+      "x",
+      {
+        headers: [
+          ["x-a", "1"],
+          ["X-A", "2"],
+        ],
+      },
+    ],
+    ["a null-prototype record", "x", { headers: Object.assign(Object.create(null), { "x-a": "1" }) }],
+  ];
+  async function outcome(make: () => Response): Promise<unknown> {
+    let response: Response;
+    try {
+      response = make();
+    } catch (err) {
+      return (err as Error).constructor.name;
+    }
+    const { status, statusText, headers } = response;
+    return [status, statusText, [...headers], headers.getSetCookie(), await response.text()];
+  }
+  for (const [what, body, init] of inits) {
+    test(`${what}: as Node's class`, async () => {
+      const ours = await outcome(
+        () => new LightResponse(body as never, init as never) as unknown as Response,
+      );
+      const node = await outcome(() => new NativeResponse(body as never, init as never));
+      assert.deepEqual(ours, node);
     });
   }
 
