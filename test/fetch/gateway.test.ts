@@ -558,14 +558,15 @@ describe("errors", () => {
       expect500(path, new RegExp(`must return a Response, got ${what}`)));
   }
 
+  // The constructor throws the standard's TypeError in the handler, which the handler lets escape.
   test("a header value with CRLF: 500, nothing injected (plain-object init)", () =>
-    expect500("/crlf-header", /invalid value for response header x-a/));
+    expect500("/crlf-header", /is an invalid header value/));
   test("a header value with CRLF: 500, nothing injected (pair-list init)", () =>
-    expect500("/crlf-header-pairs", /invalid value for response header x-a/));
+    expect500("/crlf-header-pairs", /is an invalid header value/));
   test("a header value with CRLF: 500, nothing injected (undici Headers refuse it)", () =>
     expect500("/crlf-header-native", /TypeError|invalid/i));
   test("a reason phrase with CRLF: 500, nothing injected", () =>
-    expect500("/crlf-reason", /invalid reason phrase/));
+    expect500("/crlf-reason", /Invalid statusText/));
   test("request.json() of invalid JSON: 500", () =>
     expect500("/bad-json", /SyntaxError|JSON/, post("/bad-json", "{nope")));
 

@@ -10,8 +10,8 @@ import type { Exchange } from "../../server/exchange.ts";
 import type { Logger } from "../../server/log.ts";
 import type { Handler } from "../../server/server.ts";
 import { installLightResponse, LightResponse } from "./light-response.ts";
-import { LazyRequest } from "./request.ts";
-import { FetchGatewayError, writeResponse } from "./response.ts";
+import { installRequestGlobals, LazyRequest } from "./request.ts";
+import { FetchGatewayError, isResponseLike, writeResponse } from "./response.ts";
 import type { FetchApp, FetchHandler } from "./types.ts";
 import { completeUpgrade, isHandshakeError, respondHandshakeError, setWebSocketLogger } from "./websocket.ts";
 
@@ -45,6 +45,8 @@ export function fetchHandlerOf(app: unknown): FetchHandler {
 export function fetchGateway(app: FetchApp | FetchHandler, options: FetchGatewayOptions = {}): Handler {
   const handler = fetchHandlerOf(app);
   if (options.lightResponse !== false) installLightResponse();
+  // Always: apps get the lazy Request whatever the Response option says.
+  installRequestGlobals();
   if (options.logger !== undefined) setWebSocketLogger(options.logger);
   return (ex) => {
     let result: Response | Promise<Response>;
@@ -100,7 +102,7 @@ function traceCall(ex: Exchange, request: Request): void {
 }
 
 function traceResult(ex: Exchange, response: unknown): void {
-  if (!(response instanceof Response)) {
+  if (!(response instanceof Response) && !isResponseLike(response)) {
     ex.trace("app", `returned ${response === null ? "null" : typeof response}, not a Response`);
     return;
   }

@@ -6,7 +6,9 @@
  * to construct on Node 20, ~5 µs on Node 24). A `LightResponse` only records
  * its arguments; the gateway writes them straight to the socket. Any member
  * the fast path does not cover builds the real Response once and delegates
- * to it, so apps see standard behaviour.
+ * to it, so apps see standard behaviour. The init is read and validated at
+ * construction as the standard's constructor does (same errors); only plainly
+ * valid inits stay on the fast path, the rest goes to the native constructor.
  *
  * The gateway installs it as `globalThis.Response` (as @hono/node-server
  * does), unless told not to. `instanceof Response` holds for both kinds.
@@ -16,10 +18,12 @@ import { delegateMissingMembers } from "./delegate.ts";
 
 const NativeResponse = globalThis.Response;
 const NativeHeaders = globalThis.Headers;
-const INIT_KEYS = new Set(["status", "statusText", "headers"]);
 
 type HeadersInit = ConstructorParameters<typeof Headers>[0];
 type BodyInit = ConstructorParameters<typeof Response>[0];
+
+/** A ResponseInit being assembled (undici's type marks the members read-only). */
+type Init = { -readonly [K in keyof ResponseInit]: ResponseInit[K] };
 
 type FastBody = string | Uint8Array | ArrayBuffer | null | undefined;
 
@@ -33,13 +37,24 @@ function isFastBody(body: unknown): body is FastBody {
   );
 }
 
-function isPlainInit(init: unknown): init is ResponseInit | undefined {
-  if (init === undefined) return true;
-  if (init === null || typeof init !== "object") return false;
-  for (const key of Object.keys(init)) if (!INIT_KEYS.has(key)) return false;
-  const status = (init as ResponseInit).status;
-  // Statuses the standard refuses, or that forbid a body, take the native path and its errors.
-  return status === undefined || (Number.isInteger(status) && status >= 200 && status <= 599);
+/**
+ * A registered symbol on the WebSocket upgrade response (see websocket.ts),
+ * whose value identifies the pending upgrade. `new Response(body, upgrade)`
+ * (Hono rebuilds its response so) gives another upgrade response with the
+ * same identity, where the standard would refuse status 101.
+ */
+export const UPGRADE = Symbol.for("tsgi.fetch.upgrade");
+
+/**
+ * The 101 response `upgradeWebSocket()` hands the app: a native Response
+ * whose `status` reads 101 (the standard's constructor refuses 1xx) and
+ * that carries `token` under {@link UPGRADE}.
+ */
+export function upgradeResponse(headers: HeadersInit | undefined, token: object): Response {
+  const response = new NativeResponse(null, { status: 200, headers });
+  Object.defineProperty(response, "status", { value: 101 });
+  Object.defineProperty(response, UPGRADE, { value: token });
+  return response;
 }
 
 /** What the gateway needs to write a response that never left the fast path. */
@@ -51,38 +66,91 @@ export interface ResponseParts {
   body: Uint8Array;
 }
 
-/** Flattens any `HeadersInit` into a name/value list, as `new Headers(init)` would accept it. */
-function flattenInit(init: HeadersInit | undefined, out: string[]): void {
-  if (init === undefined) return;
+/** An RFC 9110 token: what the standard accepts as a header name. */
+const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+/**
+ * Names already found valid: apps send the same few names over and over,
+ * and a Set lookup is cheaper than the regex. Bounded, so odd names cannot
+ * grow it without end.
+ */
+const KNOWN_NAMES = new Set<string>();
+
+function validName(name: string): boolean {
+  if (KNOWN_NAMES.has(name)) return true;
+  if (!TOKEN.test(name)) return false;
+  if (KNOWN_NAMES.size < 512) KNOWN_NAMES.add(name);
+  return true;
+}
+
+/** A byte a header value may not hold as is: NUL, CR, LF and the other controls but HTAB, or above 0xFF. */
+const UNCLEAN_BYTE = /[^\t\x20-\x7E\x80-\xFF]/;
+
+/**
+ * A header value the standard takes as is: bytes only, no control but HTAB
+ * inside, no leading or trailing SP/HTAB. Anything else goes through the
+ * native Headers, which normalizes it or throws exactly as the standard
+ * says (a rare path: this only keeps the common one cheap).
+ */
+function cleanValue(value: string): boolean {
+  const n = value.length;
+  if (n === 0) return true;
+  const first = value.charCodeAt(0);
+  const last = value.charCodeAt(n - 1);
+  return first !== 0x20 && first !== 0x09 && last !== 0x20 && last !== 0x09 && !UNCLEAN_BYTE.test(value);
+}
+/** The standard's reason-phrase production (what `statusText` must match). */
+const REASON = /^[\t\x20-\x7E\x80-\xFF]*$/;
+
+/**
+ * The fields of a `HeadersInit` as a flat name/value list if every one is
+ * plainly valid (a record of strings, an array of string pairs, a Headers),
+ * else null: the caller then lets the native Headers convert, normalize or
+ * throw. Read at construction, as WebIDL converts the init then.
+ */
+function fastHeaders(init: HeadersInit | undefined): string[] | null {
+  const out: string[] = [];
+  if (init === undefined) return out;
   if (init instanceof NativeHeaders) {
     for (const [name, value] of init) if (name !== "set-cookie") out.push(name, value);
     for (const cookie of init.getSetCookie()) out.push("set-cookie", cookie);
-  } else if (
-    Array.isArray(init) ||
-    typeof (init as unknown as Iterable<unknown>)[Symbol.iterator] === "function"
-  ) {
-    for (const pair of init as Iterable<[string, string]>)
-      out.push(String(pair[0]), normalize(String(pair[1])));
-  } else {
-    for (const [name, value] of Object.entries(init)) out.push(name, normalize(String(value)));
+    return out;
   }
+  if (Array.isArray(init)) {
+    if (Object.getPrototypeOf(init) !== Array.prototype) return null;
+    for (const pair of init) {
+      if (!Array.isArray(pair) || pair.length !== 2) return null;
+      const [name, value] = pair as unknown[];
+      if (typeof name !== "string" || typeof value !== "string") return null;
+      if (!validName(name) || !cleanValue(value)) return null;
+      out.push(name, value);
+    }
+    return out;
+  }
+  if (typeof init !== "object" || init === null) return null;
+  const proto = Object.getPrototypeOf(init);
+  if (proto !== Object.prototype && proto !== null) return null;
+  // Symbol keys are not looked for (the standard's record conversion throws
+  // on them): Object.getOwnPropertySymbols would cost more than all the rest.
+  for (const name of Object.keys(init)) {
+    const value = (init as Record<string, unknown>)[name];
+    if (typeof value !== "string" || !validName(name) || !cleanValue(value)) return null;
+    out.push(name, value);
+  }
+  return out;
 }
-
-/**
- * A header value normalized as `new Headers()` does: leading and trailing
- * HTTP whitespace (Fetch: TAB, LF, CR, SP) removed, nothing else. trim()
- * would also strip U+00A0 and other Unicode spaces, which Headers keeps, so
- * a LightResponse and a Response would send different bytes.
- */
-function normalize(value: string): string {
-  return value.replace(HTTP_WHITESPACE_AROUND, "");
-}
-const HTTP_WHITESPACE_AROUND = /^[\t\n\r ]+|[\t\n\r ]+$/g;
 
 function hasName(flat: string[], lower: string): boolean {
   for (let i = 0; i < flat.length; i += 2)
     if (flat[i]!.length === lower.length && flat[i]!.toLowerCase() === lower) return true;
   return false;
+}
+
+/** The fields of a `Headers` as a flat list; Set-Cookie values stay separate. */
+function flattenHeaders(headers: Headers): string[] {
+  const out: string[] = [];
+  for (const [name, value] of headers) if (name !== "set-cookie") out.push(name, value);
+  for (const cookie of headers.getSetCookie()) out.push("set-cookie", cookie);
+  return out;
 }
 
 const TEXT_TYPE = "text/plain;charset=UTF-8";
@@ -91,29 +159,68 @@ const EMPTY = new Uint8Array(0);
 /** See the file comment. */
 export class LightResponse {
   #body: FastBody = null;
-  #init: ResponseInit | undefined;
+  #status = 200;
+  #statusText = "";
+  /** The header list recorded at construction, while no Headers object exists. */
+  #flat: string[] | null = null;
   #headers: Headers | null = null;
   #real: Response | null = null;
 
   constructor(body?: BodyInit | null, init?: ResponseInit) {
-    if (
-      isFastBody(body) &&
-      isPlainInit(init) &&
-      !(body !== null && body !== undefined && nullBodyStatus(init))
-    ) {
-      this.#body = body;
-      this.#init = init;
-    } else {
-      this.#real = new NativeResponse(body, init);
+    // The init is a WebIDL dictionary: its members are read once, now, through
+    // getters too (so another Response works as an init), in the standard's
+    // order. Unknown members are ignored.
+    if (init === undefined || init === null) {
+      if (isFastBody(body)) {
+        this.#body = body;
+        this.#flat = typeof body === "string" ? ["content-type", TEXT_TYPE] : [];
+      } else this.#real = new NativeResponse(body, init);
+      return;
     }
+    if (typeof init !== "object" && typeof init !== "function") {
+      this.#real = new NativeResponse(body, init); // throws the standard's TypeError
+      return;
+    }
+    const headers = init.headers;
+    const status = init.status;
+    const statusText = init.statusText;
+    if (status === 101 && (init as { [UPGRADE]?: object })[UPGRADE] !== undefined) {
+      // Middleware rebuilding the WebSocket upgrade response (see UPGRADE).
+      if (body !== null && body !== undefined)
+        throw new TypeError("a WebSocket upgrade response has no body");
+      // biome-ignore lint/correctness/noConstructorReturn: the upgrade response must be the native kind the gateway recognizes
+      return upgradeResponse(headers, (init as { [UPGRADE]: object })[UPGRADE]) as unknown as LightResponse;
+    }
+    const fast =
+      isFastBody(body) &&
+      (status === undefined ||
+        (typeof status === "number" && Number.isInteger(status) && status >= 200 && status <= 599)) &&
+      (statusText === undefined || (typeof statusText === "string" && REASON.test(statusText))) &&
+      !(body !== null && body !== undefined && nullBodyStatus(status));
+    const flat = fast ? fastHeaders(headers) : null;
+    if (flat === null) {
+      // Whatever the fast path does not cover gets the native constructor, its
+      // conversions and its errors (given the members already read: no getter runs twice).
+      const dict: Init = {};
+      if (headers !== undefined) dict.headers = headers;
+      if (status !== undefined) dict.status = status;
+      if (statusText !== undefined) dict.statusText = statusText;
+      this.#real = new NativeResponse(body, dict);
+      return;
+    }
+    if (typeof body === "string" && !hasName(flat, "content-type")) flat.push("content-type", TEXT_TYPE);
+    this.#body = body as FastBody;
+    this.#status = status ?? 200;
+    this.#statusText = statusText ?? "";
+    this.#flat = flat;
   }
 
   get status(): number {
-    return this.#real !== null ? this.#real.status : (this.#init?.status ?? 200);
+    return this.#real !== null ? this.#real.status : this.#status;
   }
 
   get statusText(): string {
-    return this.#real !== null ? this.#real.statusText : (this.#init?.statusText ?? "");
+    return this.#real !== null ? this.#real.statusText : this.#statusText;
   }
 
   get ok(): boolean {
@@ -124,10 +231,11 @@ export class LightResponse {
   get headers(): Headers {
     if (this.#real !== null) return this.#real.headers;
     if (this.#headers === null) {
-      const headers = new NativeHeaders(this.#init?.headers);
-      if (typeof this.#body === "string" && !headers.has("content-type"))
-        headers.set("content-type", TEXT_TYPE);
+      const headers = new NativeHeaders();
+      const flat = this.#flat!;
+      for (let i = 0; i < flat.length; i += 2) headers.append(flat[i]!, flat[i + 1]!);
       this.#headers = headers;
+      this.#flat = null;
     }
     return this.#headers;
   }
@@ -135,9 +243,11 @@ export class LightResponse {
   /** Builds the real Response from what was recorded (with headers as mutated so far). */
   #materialize(): Response {
     if (this.#real === null) {
-      const init: ResponseInit =
-        this.#headers === null ? { ...this.#init } : { ...this.#init, headers: this.#headers };
-      this.#real = new NativeResponse(this.#body, init);
+      this.#real = new NativeResponse(this.#body, {
+        status: this.#status,
+        statusText: this.#statusText,
+        headers: this.headers,
+      });
     }
     return this.#real;
   }
@@ -149,19 +259,13 @@ export class LightResponse {
   static parts(response: LightResponse): ResponseParts | null {
     if (!(#real in response) || response.#real !== null) return null;
     const body = response.#body;
-    const headers: string[] = [];
-    if (response.#headers !== null) flattenInit(response.#headers, headers);
-    else {
-      flattenInit(response.#init?.headers, headers);
-      if (typeof body === "string" && !hasName(headers, "content-type"))
-        headers.push("content-type", TEXT_TYPE);
-    }
+    const headers = response.#headers !== null ? flattenHeaders(response.#headers) : response.#flat!;
     let bytes: Uint8Array;
     if (body === null || body === undefined) bytes = EMPTY;
     else if (typeof body === "string") bytes = Buffer.from(body, "utf8");
     else if (body instanceof ArrayBuffer) bytes = new Uint8Array(body);
     else bytes = body;
-    return { status: response.status, statusText: response.statusText, headers, body: bytes };
+    return { status: response.#status, statusText: response.#statusText, headers, body: bytes };
   }
 
   /** @internal Access for the delegating members installed below. */
@@ -169,12 +273,21 @@ export class LightResponse {
     return response.#materialize();
   }
 
-  /** `Response.json(data, init)`, on the fast path. */
+  /** `Response.json(data, init)`, on the fast path when it can be. */
   static json(data: unknown, init?: ResponseInit): Response {
     const body = JSON.stringify(data);
+    // The standard: a value JSON cannot serialize (undefined, a function, a symbol) is a TypeError.
+    if (body === undefined) throw new TypeError(`Response.json: ${typeof data} cannot be serialized to JSON`);
+    if (init !== undefined && init !== null && typeof init !== "object" && typeof init !== "function")
+      return NativeResponse.json(data, init); // throws the standard's TypeError
     const headers = new NativeHeaders(init?.headers);
     if (!headers.has("content-type")) headers.set("content-type", "application/json");
-    return new LightResponse(body, { ...init, headers }) as unknown as Response;
+    const dict: Init = { headers };
+    const status = init?.status;
+    const statusText = init?.statusText;
+    if (status !== undefined) dict.status = status;
+    if (statusText !== undefined) dict.statusText = statusText;
+    return new LightResponse(body, dict) as unknown as Response;
   }
 
   static redirect(url: string | URL, status?: number): Response {
@@ -185,14 +298,20 @@ export class LightResponse {
     return NativeResponse.error();
   }
 
-  /** Both kinds are Responses: `x instanceof Response` holds for native and light ones. */
+  /**
+   * Both kinds are Responses: `x instanceof Response` holds for native and
+   * light ones. A subclass keeps the ordinary check, so a plain Response is
+   * not an instance of it.
+   */
   static [Symbol.hasInstance](value: unknown): boolean {
-    return value instanceof NativeResponse;
+    // biome-ignore lint/complexity/noThisInStatic: `this` is the class asked about, maybe a subclass
+    if (this === LightResponse) return value instanceof NativeResponse;
+    // biome-ignore lint/complexity/noThisInStatic: a subclass must get the ordinary check for itself
+    return Function.prototype[Symbol.hasInstance].call(this, value);
   }
 }
 
-function nullBodyStatus(init: ResponseInit | undefined): boolean {
-  const status = init?.status;
+function nullBodyStatus(status: number | undefined): boolean {
   return status === 204 || status === 205 || status === 304;
 }
 

@@ -6,7 +6,8 @@
  * is built on first use, `text()`/`json()`/`arrayBuffer()` read the body
  * without streams, and anything else builds the real `Request` once and
  * delegates to it. The facade's prototype chain includes `Request.prototype`,
- * so `request instanceof Request` holds.
+ * so `request instanceof Request` holds; the gateway's `Request` and `fetch`
+ * globals (below) hand undici the real Request when it needs its own.
  */
 
 import type { Exchange } from "../../server/exchange.ts";
@@ -156,7 +157,6 @@ export class LazyRequest {
     return real;
   }
 
-  /** @internal Used by the delegating members installed below. */
   /** The exchange behind `request` if it is a LazyRequest, else null. */
   static exchangeOf(request: unknown): Exchange | null {
     // By the shared symbol, not the private field: the request may come from another copy of tsgi.
@@ -168,8 +168,80 @@ export class LazyRequest {
   static materialize(request: LazyRequest): Request {
     return request.#materialize();
   }
+
+  /**
+   * `input` as undici can take it: a LazyRequest becomes the real Request
+   * it stands for (built once); anything else is returned as is.
+   */
+  static unwrap<T>(input: T): T | Request {
+    return typeof input === "object" && input !== null && #real in input
+      ? (input as unknown as LazyRequest).#materialize()
+      : input;
+  }
 }
 
 // Every other member of Request (cache, credentials, clone(), formData(), blob(), ...)
 // delegates to the real Request.
 delegateMissingMembers<LazyRequest>(LazyRequest, NativeRequest, (self) => LazyRequest.materialize(self));
+
+/**
+ * undici's `Request` constructor and `fetch()` trust `instanceof Request`
+ * and then read the internal state of their own objects (a symbol-keyed
+ * field on Node 20, a private `#state` field on Node 22+), which a facade
+ * cannot have: `new Request(request)` and `fetch(request)` would throw. No
+ * cheap object can carry that state (only undici's constructor creates it,
+ * and it costs more than the rest of a request), so the gateway replaces
+ * the two globals, as @hono/node-server replaces `Request`: each hands
+ * undici the real Request behind a facade and is the native one otherwise.
+ */
+class Request extends NativeRequest {
+  // The arguments pass on as given, so a missing one gets undici's own error.
+  constructor(...args: ConstructorParameters<typeof NativeRequest>) {
+    if (args.length > 0) args[0] = LazyRequest.unwrap(args[0]);
+    super(...args);
+  }
+
+  /** Native Requests and facades are Requests; a subclass keeps the ordinary check. */
+  static override [Symbol.hasInstance](value: unknown): boolean {
+    // biome-ignore lint/complexity/noThisInStatic: `this` is the class asked about, maybe a subclass
+    if (this === Request) return value instanceof NativeRequest;
+    // biome-ignore lint/complexity/noThisInStatic: a subclass must get the ordinary check for itself
+    return Function.prototype[Symbol.hasInstance].call(this, value);
+  }
+}
+
+const nativeFetch = globalThis.fetch;
+
+/** `fetch()`, taking a facade for the Request it stands for. */
+function fetch(...args: Parameters<typeof nativeFetch>): Promise<globalThis.Response> {
+  if (args.length > 0) args[0] = LazyRequest.unwrap(args[0]);
+  return nativeFetch(...args);
+}
+
+// `request.constructor === Request`, as for a Request the app builds itself.
+Object.defineProperty(LazyRequest.prototype, "constructor", {
+  value: Request,
+  writable: true,
+  configurable: true,
+  enumerable: false,
+});
+
+let requestGlobalsInstalled = false;
+
+/**
+ * Replaces `globalThis.Request` and `globalThis.fetch` with the versions
+ * above, so `new Request(request)` and `fetch(request)` work on the Request
+ * a Fetch app receives. Idempotent; called by the gateway.
+ */
+export function installRequestGlobals(): void {
+  if (requestGlobalsInstalled) return;
+  requestGlobalsInstalled = true;
+  for (const [name, value] of [
+    ["Request", Request],
+    ["fetch", fetch],
+  ] as const) {
+    Object.defineProperty(globalThis, name, { value, writable: true, configurable: true, enumerable: false });
+  }
+}
+
+export { fetch as gatewayFetch, NativeRequest, nativeFetch, Request as GatewayRequest };

@@ -27,12 +27,37 @@ function endOfTurn(): Promise<typeof PENDING> {
   return new Promise((resolve) => setImmediate(resolve, PENDING));
 }
 
-/** Flattens response headers; Set-Cookie values stay separate fields (RFC 6265 §3). */
+/**
+ * Flattens response headers; Set-Cookie values stay separate fields (RFC
+ * 6265 §3) where the Headers class can tell them apart (`getSetCookie`).
+ */
 function headerList(headers: Headers): string[] {
   const flat: string[] = [];
-  for (const [name, value] of headers) if (name !== "set-cookie") flat.push(name, value);
-  for (const cookie of headers.getSetCookie()) flat.push("set-cookie", cookie);
+  const separate = typeof headers.getSetCookie === "function";
+  for (const [name, value] of headers) if (!separate || name !== "set-cookie") flat.push(name, value);
+  if (separate) for (const cookie of headers.getSetCookie()) flat.push("set-cookie", cookie);
   return flat;
+}
+
+/**
+ * Whether `value` is a Response of another Fetch implementation (the
+ * `undici` package's, a polyfill's): it says it is one
+ * (`Symbol.toStringTag`), and has what the gateway reads, an integer
+ * `status`, iterable `headers` and a `body` that is null or a stream.
+ * A Response from another realm or copy of undici is as good as Node's own.
+ */
+export function isResponseLike(value: unknown): value is Response {
+  if (typeof value !== "object" || value === null) return false;
+  if (Object.prototype.toString.call(value) !== "[object Response]") return false;
+  const { status, headers, body } = value as { status?: unknown; headers?: unknown; body?: unknown };
+  return (
+    typeof status === "number" &&
+    Number.isInteger(status) &&
+    typeof headers === "object" &&
+    headers !== null &&
+    typeof (headers as Iterable<unknown>)[Symbol.iterator] === "function" &&
+    (body === null || (typeof body === "object" && typeof (body as ReadableStream).getReader === "function"))
+  );
 }
 
 function waitForDrain(ex: Exchange): Promise<void> {
@@ -49,7 +74,7 @@ function asBytes(chunk: unknown): Uint8Array {
  * @throws FetchGatewayError if `response` is not a Response.
  */
 export function writeResponse(ex: Exchange, response: unknown): Promise<void> | undefined {
-  if (!(response instanceof NativeResponse)) {
+  if (!(response instanceof NativeResponse) && !isResponseLike(response)) {
     throw new FetchGatewayError(
       `the app must return a Response, got ${response === null ? "null" : typeof response}`,
     );

@@ -11,7 +11,7 @@ import type { Exchange } from "../../server/exchange.ts";
 import type { Logger } from "../../server/log.ts";
 import type { WebSocketHandler, WebSocketSession } from "../../server/websocket.ts";
 import type { HandshakeError } from "../../websocket/errors.ts";
-import { NativeResponse } from "./light-response.ts";
+import { UPGRADE, upgradeResponse } from "./light-response.ts";
 import { LazyRequest } from "./request.ts";
 
 /** Options of {@link upgradeWebSocket}. */
@@ -93,7 +93,8 @@ const UTF8 = new TextEncoder();
 /** An upgrade the app asked for, waiting for its response to come back. */
 interface PendingUpgrade {
   socket: ServerWebSocket;
-  response: Response;
+  /** Carried by the upgrade response under UPGRADE, and by any rebuilt from it. */
+  token: object;
   protocol: string | null;
 }
 
@@ -456,10 +457,12 @@ export function upgradeWebSocket(request: Request, options: UpgradeWebSocketOpti
     throw new TypeError(`the client did not offer the subprotocol "${options.protocol}"`);
   }
   const socket = new ServerWebSocket(request.url);
-  const response = new NativeResponse(null, { status: 200, headers: options.headers });
-  // Deno's response says 101; the Fetch standard's constructor refuses 1xx, so set it afterwards.
-  Object.defineProperty(response, "status", { value: 101 });
-  pendingUpgrades.set(ex, { socket, response, protocol: options.protocol ?? null });
+  // Deno's response says 101. Middleware may add headers to it, or rebuild it
+  // with `new Response(body, response)` (Hono does): the rebuilt one carries
+  // the same token, and its headers are the ones sent.
+  const token = {};
+  const response = upgradeResponse(options.headers, token);
+  pendingUpgrades.set(ex, { socket, token, protocol: options.protocol ?? null });
   return { socket, response };
 }
 
@@ -472,13 +475,17 @@ export function completeUpgrade(ex: Exchange, response: unknown): boolean {
   if (pending === undefined) return false;
   pendingUpgrades.delete(ex);
   const socket = pending.socket;
-  if (response !== pending.response) {
+  const token =
+    typeof response === "object" && response !== null
+      ? (response as { [UPGRADE]?: unknown })[UPGRADE]
+      : undefined;
+  if (token !== pending.token) {
     // The app made a socket but answered with another response: it never opens.
     socket.abandon();
     return false;
   }
   const headers: string[] = [];
-  for (const [name, value] of pending.response.headers) headers.push(name, value);
+  for (const [name, value] of (response as Response).headers) headers.push(name, value);
   let session: WebSocketSession;
   try {
     session = ex.acceptWebSocket({ protocol: pending.protocol, headers });
