@@ -39,19 +39,11 @@ import {
 } from "./limits.ts";
 import { LineReader } from "./line-reader.ts";
 import { parseRequestLine, type RequestLine } from "./request-line.ts";
+// The parser's states and the edges between them: PARSER_TABLE in states.ts.
+import { BODY_LENGTH, CHUNK_DATA, CHUNK_DATA_END, CHUNK_SIZE, DONE, END, HEAD, TRAILERS } from "./states.ts";
 
 /** Kept importable from here (the differential fuzzer reads it). */
 export { FORBIDDEN_TRAILERS } from "./head-semantics.ts";
-
-// Parser states. Plain numbers: this is the hottest switch in the server.
-const HEAD = 0;
-const BODY_LENGTH = 1;
-const CHUNK_SIZE = 2;
-const CHUNK_DATA = 3;
-const CHUNK_DATA_END = 4;
-const TRAILERS = 5;
-const END = 6; // body complete, EndOfMessage not yet returned
-const DONE = 7; // message returned whole; waiting for startNextCycle()
 
 /** Empty lines tolerated before a request line (RFC 9112 §2.2 says ignore "at least one"). */
 const MAX_LEADING_EMPTY_LINES = 4;
@@ -104,7 +96,7 @@ export class RequestParser extends LineReader {
    */
   startNextCycle(): void {
     if (this.state !== DONE) throw new Error("startNextCycle() before the request was complete");
-    this.state = HEAD;
+    this.state = HEAD; // next_cycle
     this.startLines();
     this.sectionSize = 0;
     this.leadingEmptyLines = 0;
@@ -140,7 +132,7 @@ export class RequestParser extends LineReader {
       case TRAILERS:
         return this.readChunked();
       case END:
-        this.state = DONE;
+        this.state = DONE; // end
         return { type: "end", trailers: this.trailers } satisfies EndOfMessage;
       default:
         return PAUSED;
@@ -206,12 +198,12 @@ export class RequestParser extends LineReader {
     const head = interpretHead(this.line, this.headers, this.limits);
     const framing = head.framing;
     if (framing === "length") {
-      this.state = BODY_LENGTH;
+      this.state = BODY_LENGTH; // head_length
       this.remaining = head.contentLength;
     } else if (framing === "chunked") {
-      this.state = CHUNK_SIZE;
+      this.state = CHUNK_SIZE; // head_chunked
     } else {
-      this.state = END;
+      this.state = END; // head_no_body
     }
     return head;
   }
@@ -228,7 +220,7 @@ export class RequestParser extends LineReader {
     const data = this.buf.subarray(this.pos, this.pos + n);
     this.pos += n;
     this.remaining -= n;
-    if (this.remaining === 0) this.state = END;
+    if (this.remaining === 0) this.state = END; // last_byte
     return { type: "data", data };
   }
 
@@ -247,12 +239,12 @@ export class RequestParser extends LineReader {
           this.bodySize += size;
           checkBodySize(this.bodySize, this.limits);
           if (size === 0) {
-            this.state = TRAILERS;
+            this.state = TRAILERS; // last_chunk
             this.startLines();
             this.sectionSize = 0;
           } else {
             this.remaining = size;
-            this.state = CHUNK_DATA;
+            this.state = CHUNK_DATA; // chunk_size
           }
           break;
         }
@@ -263,7 +255,7 @@ export class RequestParser extends LineReader {
           const data = buf.subarray(this.pos, this.pos + n);
           this.pos += n;
           this.remaining -= n;
-          if (this.remaining === 0) this.state = CHUNK_DATA_END;
+          if (this.remaining === 0) this.state = CHUNK_DATA_END; // chunk_data_end
           return { type: "data", data };
         }
         case CHUNK_DATA_END: {
@@ -275,7 +267,7 @@ export class RequestParser extends LineReader {
           if (buf[this.pos] !== CR || buf[this.pos + 1] !== LF)
             fail("chunk data not followed by CRLF", "TSGI_ERR_BAD_CHUNK");
           this.pos += 2;
-          this.state = CHUNK_SIZE;
+          this.state = CHUNK_SIZE; // crlf
           break;
         }
         case TRAILERS: {
@@ -294,7 +286,7 @@ export class RequestParser extends LineReader {
           this.takeLine(lf);
           this.pos = lf + 1;
           if (lf - 1 === start) {
-            this.state = DONE;
+            this.state = DONE; // empty_line
             return { type: "end", trailers: this.trailers };
           }
           this.addFieldLine(buf, start, lf, this.trailers, "too many trailer fields");
