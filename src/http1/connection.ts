@@ -1,7 +1,8 @@
 /**
- * One HTTP/1.1 connection seen from the server, sans-IO: the request parser,
- * the response serializer and the state table joined by the rules that need
- * both sides (keep-alive, 100-continue, HEAD, framing of the response).
+ * One HTTP/1.1 connection seen from the server, sans-IO: the request parser
+ * (parser.ts) and the response serialization (here), joined by the rules
+ * that need both sides (keep-alive, 100-continue, HEAD, framing of the
+ * response). Every state it keeps moves along a table of states.ts.
  *
  * The I/O layer feeds it bytes and writes the bytes it returns; it never
  * touches a socket, a timer or a clock (the Date header comes from an
