@@ -1,7 +1,8 @@
 /**
  * Byte classes from RFC 9110 §5.6.2 and RFC 3986, as 256-entry lookup tables
  * so the parser validates a byte with one array load instead of a comparison
- * chain.
+ * chain; the byte constants, latin-1 decoding and the SP/HTAB-only whitespace
+ * helpers. Imports nothing: the bottom of src/http1/.
  */
 
 function table(accept: (byte: number) => boolean): Uint8Array {
@@ -42,6 +43,18 @@ export function hexValue(b: number): number {
   if (b >= 0x61 && b <= 0x66) return b - 0x57;
   return -1;
 }
+
+type Latin1Buffer = Buffer & { latin1Slice(start: number, end: number): string };
+/**
+ * Bytes → string, one char per byte (the latin-1 reading every header string
+ * in this core uses). Node's `latin1Slice` skips the argument checks of
+ * `toString("latin1", ...)`, which showed up in profiles; it has been on
+ * Buffer.prototype since Node 0.x, and the fallback keeps us safe.
+ */
+export const latin1: (buf: Buffer, start: number, end: number) => string =
+  typeof (Buffer.prototype as Partial<Latin1Buffer>).latin1Slice === "function"
+    ? (buf, start, end) => (buf as Latin1Buffer).latin1Slice(start, end)
+    : (buf, start, end) => buf.toString("latin1", start, end);
 
 export const CR = 0x0d;
 export const LF = 0x0a;

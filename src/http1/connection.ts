@@ -1,7 +1,8 @@
 /**
- * One HTTP/1.1 connection seen from the server, sans-IO: the request parser,
- * the response serializer and the state table joined by the rules that need
- * both sides (keep-alive, 100-continue, HEAD, framing of the response).
+ * One HTTP/1.1 connection seen from the server, sans-IO: the request parser
+ * (parser.ts) and the response serialization (here), joined by the rules
+ * that need both sides (keep-alive, 100-continue, HEAD, framing of the
+ * response). Every state it keeps moves along a table of states.ts.
  *
  * The I/O layer feeds it bytes and writes the bytes it returns; it never
  * touches a socket, a timer or a clock (the Date header comes from an
@@ -13,7 +14,23 @@ import { LocalProtocolError, type ProtocolError, RemoteProtocolError } from "./e
 import { NEED_DATA, PAUSED, type RequestHead, type ResponseHead, type ServerEvent } from "./events.ts";
 import type { ParserLimits } from "./limits.ts";
 import { RequestParser } from "./parser.ts";
-import { CLIENT_TABLE, nextState, SERVER_TABLE, type State, type Transition } from "./states.ts";
+import {
+  CHUNKED,
+  CLIENT_TABLE,
+  CONTINUE_TABLE,
+  type ContinueState,
+  KEEP_ALIVE_TABLE,
+  type KeepAliveState,
+  LENGTH,
+  NO_BODY,
+  nextState,
+  type ResponseFraming,
+  SERVER_TABLE,
+  type State,
+  type Table,
+  type Transition,
+  UNTIL_CLOSE,
+} from "./states.ts";
 import { STATUS_REASONS, statusLine } from "./status.ts";
 
 /** Settings of a {@link ServerConnection}. */
@@ -34,17 +51,6 @@ export interface ServerConnectionOptions {
    */
   acceptConnect?: boolean;
 }
-
-// How the response body is delimited (RFC 9112 §6.3).
-const NO_BODY = 0;
-const LENGTH = 1;
-const CHUNKED = 2;
-const UNTIL_CLOSE = 3;
-
-// Where the client stands with `Expect: 100-continue`.
-const CONTINUE_NONE = 0;
-const CONTINUE_WAITING = 1;
-const CONTINUE_SENT = 2;
 
 const CRLF = Buffer.from("\r\n", "latin1");
 const LAST_CHUNK = Buffer.from("0\r\n\r\n", "latin1");
@@ -101,9 +107,12 @@ export class ServerConnection {
   private readonly parser: RequestParser;
   private readonly serverHeader: string | null;
   private readonly date: (() => string) | null;
-  private continueState = CONTINUE_NONE;
-  private keepAlive = false;
-  private framing = NO_BODY;
+  /** Expect: 100-continue (CONTINUE_TABLE in states.ts). */
+  private continueState: ContinueState = "NOT_EXPECTED";
+  /** Keep-alive (KEEP_ALIVE_TABLE in states.ts). */
+  private keepAlive: KeepAliveState = "CLOSE";
+  /** Framing of our response body (states.ts): chosen with the response head. */
+  private framing: ResponseFraming = NO_BODY;
   private remaining = 0;
   private closeRequested = false;
   private readonly acceptConnect: boolean;
@@ -132,7 +141,7 @@ export class ServerConnection {
 
   /** The client is waiting for `100 Continue` before it sends the body. */
   get clientWaitingForContinue(): boolean {
-    return this.continueState === CONTINUE_WAITING;
+    return this.continueState === "WAITING";
   }
 
   /** Both sides are done and the connection may carry another request. */
@@ -142,7 +151,7 @@ export class ServerConnection {
 
   /** Whether the response being sent (or sent) keeps the connection open. */
   get willKeepAlive(): boolean {
-    return this.keepAlive;
+    return this.keepAlive === "KEEP_ALIVE";
   }
 
   /** Feeds bytes received from the client. */
@@ -180,14 +189,14 @@ export class ServerConnection {
     try {
       event = this.parser.nextEvent();
     } catch (err) {
-      this.theirState = "ERROR"; // reachable from every state (see states.ts)
+      this.theirState = this.move(CLIENT_TABLE, this.theirState, "error");
       throw err;
     }
     if (event === NEED_DATA || event === PAUSED) return event;
     switch (event.type) {
       case "request":
         if (event.method === "CONNECT" && !this.acceptConnect) {
-          this.theirState = "ERROR";
+          this.theirState = this.move(CLIENT_TABLE, this.theirState, "error");
           throw new RemoteProtocolError(
             "CONNECT is not implemented: this server opens no tunnels",
             "TSGI_ERR_CONNECT_NOT_IMPLEMENTED",
@@ -197,16 +206,28 @@ export class ServerConnection {
         this.theirState = this.move(CLIENT_TABLE, this.theirState, "request");
         this.ourState = this.move(SERVER_TABLE, this.ourState, "request");
         this.request = event;
-        this.keepAlive = event.keepAlive;
-        this.continueState = event.expectContinue ? CONTINUE_WAITING : CONTINUE_NONE;
+        this.keepAlive = this.step(
+          KEEP_ALIVE_TABLE,
+          this.keepAlive,
+          event.keepAlive ? "request_keep_alive" : "request_close",
+        );
+        this.continueState = this.step(
+          CONTINUE_TABLE,
+          this.continueState,
+          event.expectContinue ? "expect" : "request",
+        );
+        break;
+      case "data":
+        this.theirState = this.move(CLIENT_TABLE, this.theirState, "data");
         break;
       case "end":
         this.theirState = this.move(CLIENT_TABLE, this.theirState, "end");
-        if (!this.keepAlive) this.theirState = this.move(CLIENT_TABLE, this.theirState, "no_reuse");
+        if (this.keepAlive === "CLOSE")
+          this.theirState = this.move(CLIENT_TABLE, this.theirState, "no_reuse");
         break;
       case "closed":
-        // Asked again after the close, the answer stays "closed" (as in h11).
-        if (this.theirState !== "CLOSED") this.theirState = this.move(CLIENT_TABLE, this.theirState, "close");
+        // Asked again after the close, the answer stays "closed" (CLOSED → CLOSED, as in h11).
+        this.theirState = this.move(CLIENT_TABLE, this.theirState, "close");
         break;
     }
     return event;
@@ -217,8 +238,11 @@ export class ServerConnection {
    * when the app starts reading the body (RFC 9110 §10.1.1).
    */
   sendContinue(): Buffer | null {
-    if (this.continueState !== CONTINUE_WAITING || this.ourState !== "SEND_RESPONSE") return null;
-    this.continueState = CONTINUE_SENT;
+    const nextContinue = nextState(CONTINUE_TABLE, this.continueState, "informational");
+    const nextOurState = nextState(SERVER_TABLE, this.ourState, "informational");
+    if (nextContinue === null || nextOurState === null) return null;
+    this.continueState = nextContinue;
+    this.ourState = nextOurState;
     return CONTINUE;
   }
 
@@ -297,7 +321,7 @@ export class ServerConnection {
       out += `${name}: ${value}\r\n`;
     }
 
-    let framing = NO_BODY;
+    let framing: ResponseFraming = NO_BODY;
     if (bodyless) {
       framing = NO_BODY;
     } else if (body !== undefined) {
@@ -326,15 +350,15 @@ export class ServerConnection {
 
     // A client still waiting for 100 may or may not send its body now; the
     // only safe way on is to close after this response (RFC 9110 §10.1.1).
-    const ambiguousBody = this.continueState === CONTINUE_WAITING;
-    this.continueState = CONTINUE_NONE;
-    const keepAlive =
-      request !== null && this.keepAlive && !appClose && !this.closeRequested && !ambiguousBody && !tunnel;
-    this.keepAlive = keepAlive;
-    if (!keepAlive) {
+    const ambiguousBody = this.continueState === "WAITING";
+    this.continueState = this.step(CONTINUE_TABLE, this.continueState, "response");
+    if (request === null || appClose || this.closeRequested || ambiguousBody || tunnel) {
+      this.keepAlive = this.step(KEEP_ALIVE_TABLE, this.keepAlive, "no_reuse");
+    }
+    if (this.keepAlive === "CLOSE") {
       out += "Connection: close\r\n";
       if (this.theirState === "DONE") this.theirState = this.move(CLIENT_TABLE, this.theirState, "no_reuse");
-    } else if (request.version === 10) {
+    } else if (request !== null && request.version === 10) {
       out += "Connection: keep-alive\r\n";
     }
     if (!hasDate && this.date !== null) out += `Date: ${this.date()}\r\n`;
@@ -400,8 +424,8 @@ export class ServerConnection {
     out += "\r\n";
     this.ourState = nextOurState;
     this.theirState = this.move(CLIENT_TABLE, this.theirState, "switch");
-    this.continueState = CONTINUE_NONE;
-    this.keepAlive = false;
+    this.continueState = this.step(CONTINUE_TABLE, this.continueState, "switch");
+    this.keepAlive = this.step(KEEP_ALIVE_TABLE, this.keepAlive, "no_reuse");
     return Buffer.from(out, "latin1");
   }
 
@@ -422,12 +446,14 @@ export class ServerConnection {
    * @throws LocalProtocolError when the app writes more than its Content-Length.
    */
   sendData(data: Uint8Array): Uint8Array[] {
-    if (this.ourState !== "SEND_BODY") {
+    const nextOurState = nextState(SERVER_TABLE, this.ourState, "data");
+    if (nextOurState === null) {
       throw new LocalProtocolError(
         `cannot send body data in state ${this.ourState}`,
         "TSGI_ERR_INVALID_STATE",
       );
     }
+    this.ourState = nextOurState;
     const n = data.length;
     switch (this.framing) {
       case LENGTH:
@@ -455,7 +481,7 @@ export class ServerConnection {
    * @throws LocalProtocolError when fewer bytes than the Content-Length were sent; close the connection.
    */
   sendEnd(): Buffer | null {
-    if (this.ourState !== "SEND_BODY") {
+    if (nextState(SERVER_TABLE, this.ourState, "end") === null) {
       throw new LocalProtocolError(
         `cannot end the response in state ${this.ourState}`,
         "TSGI_ERR_INVALID_STATE",
@@ -479,9 +505,10 @@ export class ServerConnection {
    * the connection can only be closed.
    */
   sendError(error: ProtocolError | { status: number; message: string }): Buffer | null {
-    if (this.ourState !== "IDLE" && this.ourState !== "SEND_RESPONSE") return null;
+    // A response can start only from IDLE or SEND_RESPONSE.
+    if (nextState(SERVER_TABLE, this.ourState, "response") === null) return null;
     this.closeRequested = true;
-    this.keepAlive = false;
+    this.keepAlive = this.step(KEEP_ALIVE_TABLE, this.keepAlive, "no_reuse");
     // Messages never contain request bytes, so echoing them in text/plain reflects nothing.
     const reason = STATUS_REASONS[error.status] ?? "Error";
     const body = Buffer.from(`${error.status} ${reason}: ${error.message}\n`, "utf8");
@@ -508,17 +535,19 @@ export class ServerConnection {
     this.parser.startNextCycle();
     this.theirState = this.move(CLIENT_TABLE, this.theirState, "next_cycle");
     this.ourState = this.move(SERVER_TABLE, this.ourState, "next_cycle");
+    this.keepAlive = this.step(KEEP_ALIVE_TABLE, this.keepAlive, "next_cycle");
+    this.continueState = this.step(CONTINUE_TABLE, this.continueState, "next_cycle");
     this.request = null;
     this.framing = NO_BODY;
-    this.continueState = CONTINUE_NONE;
   }
 
   private finish(): void {
     this.ourState = this.move(SERVER_TABLE, this.ourState, "end");
-    if (!this.keepAlive) this.ourState = this.move(SERVER_TABLE, this.ourState, "no_reuse");
+    if (this.keepAlive === "CLOSE") this.ourState = this.move(SERVER_TABLE, this.ourState, "no_reuse");
   }
 
-  private move(table: typeof CLIENT_TABLE, state: State, event: Transition): State {
+  /** A move of one side (CLIENT_TABLE or SERVER_TABLE); refused → the side's protocol error. */
+  private move(table: Table<State, Transition>, state: State, event: Transition): State {
     const next = nextState(table, state, event);
     if (next !== null) return next;
     if (table === CLIENT_TABLE) {
@@ -529,5 +558,16 @@ export class ServerConnection {
       );
     }
     throw new LocalProtocolError(`cannot "${event}" in state ${state}`, "TSGI_ERR_INVALID_STATE");
+  }
+
+  /**
+   * A move of the 100-continue or keep-alive machine. These follow moves of
+   * the two sides, so a refused one is a bug in this file, not a peer's or
+   * an app's mistake.
+   */
+  private step<S extends string, T extends string>(table: Table<S, T>, state: S, event: T): S {
+    const next = nextState(table, state, event);
+    if (next === null) throw new Error(`bug: "${event}" in state ${state}`);
+    return next;
   }
 }

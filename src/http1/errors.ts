@@ -75,3 +75,11 @@ export class LocalProtocolError extends ProtocolError {
     super(message, code, 500);
   }
 }
+
+/**
+ * Throws the {@link RemoteProtocolError} that refuses a request (400 unless
+ * `status` says otherwise). The parser modules' one way to fail.
+ */
+export function fail(message: string, code: ProtocolErrorCode, status = 400): never {
+  throw new RemoteProtocolError(message, code, status);
+}

@@ -1,7 +1,7 @@
 /**
  * The events the core hands to the I/O layer, and the response heads it takes
- * back. Plain objects: the hot path allocates one per request head and one per
- * body piece, nothing else.
+ * back. Plain objects: the hot path allocates one per request head, one per
+ * body piece and one per end of message, nothing else.
  */
 
 /** How the request body is delimited (RFC 9112 §6.3). */
