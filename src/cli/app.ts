@@ -10,7 +10,7 @@ import type { Handler } from "../server/server.ts";
 import { threadedGateway } from "../threads/gateway.ts";
 import { ThreadPool } from "../threads/pool.ts";
 import { type CliConfig, UsageError } from "./args.ts";
-import { loadApp } from "./load.ts";
+import { loadApp } from "../loader/load.ts";
 
 /** A ready handler and what must run after the server has drained. */
 export interface AppHandler {

@@ -23,7 +23,7 @@ import { basename, dirname, join, relative, resolve, sep } from "node:path";
 import type { Logger } from "../server/log.ts";
 import { type CliConfig, DEFAULT_RELOAD_EXCLUDES, DEFAULT_RELOAD_INCLUDES, UsageError } from "./args.ts";
 import { compileGlob, type Glob } from "./glob.ts";
-import { splitTarget } from "./load.ts";
+import { splitTarget } from "../loader/load.ts";
 
 /**
  * Decides which changed files reload, by the first rule that matches:

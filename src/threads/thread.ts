@@ -6,7 +6,7 @@
  */
 
 import { parentPort, workerData } from "node:worker_threads";
-import { loadApp } from "../cli/load.ts";
+import { loadApp } from "../loader/load.ts";
 import { detectInterface, type Interface } from "../gateways/select.ts";
 import { wsgiGateway } from "../gateways/wsgi/gateway.ts";
 import type { WSGIApp } from "../gateways/wsgi/types.ts";
