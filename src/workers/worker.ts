@@ -13,7 +13,7 @@ import { createLogger, reopenAccessLog } from "../runtime/logging.ts";
 import { startServer } from "../runtime/start.ts";
 import { CONFIG_ENV, type SupervisorMessage, type WorkerConfig, type WorkerMessage } from "./protocol.ts";
 
-const config = JSON.parse(process.env[CONFIG_ENV] ?? "null") as WorkerConfig;
+const setup = JSON.parse(process.env[CONFIG_ENV] ?? "null") as WorkerConfig;
 
 function send(message: WorkerMessage, then?: () => void): void {
   if (process.connected) process.send!(message, undefined, {}, then);
@@ -23,7 +23,7 @@ function send(message: WorkerMessage, then?: () => void): void {
 // The heartbeat runs from the first moment: a timer that fires proves the
 // event loop is not stuck, which is exactly what --timeout watches.
 const heartbeat =
-  config.heartbeatMs > 0 ? setInterval(() => send({ type: "beat" }), config.heartbeatMs) : null;
+  setup.heartbeatMs > 0 ? setInterval(() => send({ type: "beat" }), setup.heartbeatMs) : null;
 
 // Ctrl+C reaches the whole process group; the supervisor decides how we stop.
 process.on("SIGINT", () => {});
@@ -58,21 +58,21 @@ function exitWhenReleased(): Promise<void> {
 
 async function run(): Promise<void> {
   // Inside run(): a bad --access-log path is reported as this worker's boot error.
-  const output = createLogger(config.config);
+  const output = createLogger(setup.config);
   const logger = output.logger;
   let requests = 0;
   let retiring = false;
   const onRequest =
-    config.requestLimit > 0
+    setup.requestLimit > 0
       ? () => {
-          if (++requests >= config.requestLimit && !retiring) {
+          if (++requests >= setup.requestLimit && !retiring) {
             retiring = true;
             send({ type: "retire", requests });
           }
         }
       : undefined;
-  const running = await startServer(config.config, logger, {
-    multiprocess: config.multiprocess,
+  const running = await startServer(setup.config, logger, {
+    multiprocess: setup.multiprocess,
     onRequest,
   });
   const { server, app } = running;
