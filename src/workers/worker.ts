@@ -22,8 +22,7 @@ function send(message: WorkerMessage, then?: () => void): void {
 
 // The heartbeat runs from the first moment: a timer that fires proves the
 // event loop is not stuck, which is exactly what --timeout watches.
-const heartbeat =
-  setup.heartbeatMs > 0 ? setInterval(() => send({ type: "beat" }), setup.heartbeatMs) : null;
+const heartbeat = setup.heartbeatMs > 0 ? setInterval(() => send({ type: "beat" }), setup.heartbeatMs) : null;
 
 // Ctrl+C reaches the whole process group; the supervisor decides how we stop.
 process.on("SIGINT", () => {});
