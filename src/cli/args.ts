@@ -9,7 +9,7 @@ import { delimiter } from "node:path";
 import { DEFAULT_LIFESPAN, LIFESPAN_MODES, type LifespanMode } from "../gateways/lifespan.ts";
 import { INTERFACES, type Interface } from "../gateways/select.ts";
 import type { ParserLimits } from "../http1/limits.ts";
-import { DEFAULT_RELOAD_EXCLUDES, DEFAULT_RELOAD_INCLUDES } from "../reload/watcher.ts";
+import { DEFAULT_RELOAD_EXCLUDES, DEFAULT_RELOAD_INCLUDES } from "../reload/defaults.ts";
 import type { ConcurrencyOptions, RuntimeConfig } from "../runtime/config.ts";
 import { UsageError } from "../runtime/errors.ts";
 import { ACCESS_LOG_FORMATS, type AccessLogFormat, isAccessLogFormat } from "../server/access-log.ts";

@@ -8,11 +8,8 @@
  */
 
 import { readFileSync } from "node:fs";
-import { watchForReload } from "../reload/watcher.ts";
 import { UsageError } from "../runtime/errors.ts";
 import { createLogger } from "../runtime/logging.ts";
-import { runSingleProcess } from "../runtime/single.ts";
-import { supervise } from "../workers/supervisor.ts";
 import { helpText, parseCommandLine } from "./args.ts";
 
 function version(): string {
@@ -30,6 +27,8 @@ async function main(argv: string[]): Promise<number> {
     argv.some((a, i) => a === "--log-level=debug" || (a === "--log-level" && argv[i + 1] === "debug"));
   try {
     const config = parseCommandLine(argv);
+    // Each way of running is imported only once chosen: a single process
+    // does not load the supervisor, nor the supervisor the app's handler.
     if (config === "help") {
       process.stdout.write(helpText());
       return 0;
@@ -43,6 +42,10 @@ async function main(argv: string[]): Promise<number> {
       // the app itself, so a broken edit cannot take it down.
       const { logger } = createLogger({ ...config, options: { ...config.options, accessLog: false } });
       debug = logger.enabled("debug");
+      const [{ supervise }, { watchForReload }] = await Promise.all([
+        import("../workers/supervisor.ts"),
+        import("../reload/watcher.ts"),
+      ]);
       const watcher = watchForReload(config, logger, () => process.kill(process.pid, "SIGHUP"));
       try {
         return await supervise(config, logger);
@@ -55,10 +58,12 @@ async function main(argv: string[]): Promise<number> {
     if (config.concurrency.workers !== undefined) {
       const { logger } = createLogger({ ...config, options: { ...config.options, accessLog: false } });
       debug = logger.enabled("debug");
+      const { supervise } = await import("../workers/supervisor.ts");
       return await supervise(config, logger);
     }
     const output = createLogger(config);
     debug = output.logger.enabled("debug");
+    const { runSingleProcess } = await import("../runtime/single.ts");
     return await runSingleProcess(config, output);
   } catch (err) {
     const message = err instanceof Error ? err.message : String(err);

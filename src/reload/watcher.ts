@@ -24,22 +24,8 @@ import { splitTarget } from "../loader/load.ts";
 import type { RuntimeConfig } from "../runtime/config.ts";
 import { UsageError } from "../runtime/errors.ts";
 import type { Logger } from "../server/log.ts";
+import { DEFAULT_RELOAD_EXCLUDES, DEFAULT_RELOAD_INCLUDES } from "./defaults.ts";
 import { compileGlob, type Glob } from "./glob.ts";
-
-/** `--reload`: files whose change reloads, unless excluded: the app's sources and its JSON (uvicorn: `*.py`). */
-export const DEFAULT_RELOAD_INCLUDES: readonly string[] = [
-  "*.ts",
-  "*.tsx",
-  "*.mts",
-  "*.cts",
-  "*.js",
-  "*.mjs",
-  "*.cjs",
-  "*.json",
-];
-
-/** Files that never reload unless a `--reload-include` names them: hidden files (editor locks such as `.#app.ts`). */
-export const DEFAULT_RELOAD_EXCLUDES: readonly string[] = [".*"];
 
 /**
  * Decides which changed files reload, by the first rule that matches:
