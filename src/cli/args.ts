@@ -553,6 +553,8 @@ function applyEnvironment(config: RuntimeConfig, env: NodeJS.ProcessEnv, given: 
 /**
  * Parses argv (without node and script) and the `TSGI_*` variables of `env`
  * (the command line wins). Returns "help" or "version" for those flags.
+ * Only reads: systemd's `LISTEN_FDS` is adopted when the server starts
+ * (`adoptSystemdSockets` in runtime/sockets.ts), not here.
  *
  * @example
  * const config = parseCommandLine(["--port", "0", "app.ts"], { TSGI_WORKERS: "2" });
