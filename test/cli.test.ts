@@ -11,7 +11,8 @@ import { connect, createServer, type Server as NetServer, type Socket } from "no
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { before, describe, test } from "node:test";
-import { OPTIONS, parseCommandLine, UsageError } from "../src/cli/args.ts";
+import { OPTIONS, parseCommandLine } from "../src/cli/args.ts";
+import { UsageError } from "../src/runtime/errors.ts";
 import { CLI, type CliProcess, ROOT, rawRequest, runCli, startCli, statuses } from "./helpers.ts";
 
 const APPS = "test/fixtures/apps";

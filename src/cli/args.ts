@@ -7,74 +7,18 @@
 import { delimiter } from "node:path";
 
 import { DEFAULT_LIFESPAN, LIFESPAN_MODES, type LifespanMode } from "../gateways/lifespan.ts";
-import { type GatewaySettings, INTERFACES, type Interface } from "../gateways/select.ts";
+import { INTERFACES, type Interface } from "../gateways/select.ts";
 import type { ParserLimits } from "../http1/limits.ts";
+import { DEFAULT_RELOAD_EXCLUDES, DEFAULT_RELOAD_INCLUDES } from "../reload/defaults.ts";
+import type { ConcurrencyOptions, RuntimeConfig } from "../runtime/config.ts";
+import { UsageError } from "../runtime/errors.ts";
 import { ACCESS_LOG_FORMATS, type AccessLogFormat, isAccessLogFormat } from "../server/access-log.ts";
 import { formatBind, parseBind } from "../server/listen.ts";
 import { isLogLevel, type LogLevel } from "../server/log.ts";
 import { DEFAULT_OPTIONS, type ServeOptions } from "../server/options.ts";
 import { DEFAULT_FORWARDED_ALLOW_IPS, TrustedProxies } from "../server/proxy-headers.ts";
 import type { TlsOptions } from "../server/tls.ts";
-import { type ConcurrencyOptions, DEFAULT_CONCURRENCY } from "../workers/options.ts";
-import { adoptSystemdSockets } from "./sockets.ts";
-
-/** A command line that cannot be run as given; printed as one line, exit status 2. */
-export class UsageError extends Error {
-  override readonly name = "UsageError";
-  readonly code = "TSGI_ERR_USAGE";
-}
-
-/** What the command line asks for. */
-export interface CliConfig {
-  /** MODULE[:ATTR] as given. */
-  target: string;
-  interface: Interface;
-  options: ServeOptions & { limits: Partial<ParserLimits> };
-  /** Gateway settings (see GatewaySettings). */
-  gateway: GatewaySettings;
-  /** Workers and threads (see docs/concurrency.md). */
-  concurrency: ConcurrencyOptions;
-  /** Logs, metrics, draining and reloading: what the CLI sets up around the server. */
-  operations: OperationsSettings;
-}
-
-/** The command line's operational settings; unset fields mean "not given". */
-export interface OperationsSettings {
-  /** `--access-log`: a file to append access lines to; "-" (the default) is stdout. */
-  accessLog?: string;
-  accessLogFormat?: AccessLogFormat;
-  /** `--metrics`: the port of the Prometheus listener; unset serves no metrics. */
-  metricsPort?: number;
-  /** Interface of the metrics listener. Default 127.0.0.1: metrics are for the machine's scraper, not the world. */
-  metricsHost?: string;
-  /** Path answered by the server itself: 200 while serving, 503 once shutting down. */
-  healthPath?: string;
-  /** Milliseconds to keep serving (health failing) after SIGTERM before the graceful shutdown. */
-  shutdownDelay?: number;
-  /** `--reload`: restart on file changes (development). */
-  reload?: boolean;
-  /** Directories watched besides the app's. */
-  reloadDirs: string[];
-  /** `--reload-include`: globs of files that reload, besides the default extensions. */
-  reloadIncludes: string[];
-  /** `--reload-exclude`: globs of files that never reload. */
-  reloadExcludes: string[];
-}
-
-/** `--reload`: files whose change reloads, unless excluded: the app's sources and its JSON (uvicorn: `*.py`). See cli/reload.ts. */
-export const DEFAULT_RELOAD_INCLUDES: readonly string[] = [
-  "*.ts",
-  "*.tsx",
-  "*.mts",
-  "*.cts",
-  "*.js",
-  "*.mjs",
-  "*.cjs",
-  "*.json",
-];
-
-/** Files that never reload unless a `--reload-include` names them: hidden files (editor locks such as `.#app.ts`). */
-export const DEFAULT_RELOAD_EXCLUDES: readonly string[] = [".*"];
+import { DEFAULT_CONCURRENCY } from "../workers/options.ts";
 
 /** "trace" is a flag that may take a value with `=` (`--trace`, `--trace=bytes`). */
 type Kind = "string" | "path" | "port" | "seconds" | "bytes" | "count" | "integer" | "flag" | "trace";
@@ -87,27 +31,27 @@ interface OptionSpec {
   shown?: string;
   /** May be given more than once; its environment variable lists values separated like PATH. */
   repeatable?: boolean;
-  apply(config: CliConfig, value: string | number | boolean): void;
+  apply(config: RuntimeConfig, value: string | number | boolean): void;
 }
 
 const limit =
   (key: keyof ParserLimits) =>
-  (c: CliConfig, v: string | number | boolean): void => {
+  (c: RuntimeConfig, v: string | number | boolean): void => {
     c.options.limits[key] = v as number;
   };
 const option =
   <K extends keyof ServeOptions>(key: K) =>
-  (c: CliConfig, v: string | number | boolean): void => {
+  (c: RuntimeConfig, v: string | number | boolean): void => {
     (c.options as Record<string, unknown>)[key] = v;
   };
 const concurrency =
   <K extends keyof ConcurrencyOptions>(key: K) =>
-  (c: CliConfig, v: string | number | boolean): void => {
+  (c: RuntimeConfig, v: string | number | boolean): void => {
     c.concurrency[key] = v as number;
   };
 const tlsFile =
   (key: "certFile" | "keyFile" | "passphrase" | "caFile") =>
-  (c: CliConfig, v: string | number | boolean): void => {
+  (c: RuntimeConfig, v: string | number | boolean): void => {
     c.options.tls = { ...(c.options.tls ?? {}), [key]: v as string } satisfies TlsOptions;
   };
 const seconds = (ms: number) => `${ms / 1000}`;
@@ -588,7 +532,7 @@ const FALSE = new Set(["0", "false", "no", "off"]);
  * Applies the `TSGI_*` variables of `env` for every option not in `given`
  * (the flags on the command line, which win). An empty variable counts as unset.
  */
-function applyEnvironment(config: CliConfig, env: NodeJS.ProcessEnv, given: ReadonlySet<string>): void {
+function applyEnvironment(config: RuntimeConfig, env: NodeJS.ProcessEnv, given: ReadonlySet<string>): void {
   for (const spec of OPTIONS) {
     const name = envName(spec.flag);
     const raw = env[name]?.trim();
@@ -609,6 +553,8 @@ function applyEnvironment(config: CliConfig, env: NodeJS.ProcessEnv, given: Read
 /**
  * Parses argv (without node and script) and the `TSGI_*` variables of `env`
  * (the command line wins). Returns "help" or "version" for those flags.
+ * Only reads: systemd's `LISTEN_FDS` is adopted when the server starts
+ * (`adoptSystemdSockets` in runtime/sockets.ts), not here.
  *
  * @example
  * const config = parseCommandLine(["--port", "0", "app.ts"], { TSGI_WORKERS: "2" });
@@ -617,8 +563,8 @@ function applyEnvironment(config: CliConfig, env: NodeJS.ProcessEnv, given: Read
 export function parseCommandLine(
   argv: readonly string[],
   env: NodeJS.ProcessEnv = process.env,
-): CliConfig | "help" | "version" {
-  const config: CliConfig = {
+): RuntimeConfig | "help" | "version" {
+  const config: RuntimeConfig = {
     target: "",
     interface: "auto",
     options: { limits: {} },
@@ -673,7 +619,7 @@ export function parseCommandLine(
 }
 
 /** Combinations that cannot work, refused before anything starts. */
-function checkConcurrency(config: CliConfig): void {
+function checkConcurrency(config: RuntimeConfig): void {
   const c = config.concurrency;
   if (c.workers === undefined) {
     // Only a supervisor can replace a process, so these would silently do nothing.
@@ -694,8 +640,7 @@ function checkConcurrency(config: CliConfig): void {
 }
 
 /** Addresses, TLS and proxy settings that cannot work, refused before anything starts. */
-function checkListening(config: CliConfig): void {
-  adoptSystemdSockets(config);
+function checkListening(config: RuntimeConfig): void {
   const o = config.options;
   const bind = o.bind ?? [];
   for (const spec of bind) {

@@ -6,11 +6,11 @@
  */
 
 import { parentPort, workerData } from "node:worker_threads";
-import { loadApp } from "../cli/load.ts";
 import { detectInterface, type Interface } from "../gateways/select.ts";
 import { wsgiGateway } from "../gateways/wsgi/gateway.ts";
 import type { WSGIApp } from "../gateways/wsgi/types.ts";
 import type { ResponseHead } from "../http1/events.ts";
+import { loadApp } from "../loader/load.ts";
 import { type BodySink, Exchange, type ExchangeOwner } from "../server/exchange.ts";
 import { isLogLevel, Logger } from "../server/log.ts";
 import type { Handler } from "../server/server.ts";

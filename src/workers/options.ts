@@ -1,22 +1,9 @@
 /**
- * Concurrency settings of the command line (`--workers`, `--threads`,
- * `--max-requests`, `--max-requests-jitter`, `--timeout`) with their defaults,
- * and the precedent each default follows.
+ * The supervisor's concurrency settings (`--workers`, `--max-requests`,
+ * `--max-requests-jitter`, `--timeout`): their defaults, the precedent each
+ * default follows, and what a worker's limits are computed from. The
+ * settings as given are `ConcurrencyOptions` (runtime/config.ts).
  */
-
-/** What the command line asks for; unset fields mean "not given". */
-export interface ConcurrencyOptions {
-  /** Worker processes under a supervisor; unset runs one process with no supervisor. */
-  workers?: number;
-  /** Threads running a WSGI-style app (per process); unset runs the app on the event loop. */
-  threads?: number;
-  /** Requests after which a worker is replaced; 0 never. */
-  maxRequests?: number;
-  /** Up to this many requests added at random to `maxRequests`, per worker. */
-  maxRequestsJitter?: number;
-  /** Milliseconds a worker may go without a heartbeat before it is killed; 0 never. */
-  timeout?: number;
-}
 
 /** The supervisor's settings, every field filled. */
 export interface SupervisorSettings {

@@ -4,7 +4,7 @@
  * sees app objects.
  */
 
-import type { CliConfig } from "../cli/args.ts";
+import type { RuntimeConfig } from "../runtime/config.ts";
 import type { MetricsSnapshot } from "../server/metrics.ts";
 
 /** Environment variable carrying a worker's {@link WorkerConfig} as JSON. */
@@ -13,10 +13,10 @@ export const CONFIG_ENV = "TSGI_WORKER_CONFIG";
 /** Everything a worker needs, decided by the supervisor. */
 export interface WorkerConfig {
   /**
-   * The command line, with `--port 0` already replaced by a real port: every
+   * The configuration, with `--port 0` already replaced by a real port: every
    * worker must ask node:cluster for the same address and port to share one socket.
    */
-  cli: CliConfig;
+  config: RuntimeConfig;
   /** Requests after which this worker asks to be replaced; 0 never. */
   requestLimit: number;
   /** Milliseconds between heartbeats; 0 sends none. */

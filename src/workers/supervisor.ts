@@ -12,9 +12,10 @@
 import cluster, { type Worker } from "node:cluster";
 import { createServer } from "node:net";
 import { fileURLToPath } from "node:url";
-import { type CliConfig, UsageError } from "../cli/args.ts";
-import { announceMetrics, DEFAULT_METRICS_HOST, metricsListenError } from "../cli/operations.ts";
-import { readinessLines } from "../cli/sockets.ts";
+import type { RuntimeConfig } from "../runtime/config.ts";
+import { UsageError } from "../runtime/errors.ts";
+import { listenForMetrics } from "../runtime/metrics.ts";
+import { adoptSystemdSockets, readinessLines } from "../runtime/sockets.ts";
 import { clearStaleSocket, formatBind, parseBind } from "../server/listen.ts";
 import type { Logger } from "../server/log.ts";
 import {
@@ -24,7 +25,6 @@ import {
   emptySnapshot,
   type MetricsSnapshot,
 } from "../server/metrics.ts";
-import { serveMetrics } from "../server/metrics-server.ts";
 import { resolveOptions } from "../server/options.ts";
 import type { Server } from "../server/server.ts";
 import { Backoff } from "./backoff.ts";
@@ -96,7 +96,10 @@ interface Scrape {
  * @example
  * process.exitCode = await supervise(parseCommandLine(argv), logger);
  */
-export function supervise(config: CliConfig, logger: Logger): Promise<number> {
+export function supervise(config: RuntimeConfig, logger: Logger): Promise<number> {
+  // This process binds for its workers: systemd's sockets are its to adopt,
+  // before any worker is forked with the environment.
+  adoptSystemdSockets(config);
   return new Supervisor(config, logger).run();
 }
 
@@ -126,7 +129,7 @@ class Supervisor {
   private awaitingFix = false;
 
   constructor(
-    private config: CliConfig,
+    private config: RuntimeConfig,
     private readonly logger: Logger,
   ) {
     const c = config.concurrency;
@@ -199,7 +202,7 @@ class Supervisor {
 
   private spawn(generation: number, replaces: WorkerState | null): void {
     const workerConfig: WorkerConfig = {
-      cli: this.config,
+      config: this.config,
       requestLimit: requestLimit(this.settings.maxRequests, this.settings.maxRequestsJitter),
       heartbeatMs: this.heartbeatMs,
       multiprocess: this.settings.workers > 1,
@@ -299,18 +302,7 @@ class Supervisor {
 
   /** Starts the `--metrics` listener (before any worker: a port in use fails the start). */
   private async startMetrics(): Promise<void> {
-    const ops = this.config.operations;
-    try {
-      this.metricsServer = await serveMetrics(
-        ops.metricsHost ?? DEFAULT_METRICS_HOST,
-        ops.metricsPort!,
-        () => this.collectMetrics(),
-        this.logger,
-      );
-    } catch (err) {
-      throw metricsListenError(err, this.config);
-    }
-    announceMetrics(this.metricsServer, this.logger);
+    this.metricsServer = await listenForMetrics(this.config, () => this.collectMetrics(), this.logger);
   }
 
   /** Asks every live worker for its counters and sums them with those of exited workers. */

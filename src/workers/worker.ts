@@ -1,21 +1,19 @@
 /**
  * Entry point of one `--workers` worker process (a node:cluster worker). It
- * loads the app, listens through the supervisor's shared socket, beats a
+ * starts the server as a single process does (the runtime's `startServer`),
+ * listening through the supervisor's shared socket, beats a
  * heartbeat from its event loop, asks to be replaced after `--max-requests`,
  * and drains then exits when told to stop (or when the supervisor is gone).
  * With `--metrics` it counts requests and answers the supervisor's scrapes;
  * with `--health-path` it answers 503 once told the server is draining.
  */
 
-import { buildHandler } from "../cli/app.ts";
-import { UsageError } from "../cli/args.ts";
-import { describeListenError } from "../cli/listen-error.ts";
-import { createLogger, reopenAccessLog, wantsMetrics, withHealth } from "../cli/operations.ts";
-import { RequestStats } from "../server/metrics.ts";
-import { Server } from "../server/server.ts";
+import { UsageError } from "../runtime/errors.ts";
+import { createLogger, reopenAccessLog } from "../runtime/logging.ts";
+import { startServer } from "../runtime/start.ts";
 import { CONFIG_ENV, type SupervisorMessage, type WorkerConfig, type WorkerMessage } from "./protocol.ts";
 
-const config = JSON.parse(process.env[CONFIG_ENV] ?? "null") as WorkerConfig;
+const setup = JSON.parse(process.env[CONFIG_ENV] ?? "null") as WorkerConfig;
 
 function send(message: WorkerMessage, then?: () => void): void {
   if (process.connected) process.send!(message, undefined, {}, then);
@@ -24,8 +22,7 @@ function send(message: WorkerMessage, then?: () => void): void {
 
 // The heartbeat runs from the first moment: a timer that fires proves the
 // event loop is not stuck, which is exactly what --timeout watches.
-const heartbeat =
-  config.heartbeatMs > 0 ? setInterval(() => send({ type: "beat" }), config.heartbeatMs) : null;
+const heartbeat = setup.heartbeatMs > 0 ? setInterval(() => send({ type: "beat" }), setup.heartbeatMs) : null;
 
 // Ctrl+C reaches the whole process group; the supervisor decides how we stop.
 process.on("SIGINT", () => {});
@@ -60,37 +57,24 @@ function exitWhenReleased(): Promise<void> {
 
 async function run(): Promise<void> {
   // Inside run(): a bad --access-log path is reported as this worker's boot error.
-  const output = createLogger(config.cli);
+  const output = createLogger(setup.config);
   const logger = output.logger;
-  const app = await buildHandler(config.cli, logger, config.multiprocess);
   let requests = 0;
   let retiring = false;
-  const handler =
-    config.requestLimit > 0
-      ? (ex: Parameters<typeof app.handler>[0]) => {
-          app.handler(ex);
-          if (++requests >= config.requestLimit && !retiring) {
+  const onRequest =
+    setup.requestLimit > 0
+      ? () => {
+          if (++requests >= setup.requestLimit && !retiring) {
             retiring = true;
             send({ type: "retire", requests });
           }
         }
-      : app.handler;
-  let ready = true;
-  const server: Server = new Server(
-    withHealth(config.cli, handler, () => ready && !server.shuttingDown),
-    config.cli.options,
-    logger,
-  );
-  if (wantsMetrics(config.cli)) server.stats = new RequestStats();
-  const snapshot = () => server.stats!.snapshot(server.connectionCount, server.webSocketCount);
-  try {
-    await server.listen();
-  } catch (err) {
-    // Started but cannot serve: run the app's shutdown all the same (uvicorn does).
-    await app.close().catch((e: unknown) => logger.error("application shutdown failed", e));
-    const { host, port } = server.options;
-    throw new Error(describeListenError(err as NodeJS.ErrnoException, host, port), { cause: err });
-  }
+      : undefined;
+  const running = await startServer(setup.config, logger, {
+    multiprocess: setup.multiprocess,
+    onRequest,
+  });
+  const { server, app } = running;
   const stop = (timeoutMs: number) => {
     if (stopping) return;
     stopping = true;
@@ -107,7 +91,7 @@ async function run(): Promise<void> {
         // requests. Exiting only once that message is written also flushes
         // node:cluster's answers about connections this worker turned away.
         const last: WorkerMessage =
-          server.stats !== null ? { type: "metrics", id: 0, snapshot: snapshot() } : { type: "beat" };
+          server.stats !== null ? { type: "metrics", id: 0, snapshot: running.snapshot() } : { type: "beat" };
         send(last, () => process.exit(0));
       });
   };
@@ -117,10 +101,10 @@ async function run(): Promise<void> {
         stop(message.timeoutMs);
         return;
       case "unready":
-        ready = false;
+        running.unready();
         return;
       case "metrics":
-        if (server.stats !== null) send({ type: "metrics", id: message.id, snapshot: snapshot() });
+        if (server.stats !== null) send({ type: "metrics", id: message.id, snapshot: running.snapshot() });
         return;
       case "reopen-logs":
         if (output.accessFile !== null) reopenAccessLog(output.accessFile, logger);

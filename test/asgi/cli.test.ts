@@ -13,7 +13,8 @@ import assert from "node:assert/strict";
 import { existsSync } from "node:fs";
 import { createServer } from "node:net";
 import { before, describe, test } from "node:test";
-import { parseCommandLine, UsageError } from "../../src/cli/args.ts";
+import { parseCommandLine } from "../../src/cli/args.ts";
+import { UsageError } from "../../src/runtime/errors.ts";
 import { CLI, runCli, startCli } from "../helpers.ts";
 
 const APPS = "test/fixtures/apps";

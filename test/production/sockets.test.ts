@@ -13,7 +13,9 @@ import { request } from "node:http";
 import { connect, createServer, type Server as NetServer } from "node:net";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
+import { parseCommandLine } from "../../src/cli/args.ts";
 import type { Environ, StartResponse } from "../../src/gateways/wsgi/types.ts";
+import { adoptSystemdSockets } from "../../src/runtime/sockets.ts";
 import { serve } from "../../src/serve.ts";
 import { BindError, parseBind } from "../../src/server/listen.ts";
 import { runCli } from "../helpers.ts";
@@ -292,6 +294,27 @@ describe("inherited sockets", () => {
       assert.deepEqual(JSON.parse(await get({ host: "127.0.0.1", port })).server, ["127.0.0.1", port]);
     } finally {
       assert.equal(await tsgi.stop(), 0);
+    }
+  });
+
+  test("parsing the command line leaves LISTEN_FDS alone; adopting at start takes the sockets and the variables", () => {
+    const saved = { LISTEN_FDS: process.env.LISTEN_FDS, LISTEN_PID: process.env.LISTEN_PID };
+    process.env.LISTEN_FDS = "1";
+    process.env.LISTEN_PID = String(process.pid);
+    try {
+      const config = parseCommandLine([WHOAMI], {});
+      assert.ok(config !== "help" && config !== "version");
+      assert.equal(config.options.bind, undefined);
+      assert.equal(process.env.LISTEN_FDS, "1", "parsing has no side effect");
+      adoptSystemdSockets(config);
+      assert.deepEqual(config.options.bind, ["fd://3"]);
+      assert.equal(process.env.LISTEN_FDS, undefined, "the app's children do not inherit them");
+      assert.equal(process.env.LISTEN_PID, undefined);
+    } finally {
+      for (const [name, value] of Object.entries(saved)) {
+        if (value === undefined) delete process.env[name];
+        else process.env[name] = value;
+      }
     }
   });
 

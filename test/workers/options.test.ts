@@ -5,7 +5,8 @@
 
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { parseCommandLine, UsageError } from "../../src/cli/args.ts";
+import { parseCommandLine } from "../../src/cli/args.ts";
+import { UsageError } from "../../src/runtime/errors.ts";
 import { Backoff } from "../../src/workers/backoff.ts";
 import { requestLimit } from "../../src/workers/options.ts";
 import { runCli } from "../helpers.ts";

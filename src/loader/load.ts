@@ -1,7 +1,8 @@
 /**
  * Finds and imports the app named by MODULE[:ATTR]. TypeScript modules are
  * loaded through tsx's loader API, registered only when needed so plain
- * JavaScript apps pay nothing for it.
+ * JavaScript apps pay nothing for it. Below every caller: the runtime loads
+ * the app here, and so does each `--threads` thread.
  */
 
 import { existsSync, readFileSync, statSync } from "node:fs";

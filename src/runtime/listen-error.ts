@@ -1,6 +1,5 @@
 /**
- * One-line explanations of the system errors `listen()` fails with, shared by
- * the single-process CLI and `--workers` workers.
+ * One-line explanations of the system errors `listen()` fails with.
  */
 
 /** The message for a failed bind of `host:port`. */

@@ -1,16 +1,17 @@
 /**
- * Turns the command line's app into a server handler: the app loaded on this
- * thread (with its lifespan), or with `--threads` a pool of threads that each
- * load it. Shared by the single-process CLI and by each `--workers` worker.
+ * Turns the configured app into a server handler: the app loaded on this
+ * thread, its gateway selected (with its lifespan), or with `--threads` a
+ * pool of threads that each load it.
  */
 
 import { buildGateway, NotAnAppError } from "../gateways/select.ts";
+import { loadApp } from "../loader/load.ts";
 import type { Logger } from "../server/log.ts";
 import type { Handler } from "../server/server.ts";
 import { threadedGateway } from "../threads/gateway.ts";
 import { ThreadPool } from "../threads/pool.ts";
-import { type CliConfig, UsageError } from "./args.ts";
-import { loadApp } from "./load.ts";
+import type { RuntimeConfig } from "./config.ts";
+import { UsageError } from "./errors.ts";
 
 /** A ready handler and what must run after the server has drained. */
 export interface AppHandler {
@@ -24,7 +25,7 @@ export interface AppHandler {
  * lifespan has completed its startup when this resolves.
  */
 export async function buildHandler(
-  config: CliConfig,
+  config: RuntimeConfig,
   logger: Logger,
   multiprocess = false,
 ): Promise<AppHandler> {

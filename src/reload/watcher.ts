@@ -20,10 +20,12 @@
 
 import { type FSWatcher, fstatSync, readdirSync, statSync, watch } from "node:fs";
 import { basename, dirname, join, relative, resolve, sep } from "node:path";
+import { splitTarget } from "../loader/load.ts";
+import type { RuntimeConfig } from "../runtime/config.ts";
+import { UsageError } from "../runtime/errors.ts";
 import type { Logger } from "../server/log.ts";
-import { type CliConfig, DEFAULT_RELOAD_EXCLUDES, DEFAULT_RELOAD_INCLUDES, UsageError } from "./args.ts";
+import { DEFAULT_RELOAD_EXCLUDES, DEFAULT_RELOAD_INCLUDES } from "./defaults.ts";
 import { compileGlob, type Glob } from "./glob.ts";
-import { splitTarget } from "./load.ts";
 
 /**
  * Decides which changed files reload, by the first rule that matches:
@@ -220,7 +222,7 @@ export class ReloadWatcher {
 }
 
 /** The directories `--reload` watches: the app module's, then each `--reload-dir`. */
-export function reloadRoots(config: CliConfig, cwd = process.cwd()): string[] {
+export function reloadRoots(config: RuntimeConfig, cwd = process.cwd()): string[] {
   const { module } = splitTarget(config.target);
   const roots = [dirname(resolve(cwd, module))];
   for (const dir of config.operations.reloadDirs) roots.push(resolve(cwd, dir));
@@ -231,7 +233,7 @@ export function reloadRoots(config: CliConfig, cwd = process.cwd()): string[] {
  * Starts watching for `--reload` and calls `reload` after each burst of
  * changes. Throws a usage error for a `--reload-dir` that is not a directory.
  */
-export function watchForReload(config: CliConfig, logger: Logger, reload: () => void): ReloadWatcher {
+export function watchForReload(config: RuntimeConfig, logger: Logger, reload: () => void): ReloadWatcher {
   const roots = reloadRoots(config);
   for (const root of roots) {
     let ok = false;

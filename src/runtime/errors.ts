@@ -1,0 +1,13 @@
+/**
+ * Errors of the runtime and of the configuration it runs. Codes are listed
+ * in docs/errors.md.
+ */
+
+/**
+ * A configuration that cannot be run as given (a bad command line, `--threads`
+ * with an app that is not WSGI-style); printed as one line, exit status 2.
+ */
+export class UsageError extends Error {
+  override readonly name = "UsageError";
+  readonly code = "TSGI_ERR_USAGE";
+}
