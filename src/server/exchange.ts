@@ -7,6 +7,7 @@
 
 import type { RequestHead, ResponseHead } from "../http1/events.ts";
 import type { HandshakeRequest } from "../websocket/handshake.ts";
+import type { ConnectionInfo } from "./connection-info.ts";
 import type { Tracer } from "./trace.ts";
 import type { WebSocketAccept, WebSocketSession } from "./websocket.ts";
 
@@ -21,19 +22,6 @@ export interface BodySink {
   end(trailers: string[]): void;
   /** The body will not complete: a protocol error (e.g. over the size limit), a timeout, or the client went away. */
   error(err: Error): void;
-}
-
-/** Facts about the connection an exchange arrived on. */
-export interface ConnectionInfo {
-  readonly remoteAddress: string;
-  readonly remotePort: number;
-  readonly localAddress: string;
-  readonly localPort: number;
-  /**
-   * Whether the client's connection is TLS: this socket's, or, behind a
-   * trusted proxy with `proxyHeaders`, the one the proxy says it received.
-   */
-  readonly tls: boolean;
 }
 
 /** The operations of the connection an exchange calls into. */
