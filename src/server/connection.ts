@@ -10,10 +10,7 @@ import type { TLSSocket } from "node:tls";
 import { ServerConnection } from "../http1/connection.ts";
 import { ProtocolError, RemoteProtocolError } from "../http1/errors.ts";
 import { NEED_DATA, PAUSED, type RequestHead, type ResponseHead } from "../http1/events.ts";
-import { WebSocketCore } from "../websocket/core.ts";
-import { negotiateDeflate } from "../websocket/deflate.ts";
-import { HandshakeError } from "../websocket/errors.ts";
-import { acceptResponse, checkHandshake, type HandshakeRequest } from "../websocket/handshake.ts";
+import type { HandshakeRequest } from "../websocket/handshake.ts";
 import { CLIENT_CLOSED_REQUEST } from "./access-log.ts";
 import { type Expirable, httpDate } from "./clock.ts";
 import type { ConnectionInfo } from "./connection-info.ts";
@@ -22,8 +19,9 @@ import type { Logger } from "./log.ts";
 import type { RequestStats } from "./metrics.ts";
 import type { ServerOptions } from "./options.ts";
 import { applyProxyHeaders, type TrustedProxies } from "./proxy-headers.ts";
-import { describeFrame, type Tracer } from "./trace.ts";
+import { describeAfterResponse, describeRequest, describeResponseHead, type Tracer } from "./trace.ts";
 import { type WebSocketAccept, WebSocketSession } from "./websocket.ts";
+import { checkUpgrade, negotiateUpgrade } from "./websocket-upgrade.ts";
 
 /** Addresses that replace the socket's own (from a PROXY protocol header). */
 export interface ConnectionAddresses {
@@ -362,7 +360,7 @@ export class HttpConnection implements ExchangeOwner, Expirable {
       this.traceId,
     );
     this.exchange = ex;
-    if (this.tracer !== null) this.traceRequest(head);
+    if (this.tracer !== null) this.trace("request", describeRequest(head));
     this.deadline = 0; // the app's own time is not limited here
     // A request without a body is complete with its head: take its end event
     // now, so the connection is reusable the moment the response is done.
@@ -415,7 +413,7 @@ export class HttpConnection implements ExchangeOwner, Expirable {
     const bytes = this.core.sendResponse(head, body);
     ex.headersSent = true;
     ex.status = head.status;
-    if (this.tracer !== null) this.traceHead(bytes, body);
+    if (this.tracer !== null) this.trace("write", describeResponseHead(bytes, body));
     this.socket.write(bytes);
     if (body !== undefined) {
       ex.bytesSent = body.length;
@@ -468,51 +466,24 @@ export class HttpConnection implements ExchangeOwner, Expirable {
   }
 
   checkWebSocket(ex: Exchange): HandshakeRequest {
-    const handshake = checkHandshake(ex.request);
-    const max = this.options.wsMaxConnections;
-    if (max > 0 && this.host.webSocketCount >= max) {
-      throw new HandshakeError("too many WebSocket connections", 503, ["Retry-After", "5"]);
-    }
-    return handshake;
+    return checkUpgrade(ex.request, this.options, this.host.webSocketCount);
   }
 
   acceptWebSocket(ex: Exchange, accept: WebSocketAccept): WebSocketSession {
     this.checkActive(ex, false);
     const handshake = this.checkWebSocket(ex);
-    const options = this.options;
-    const agreed =
-      options.wsPerMessageDeflate && handshake.extensions !== ""
-        ? negotiateDeflate(handshake.extensions, {
-            serverNoContextTakeover: false,
-            clientNoContextTakeover: false,
-            serverMaxWindowBits: 15,
-            clientMaxWindowBits: 15,
-          })
-        : null;
-    const protocol = accept.protocol ?? null;
-    const head = acceptResponse(handshake, {
-      protocol,
-      extensions: agreed?.response ?? null,
-      headers: accept.headers,
-    });
-    const bytes = this.core.sendSwitchingProtocols(head);
-    const tracer = this.tracer;
-    const traceId = this.traceId;
-    const core = new WebSocketCore({
-      maxMessageSize: options.wsMaxMessageSize,
-      deflate: agreed?.params ?? null,
-      compressionThreshold: options.wsCompressionThreshold,
-      onFrame: tracer === null ? null : (frame) => tracer.step(traceId, "ws", describeFrame("recv", frame)),
-    });
+    const upgrade = negotiateUpgrade(handshake, accept, this.options, this.tracer, this.traceId);
+    const bytes = this.core.sendSwitchingProtocols(upgrade.head);
     ex.headersSent = true;
     ex.status = 101;
     this.settle(ex, true);
     this.exchange = null;
     const trailing = this.core.takeTrailingData();
     if (this.tracer !== null) {
+      const extensions = upgrade.agreed.extensions;
       this.trace(
         "write",
-        `101 Switching Protocols (${bytes.length} bytes)${agreed === null ? "" : `, ${agreed.response}`}`,
+        `101 Switching Protocols (${bytes.length} bytes)${extensions === "" ? "" : `, ${extensions}`}`,
       );
       this.trace("upgrade", "HTTP is over on this connection: a WebSocket session owns the socket now");
     }
@@ -524,10 +495,10 @@ export class HttpConnection implements ExchangeOwner, Expirable {
     socket.write(bytes);
     const session = new WebSocketSession(
       socket,
-      core,
+      upgrade.core,
       this.host,
       ex.info,
-      { protocol: protocol ?? "", extensions: agreed?.response ?? "" },
+      upgrade.agreed,
       trailing,
       this.traceId,
     );
@@ -580,7 +551,10 @@ export class HttpConnection implements ExchangeOwner, Expirable {
   private finishExchange(ex: Exchange): void {
     this.settle(ex, true);
     const core = this.core;
-    if (this.tracer !== null) this.traceKeepAlive(ex);
+    if (this.tracer !== null) {
+      const bodyUnread = core.ourState === "DONE" && core.theirState === "SEND_BODY";
+      this.trace("done", describeAfterResponse(ex.status, core.reusable, bodyUnread));
+    }
     if (core.reusable) {
       this.nextCycle();
     } else if (core.ourState === "DONE" && core.theirState === "SEND_BODY") {
@@ -649,7 +623,7 @@ export class HttpConnection implements ExchangeOwner, Expirable {
       this.abort("protocol error after the response head was sent");
       return;
     }
-    if (this.tracer !== null) this.traceHead(bytes, undefined);
+    if (this.tracer !== null) this.trace("write", describeResponseHead(bytes, undefined));
     this.socket.write(bytes);
     if (ex === null) {
       // No request head: nothing to time, and no request in the line. Body bytes, as every other line.
@@ -725,48 +699,12 @@ export class HttpConnection implements ExchangeOwner, Expirable {
     this.trace("read", `${chunk.length} bytes${what}${tracer.bytes ? `\n${tracer.excerpt(chunk)}` : ""}`);
   }
 
-  private traceRequest(head: RequestHead): void {
-    const lines = [`${head.method} ${head.target} HTTP/1.${head.version - 10}`];
-    for (let i = 0; i < head.headers.length; i += 2) lines.push(`${head.headers[i]}: ${head.headers[i + 1]}`);
-    const body =
-      head.framing === "none"
-        ? "no body"
-        : head.framing === "chunked"
-          ? "chunked body"
-          : `body of ${head.contentLength} bytes`;
-    const close = head.keepAlive ? "" : ", client asks to close after";
-    const upgrade = head.upgrade ? `, asks to upgrade to ${head.upgrade}` : "";
-    lines.push(`(${body}${close}${upgrade})`);
-    this.trace("request", lines.join("\n"));
-  }
-
-  private traceHead(bytes: Buffer, body: Uint8Array | undefined): void {
-    const end = bytes.indexOf("\r\n\r\n");
-    const head = bytes
-      .subarray(0, end < 0 ? bytes.length : end)
-      .toString("latin1")
-      .split("\r\n")
-      .join("\n");
-    const whole = body === undefined ? "" : ` + body ${body.length} bytes, one write`;
-    this.trace("write", `head ${end + 4} bytes${whole}\n${head}`);
-  }
-
   private traceBlocked(): void {
     this.blockedAt = performance.now();
     this.trace(
       "backpressure",
       `socket.write() returned false: ${this.socket.writableLength} bytes queued in user space; waiting for 'drain'`,
     );
-  }
-
-  private traceKeepAlive(ex: Exchange): void {
-    const core = this.core;
-    const detail = core.reusable
-      ? "response complete; keep-alive: the connection waits for the next request"
-      : core.ourState === "DONE" && core.theirState === "SEND_BODY"
-        ? "response complete before the request body was read: discarding the rest to keep the connection"
-        : "response complete; the connection closes (Connection: close)";
-    this.trace("done", `${ex.status} ${detail}`);
   }
 
   // ---- logging ------------------------------------------------------------
