@@ -11,10 +11,9 @@ import { ServerConnection } from "../http1/connection.ts";
 import { ProtocolError, RemoteProtocolError } from "../http1/errors.ts";
 import { NEED_DATA, PAUSED, type RequestHead, type ResponseHead } from "../http1/events.ts";
 import type { HandshakeRequest } from "../websocket/handshake.ts";
-import { CLIENT_CLOSED_REQUEST } from "./access-log.ts";
 import { type Expirable, httpDate } from "./clock.ts";
 import type { ConnectionInfo } from "./connection-info.ts";
-import { type BodySink, Exchange, type ExchangeOwner } from "./exchange.ts";
+import { Exchange, type ExchangeOwner, type ExchangeRecords } from "./exchange.ts";
 import type { Logger } from "./log.ts";
 import type { RequestStats } from "./metrics.ts";
 import type { ServerOptions } from "./options.ts";
@@ -31,8 +30,8 @@ export interface ConnectionAddresses {
   readonly localPort: number;
 }
 
-/** What a connection needs from its server. */
-export interface ConnectionHost {
+/** What a connection needs from its server (which also accounts for its exchanges). */
+export interface ConnectionHost extends ExchangeRecords {
   readonly options: ServerOptions;
   readonly logger: Logger;
   /** The gateway entry point: called once per request head. */
@@ -56,7 +55,6 @@ export interface ConnectionHost {
 const INTERNAL_ERROR = Buffer.from("500 Internal Server Error\n", "latin1");
 const OVERLOADED = Buffer.from("503 Service Unavailable: too many connections\n", "latin1");
 const OVERLOADED_HEADERS = ["Content-Type", "text/plain; charset=utf-8", "Retry-After", "1"];
-const CLIENT_GONE = "client disconnected";
 
 /** One client connection. */
 export class HttpConnection implements ExchangeOwner, Expirable {
@@ -185,7 +183,7 @@ export class HttpConnection implements ExchangeOwner, Expirable {
     if (this.closing) return;
     this.core.receiveEOF();
     const ex = this.exchange;
-    if (ex !== null && !ex.finished && ex.request.framing !== "none" && !ex.bodyDone) {
+    if (ex !== null && !ex.finished && !ex.bodyDone) {
       // Closed in the middle of the body: the request can never complete (400 if nothing was sent yet).
       this.onProtocolError(
         new RemoteProtocolError(
@@ -201,9 +199,8 @@ export class HttpConnection implements ExchangeOwner, Expirable {
       // before its response is complete counts as gone. The app is told
       // (request.signal, result.close(), a body read that fails), what was
       // written still flushes, and the connection closes.
-      this.settle(ex, false);
       this.exchange = null;
-      ex.notifyClientGone();
+      ex.abandon(null);
       this.closeGracefully("the client closed its side before the response was complete");
       return;
     }
@@ -248,11 +245,7 @@ export class HttpConnection implements ExchangeOwner, Expirable {
     this.deadline = 0;
     const ex = this.exchange;
     this.exchange = null;
-    if (ex !== null && !ex.finished) {
-      this.settle(ex, false);
-      if (ex.sink !== null && !ex.bodyDone) ex.sink.error(new Error(CLIENT_GONE));
-      ex.notifyClientGone();
-    }
+    if (ex !== null && !ex.finished) ex.abandon(null);
     this.host.connectionClosed(this);
   }
 
@@ -279,7 +272,7 @@ export class HttpConnection implements ExchangeOwner, Expirable {
       const ex = this.exchange;
       if (ex !== null && !this.discarding) {
         // Body events wait in the parser until the gateway asks for them.
-        if (core.theirState !== "SEND_BODY" || ex.sink === null || ex.bodyPaused) return;
+        if (core.theirState !== "SEND_BODY" || !ex.bodyFlowing) return;
       }
       let event: ReturnType<ServerConnection["nextEvent"]>;
       try {
@@ -289,7 +282,7 @@ export class HttpConnection implements ExchangeOwner, Expirable {
         return;
       }
       if (event === NEED_DATA) {
-        if (ex !== null && ex.sink !== null) this.setDeadline(this.options.bodyTimeout);
+        if (ex?.bodyRequested) this.setDeadline(this.options.bodyTimeout);
         return;
       }
       if (event === PAUSED) return;
@@ -306,7 +299,7 @@ export class HttpConnection implements ExchangeOwner, Expirable {
             }
           } else {
             this.setDeadline(this.options.bodyTimeout);
-            ex!.sink!.data(event.data);
+            ex!.receiveData(event.data);
           }
           break;
         case "end":
@@ -314,9 +307,8 @@ export class HttpConnection implements ExchangeOwner, Expirable {
             this.discarding = false;
             this.nextCycle();
           } else {
-            ex!.bodyDone = true;
             this.deadline = 0;
-            ex!.sink!.end(event.trailers);
+            ex!.receiveEnd(event.trailers);
           }
           break;
         case "closed":
@@ -351,50 +343,30 @@ export class HttpConnection implements ExchangeOwner, Expirable {
       this.host.proxyTrust === null
         ? { request: head, info: this.info }
         : applyProxyHeaders(head, this.info, this.host.proxyTrust);
-    const ex = new Exchange(
-      this,
-      request,
-      info,
-      this.options.accessLog || this.host.stats != null ? performance.now() : 0,
-      this.tracer,
-      this.traceId,
-    );
+    const ex = new Exchange(this, request, info, this.host, this.tracer, this.traceId);
     this.exchange = ex;
     if (this.tracer !== null) this.trace("request", describeRequest(head));
     this.deadline = 0; // the app's own time is not limited here
-    // A request without a body is complete with its head: take its end event
-    // now, so the connection is reusable the moment the response is done.
-    if (head.framing === "none") {
-      this.core.nextEvent();
-      ex.bodyDone = true;
-    }
+    // A request without a body is complete with its head (the exchange knows
+    // it): take its end event now, so the connection is reusable the moment
+    // the response is done.
+    if (head.framing === "none") this.core.nextEvent();
     if (this.overloaded) {
       // Over limitConcurrency: 503 without calling the app (uvicorn's rule), and close.
       this.core.closeAfterResponse();
-      this.respond(ex, { status: 503, headers: OVERLOADED_HEADERS }, OVERLOADED);
+      ex.respond({ status: 503, headers: OVERLOADED_HEADERS }, OVERLOADED);
       return;
     }
     try {
       this.host.handler(ex);
     } catch (err) {
-      this.fail(ex, err);
+      ex.fail(err);
     }
   }
 
   // ---- ExchangeOwner ------------------------------------------------------
 
-  readBody(ex: Exchange, sink: BodySink): void {
-    if (ex.sink !== null) throw new Error("the request body is already being read");
-    if (ex !== this.exchange || ex.finished) {
-      // Abandoned (client gone, protocol error): the body will never come.
-      sink.error(new Error(ex.clientGone ? CLIENT_GONE : "the exchange is over"));
-      return;
-    }
-    ex.sink = sink;
-    if (ex.bodyDone) {
-      sink.end([]); // no body: complete already
-      return;
-    }
+  readBody(_ex: Exchange): void {
     const proceed = this.core.sendContinue();
     if (proceed !== null) {
       if (this.tracer !== null)
@@ -408,23 +380,14 @@ export class HttpConnection implements ExchangeOwner, Expirable {
     if (ex === this.exchange) this.pump();
   }
 
-  respond(ex: Exchange, head: ResponseHead, body?: Uint8Array): void {
-    this.checkActive(ex, false);
+  sendHead(_ex: Exchange, head: ResponseHead, body?: Uint8Array): void {
     const bytes = this.core.sendResponse(head, body);
-    ex.headersSent = true;
-    ex.status = head.status;
     if (this.tracer !== null) this.trace("write", describeResponseHead(bytes, body));
     this.socket.write(bytes);
-    if (body !== undefined) {
-      ex.bytesSent = body.length;
-      this.finishExchange(ex);
-    }
   }
 
-  write(ex: Exchange, chunk: Uint8Array): boolean {
-    this.checkActive(ex, true);
+  sendData(_ex: Exchange, chunk: Uint8Array): boolean {
     const pieces = this.core.sendData(chunk);
-    ex.bytesSent += chunk.length;
     if (this.tracer !== null) {
       const framing = pieces.length > 1 ? ` as one chunk (${pieces[0]!.length + 2} bytes of framing)` : "";
       this.trace("write", `body ${chunk.length} bytes${framing}`);
@@ -446,23 +409,21 @@ export class HttpConnection implements ExchangeOwner, Expirable {
     return true;
   }
 
-  end(ex: Exchange): void {
-    this.checkActive(ex, true);
+  sendEnd(ex: Exchange): boolean {
     let last: Buffer | null;
     try {
       last = this.core.sendEnd();
     } catch (err) {
       // The body fell short of its Content-Length: only closing tells the client.
       this.host.logger.error(`response to ${this.describe(ex)} was cut short`, err);
-      this.settle(ex, false);
       this.exchange = null;
       this.abort("the response body fell short of its Content-Length");
-      return;
+      return false;
     }
     if (this.tracer !== null)
       this.trace("write", last === null ? "end of body" : "end of body: last chunk 0\\r\\n\\r\\n");
     if (last !== null) this.socket.write(last);
-    this.finishExchange(ex);
+    return true;
   }
 
   checkWebSocket(ex: Exchange): HandshakeRequest {
@@ -470,13 +431,9 @@ export class HttpConnection implements ExchangeOwner, Expirable {
   }
 
   acceptWebSocket(ex: Exchange, accept: WebSocketAccept): WebSocketSession {
-    this.checkActive(ex, false);
     const handshake = this.checkWebSocket(ex);
     const upgrade = negotiateUpgrade(handshake, accept, this.options, this.tracer, this.traceId);
     const bytes = this.core.sendSwitchingProtocols(upgrade.head);
-    ex.headersSent = true;
-    ex.status = 101;
-    this.settle(ex, true);
     this.exchange = null;
     const trailing = this.core.takeTrailingData();
     if (this.tracer !== null) {
@@ -524,32 +481,18 @@ export class HttpConnection implements ExchangeOwner, Expirable {
     this.host.logger.error(`error while handling ${this.describe(ex)}`, err);
     if (!ex.headersSent) {
       // Nothing sent yet: a short, detail-free 500 (wsgiref's rule).
-      this.respond(
-        ex,
-        { status: 500, headers: ["Content-Type", "text/plain; charset=utf-8"] },
-        INTERNAL_ERROR,
-      );
+      ex.respond({ status: 500, headers: ["Content-Type", "text/plain; charset=utf-8"] }, INTERNAL_ERROR);
       return;
     }
-    // Mid-body: the client can only learn of the failure by the connection closing.
-    this.settle(ex, false);
+    // Mid-body: the client can only learn of the failure by the connection
+    // closing (the exchange then ends as cut short).
     this.exchange = null;
     this.abort("the app failed after the response head was sent");
   }
 
   // ---- end of an exchange -------------------------------------------------
 
-  private checkActive(ex: Exchange, headersSent: boolean): void {
-    if (ex !== this.exchange || ex.finished) throw new Error("this response is already complete");
-    if (ex.headersSent !== headersSent) {
-      throw new Error(
-        headersSent ? "the response head has not been sent" : "the response head was already sent",
-      );
-    }
-  }
-
-  private finishExchange(ex: Exchange): void {
-    this.settle(ex, true);
+  responseDone(ex: Exchange): void {
     const core = this.core;
     if (this.tracer !== null) {
       const bodyUnread = core.ourState === "DONE" && core.theirState === "SEND_BODY";
@@ -613,10 +556,9 @@ export class HttpConnection implements ExchangeOwner, Expirable {
     const bodyBytes = bytes === null ? 0 : bytes.length - (bytes.indexOf("\r\n\r\n") + 4);
     if (ex !== null) {
       // The error response (if it could be sent) is this exchange's: logged and counted as such.
-      if (bytes !== null) this.settle(ex, true, err.status, bodyBytes);
-      else this.settle(ex, false);
-      if (ex.sink !== null && !ex.bodyDone) ex.sink.error(err);
-      ex.notifyClientGone(); // the exchange is abandoned: let the app stop (request.signal)
+      // the exchange is abandoned: the app can stop (request.signal)
+      if (bytes !== null) ex.abandon(err, err.status, bodyBytes);
+      else ex.abandon(err);
     }
     this.exchange = null;
     if (bytes === null) {
@@ -715,27 +657,5 @@ export class HttpConnection implements ExchangeOwner, Expirable {
 
   private describe(ex: Exchange): string {
     return `${ex.request.method} ${ex.request.target}`;
-  }
-
-  /**
-   * The end of an exchange, complete or cut short: the one place it is marked
-   * finished, given its access line and counted. A response cut short is
-   * logged with the status sent (499 when no head went out, as nginx does)
-   * and the body bytes handed to the socket. `status` and `bytes` are given
-   * for an error response the connection wrote itself (400, 408, 413 ...).
-   */
-  private settle(
-    ex: Exchange,
-    complete: boolean,
-    status = ex.headersSent ? ex.status : CLIENT_CLOSED_REQUEST,
-    bytes = ex.bytesSent,
-  ): void {
-    ex.finished = true;
-    const access = this.options.accessLog;
-    const stats = this.host.stats;
-    if (!access && stats == null) return;
-    const durationMs = performance.now() - ex.startTime;
-    if (access) this.host.logger.request(ex.info, ex.request, status, bytes, durationMs, complete);
-    stats?.record(status, durationMs, complete);
   }
 }
