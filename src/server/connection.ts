@@ -56,7 +56,51 @@ const INTERNAL_ERROR = Buffer.from("500 Internal Server Error\n", "latin1");
 const OVERLOADED = Buffer.from("503 Service Unavailable: too many connections\n", "latin1");
 const OVERLOADED_HEADERS = ["Content-Type", "text/plain; charset=utf-8", "Retry-After", "1"];
 
-/** One client connection. */
+/**
+ * What an {@link HttpConnection} is doing, as one value. The transitions
+ * ({@link PHASE_TRANSITIONS}; any other is a bug, and throws):
+ *
+ * ```text
+ *   open ──response done, request body unread──▶ discarding ──its end──▶ open
+ *   open | discarding ──response done, socket buffer full──▶ draining ──'drain'──▶ open
+ *   open | discarding | draining ──closeGracefully──▶ closing
+ *   open ──101 Switching Protocols──▶ switched     (final: the socket is the session's)
+ *   open | discarding | draining | closing ──'close'──▶ closed     (final)
+ * ```
+ *
+ * - `open`: reading a request head, or an exchange is in progress (`exchange`
+ *   is set only in this phase).
+ * - `discarding`: reading and dropping the rest of a body the app did not
+ *   read, so the connection can carry the next request (up to `maxDrainSize`).
+ * - `draining`: waiting for the socket to flush the last response before the
+ *   next request is parsed: a client that does not read its responses does
+ *   not get to queue more work.
+ * - `closing`: our FIN is sent once queued bytes flush; what still arrives is
+ *   read and dropped until `lingerTimeout` (see `closeGracefully`).
+ * - `closed`: the socket is gone. `switched`: a WebSocket session owns it.
+ */
+export type ConnectionPhase = "open" | "discarding" | "draining" | "closing" | "closed" | "switched";
+
+/** The phases each phase may move to. */
+export const PHASE_TRANSITIONS: Readonly<Record<ConnectionPhase, readonly ConnectionPhase[]>> = {
+  open: ["discarding", "draining", "closing", "switched", "closed"],
+  discarding: ["open", "draining", "closing", "closed"],
+  draining: ["open", "closing", "closed"],
+  closing: ["closed"],
+  closed: [],
+  switched: [],
+};
+
+/**
+ * One client connection.
+ *
+ * Besides its {@link ConnectionPhase}, four flags that are not phases, each
+ * with its invariant: `pumping` is true only inside `pump()` (an app that
+ * answers synchronously re-enters it); `inOnData` only inside `onData()`;
+ * `corked` implies `inOnData` (the cork is undone when the read is handled);
+ * `readingPaused` mirrors what we last told the socket and is false while
+ * `closing` (a lingering close keeps reading). `received` only ever turns true.
+ */
 export class HttpConnection implements ExchangeOwner, Expirable {
   /** Epoch ms at which {@link expire} runs; 0 for none. Checked by the server's clock. */
   deadline = 0;
@@ -64,18 +108,15 @@ export class HttpConnection implements ExchangeOwner, Expirable {
   private readonly core: ServerConnection;
   private readonly options: ServerOptions;
   private readonly info: ConnectionInfo;
+  /** See {@link ConnectionPhase}; changed only by `enter()`. */
+  private phase: ConnectionPhase = "open";
+  /** The exchange in progress; only ever set while `open`. */
   private exchange: Exchange | null = null;
-  /** Reading and discarding the rest of a body the app did not read. */
-  private discarding = false;
+  /** Body bytes dropped so far while `discarding`. */
   private discarded = 0;
-  /** Waiting for the socket to flush before parsing the next request. */
-  private awaitingDrain = false;
   private drainCallback: (() => void) | null = null;
   /** The deadline write() armed when the socket buffer filled; cleared on 'drain'. */
   private sendDeadline = 0;
-  /** Our side is closed (FIN sent); what still arrives is discarded. */
-  private closing = false;
-  private closed = false;
   private readingPaused = false;
   private pumping = false;
   /** Inside the 'data' handler; responses written now may be batched. */
@@ -84,8 +125,6 @@ export class HttpConnection implements ExchangeOwner, Expirable {
   private received = false;
   /** The socket is corked to batch pipelined responses; uncorked when the read is handled. */
   private corked = false;
-  /** A 101 handed the socket to a WebSocket session; HTTP is over here. */
-  private switched = false;
   private readonly tracer: Tracer | null;
   /** Connection number in the trace (0 when tracing is off). */
   private readonly traceId: number;
@@ -132,7 +171,7 @@ export class HttpConnection implements ExchangeOwner, Expirable {
 
   /** No request is in progress and no byte of the next one has arrived. */
   get idle(): boolean {
-    return this.exchange === null && !this.discarding && this.core.idle;
+    return this.exchange === null && this.phase !== "discarding" && this.core.idle;
   }
 
   /**
@@ -146,6 +185,11 @@ export class HttpConnection implements ExchangeOwner, Expirable {
     if (this.idle && !(keepUnused && !this.received)) this.closeGracefully("server shutting down");
   }
 
+  /** @internal What the connection is doing now (for tests and the trace). */
+  get currentPhase(): ConnectionPhase {
+    return this.phase;
+  }
+
   /** Closes the socket at once, whatever is in flight. */
   destroy(): void {
     this.abort("forced close");
@@ -156,8 +200,8 @@ export class HttpConnection implements ExchangeOwner, Expirable {
   private onData(chunk: Buffer): void {
     this.received = true;
     if (this.tracer !== null) this.traceRead(chunk);
-    if (this.closing) return; // lingering close: read and drop
-    const startsRequest = this.exchange === null && !this.discarding && this.core.idle;
+    if (this.phase === "closing") return; // lingering close: read and drop
+    const startsRequest = this.exchange === null && this.phase !== "discarding" && this.core.idle;
     try {
       this.core.receiveData(chunk);
     } catch (err) {
@@ -180,7 +224,7 @@ export class HttpConnection implements ExchangeOwner, Expirable {
   private onEnd(): void {
     // While closing, the socket destroys itself once our queued bytes are
     // flushed too (autoDestroy); destroying it here would drop them.
-    if (this.closing) return;
+    if (this.phase === "closing") return;
     this.core.receiveEOF();
     const ex = this.exchange;
     if (ex !== null && !ex.finished && !ex.bodyDone) {
@@ -215,8 +259,8 @@ export class HttpConnection implements ExchangeOwner, Expirable {
       );
       this.blockedAt = 0;
     }
-    if (this.awaitingDrain) {
-      this.awaitingDrain = false;
+    if (this.phase === "draining") {
+      this.enter("open");
       this.startNextRequest();
     }
     const callback = this.drainCallback;
@@ -224,7 +268,7 @@ export class HttpConnection implements ExchangeOwner, Expirable {
       this.drainCallback = null;
       this.deadline = 0;
       callback();
-    } else if (!this.closing && this.sendDeadline !== 0 && this.deadline === this.sendDeadline) {
+    } else if (this.phase !== "closing" && this.sendDeadline !== 0 && this.deadline === this.sendDeadline) {
       // write() armed the send timeout for a full buffer that has now flushed:
       // the client is reading, so the timeout is over even if nobody waits for 'drain'.
       this.deadline = 0;
@@ -239,12 +283,12 @@ export class HttpConnection implements ExchangeOwner, Expirable {
   }
 
   private onClose(): void {
-    if (this.closed) return;
-    this.closed = true;
-    if (this.tracer !== null) this.trace("closed", "socket closed");
-    this.deadline = 0;
+    if (this.phase === "closed") return;
     const ex = this.exchange;
     this.exchange = null;
+    this.enter("closed");
+    if (this.tracer !== null) this.trace("closed", "socket closed");
+    this.deadline = 0;
     if (ex !== null && !ex.finished) ex.abandon(null);
     this.host.connectionClosed(this);
   }
@@ -253,7 +297,7 @@ export class HttpConnection implements ExchangeOwner, Expirable {
 
   /** Turns buffered bytes into events for as long as someone wants them. */
   private pump(): void {
-    if (this.pumping || this.closed) return;
+    if (this.pumping || this.phase === "closed") return;
     this.pumping = true;
     try {
       this.pumpEvents();
@@ -268,9 +312,10 @@ export class HttpConnection implements ExchangeOwner, Expirable {
     for (;;) {
       // fail() and a cut-short end() destroy the socket and drop the exchange from
       // inside the handler; the parser may still hold that request's "end" event.
-      if (this.closing || this.closed || this.awaitingDrain || this.switched || this.socket.destroyed) return;
+      const phase = this.phase;
+      if ((phase !== "open" && phase !== "discarding") || this.socket.destroyed) return;
       const ex = this.exchange;
-      if (ex !== null && !this.discarding) {
+      if (ex !== null) {
         // Body events wait in the parser until the gateway asks for them.
         if (core.theirState !== "SEND_BODY" || !ex.bodyFlowing) return;
       }
@@ -291,7 +336,7 @@ export class HttpConnection implements ExchangeOwner, Expirable {
           this.startExchange(event);
           break;
         case "data":
-          if (this.discarding) {
+          if (phase === "discarding") {
             this.discarded += event.data.length;
             if (this.discarded > this.options.maxDrainSize) {
               this.closeGracefully("unread request body over maxDrainSize");
@@ -303,8 +348,8 @@ export class HttpConnection implements ExchangeOwner, Expirable {
           }
           break;
         case "end":
-          if (this.discarding) {
-            this.discarding = false;
+          if (phase === "discarding") {
+            this.enter("open");
             this.nextCycle();
           } else {
             this.deadline = 0;
@@ -321,9 +366,11 @@ export class HttpConnection implements ExchangeOwner, Expirable {
 
   /** Reads from the socket only while there is room for what arrives. */
   private updateReading(): void {
-    if (this.closed || this.switched) return;
+    const phase = this.phase;
+    if (phase === "closed" || phase === "switched") return;
     const shouldRead =
-      this.closing || (!this.awaitingDrain && this.core.bufferedBytes < this.options.maxBufferedBytes);
+      phase === "closing" ||
+      (phase !== "draining" && this.core.bufferedBytes < this.options.maxBufferedBytes);
     if (shouldRead === !this.readingPaused) return;
     this.readingPaused = !shouldRead;
     if (shouldRead) this.socket.resume();
@@ -445,7 +492,7 @@ export class HttpConnection implements ExchangeOwner, Expirable {
       this.trace("upgrade", "HTTP is over on this connection: a WebSocket session owns the socket now");
     }
     // From here the socket is the session's: drop our listeners and deadline.
-    this.switched = true;
+    this.enter("switched");
     this.deadline = 0;
     const socket = this.socket;
     for (const event of ["data", "end", "drain", "error", "close"]) socket.removeAllListeners(event);
@@ -464,7 +511,7 @@ export class HttpConnection implements ExchangeOwner, Expirable {
   }
 
   waitForDrain(ex: Exchange, callback: () => void): void {
-    if (ex !== this.exchange || this.closed) return;
+    if (ex !== this.exchange || this.phase === "closed") return;
     if (!this.socket.writableNeedDrain) {
       queueMicrotask(callback);
       return;
@@ -503,9 +550,9 @@ export class HttpConnection implements ExchangeOwner, Expirable {
     } else if (core.ourState === "DONE" && core.theirState === "SEND_BODY") {
       // The app answered without reading the whole body: read and drop the
       // rest (up to maxDrainSize) so the connection can carry the next request.
-      this.discarding = true;
-      this.discarded = 0;
       this.exchange = null;
+      this.enter("discarding");
+      this.discarded = 0;
       this.setDeadline(this.options.bodyTimeout);
       this.pump();
     } else {
@@ -524,7 +571,7 @@ export class HttpConnection implements ExchangeOwner, Expirable {
     // Stop at one response's worth of unsent bytes: a client that does not
     // read its responses does not get to queue more work.
     if (this.socket.writableNeedDrain) {
-      this.awaitingDrain = true;
+      this.enter("draining");
       this.setDeadline(this.options.sendTimeout);
       this.updateReading();
       return;
@@ -551,7 +598,7 @@ export class HttpConnection implements ExchangeOwner, Expirable {
     if (this.tracer !== null) this.trace("error", `${err.status} ${err.code}: ${err.message}`);
     // A bad request is the client's problem: logged quietly, answered plainly.
     this.host.logger.debug(`bad request from ${this.peer()}: ${err.status} ${err.message}`);
-    this.discarding = false;
+    if (this.phase === "discarding") this.enter("open");
     const bytes = err instanceof RemoteProtocolError ? this.core.sendError(err) : null;
     const bodyBytes = bytes === null ? 0 : bytes.length - (bytes.indexOf("\r\n\r\n") + 4);
     if (ex !== null) {
@@ -578,9 +625,15 @@ export class HttpConnection implements ExchangeOwner, Expirable {
   /** Called by the server's clock when {@link deadline} passed. */
   expire(): void {
     this.deadline = 0;
-    if (this.closed) return;
-    if (this.closing || this.awaitingDrain || this.drainCallback !== null || this.discarding) {
-      this.abort(this.closing ? "linger or send timeout while closing" : "send or body timeout");
+    const phase = this.phase;
+    if (phase === "closed") return;
+    if (
+      phase === "closing" ||
+      phase === "draining" ||
+      phase === "discarding" ||
+      this.drainCallback !== null
+    ) {
+      this.abort(phase === "closing" ? "linger or send timeout while closing" : "send or body timeout");
       return;
     }
     const ex = this.exchange;
@@ -608,8 +661,8 @@ export class HttpConnection implements ExchangeOwner, Expirable {
    * reset that destroys the response we just sent.
    */
   private closeGracefully(why: string): void {
-    if (this.closing || this.closed) return;
-    this.closing = true;
+    if (this.phase === "closing" || this.phase === "closed") return;
+    this.enter("closing");
     if (this.tracer !== null) this.trace("close", `${why}: FIN once queued bytes are flushed, then linger`);
     this.drainCallback = null;
     // Until our bytes are flushed the client is slow to read (send timeout);
@@ -625,6 +678,14 @@ export class HttpConnection implements ExchangeOwner, Expirable {
     this.socket.destroy();
   }
 
+  /** Moves to `next`, refusing a transition {@link PHASE_TRANSITIONS} does not list. */
+  private enter(next: ConnectionPhase): void {
+    if (!PHASE_TRANSITIONS[this.phase].includes(next) || (next !== "open" && this.exchange !== null)) {
+      throw new Error(`connection phase ${this.phase} -> ${next} is not a transition`);
+    }
+    this.phase = next;
+  }
+
   private setDeadline(ms: number): void {
     this.deadline = ms > 0 ? Date.now() + ms : 0;
   }
@@ -637,7 +698,7 @@ export class HttpConnection implements ExchangeOwner, Expirable {
 
   private traceRead(chunk: Buffer): void {
     const tracer = this.tracer!;
-    const what = this.closing ? " (discarded: closing)" : "";
+    const what = this.phase === "closing" ? " (discarded: closing)" : "";
     this.trace("read", `${chunk.length} bytes${what}${tracer.bytes ? `\n${tracer.excerpt(chunk)}` : ""}`);
   }
 
