@@ -13,6 +13,7 @@ import { NEED_DATA, PAUSED, type RequestHead, type ResponseHead } from "../http1
 import type { HandshakeRequest } from "../websocket/handshake.ts";
 import { type Expirable, httpDate } from "./clock.ts";
 import type { ConnectionInfo } from "./connection-info.ts";
+import { type ConnectionPhase, checkTransition } from "./connection-phase.ts";
 import { Exchange, type ExchangeOwner, type ExchangeRecords } from "./exchange.ts";
 import type { Logger } from "./log.ts";
 import type { RequestStats } from "./metrics.ts";
@@ -57,44 +58,9 @@ const OVERLOADED = Buffer.from("503 Service Unavailable: too many connections\n"
 const OVERLOADED_HEADERS = ["Content-Type", "text/plain; charset=utf-8", "Retry-After", "1"];
 
 /**
- * What an {@link HttpConnection} is doing, as one value. The transitions
- * ({@link PHASE_TRANSITIONS}; any other is a bug, and throws):
- *
- * ```text
- *   open ──response done, request body unread──▶ discarding ──its end──▶ open
- *   open | discarding ──response done, socket buffer full──▶ draining ──'drain'──▶ open
- *   open | discarding | draining ──closeGracefully──▶ closing
- *   open ──101 Switching Protocols──▶ switched     (final: the socket is the session's)
- *   open | discarding | draining | closing ──'close'──▶ closed     (final)
- * ```
- *
- * - `open`: reading a request head, or an exchange is in progress (`exchange`
- *   is set only in this phase).
- * - `discarding`: reading and dropping the rest of a body the app did not
- *   read, so the connection can carry the next request (up to `maxDrainSize`).
- * - `draining`: waiting for the socket to flush the last response before the
- *   next request is parsed: a client that does not read its responses does
- *   not get to queue more work.
- * - `closing`: our FIN is sent once queued bytes flush; what still arrives is
- *   read and dropped until `lingerTimeout` (see `closeGracefully`).
- * - `closed`: the socket is gone. `switched`: a WebSocket session owns it.
- */
-export type ConnectionPhase = "open" | "discarding" | "draining" | "closing" | "closed" | "switched";
-
-/** The phases each phase may move to. */
-export const PHASE_TRANSITIONS: Readonly<Record<ConnectionPhase, readonly ConnectionPhase[]>> = {
-  open: ["discarding", "draining", "closing", "switched", "closed"],
-  discarding: ["open", "draining", "closing", "closed"],
-  draining: ["open", "closing", "closed"],
-  closing: ["closed"],
-  closed: [],
-  switched: [],
-};
-
-/**
  * One client connection.
  *
- * Besides its {@link ConnectionPhase}, four flags that are not phases, each
+ * Besides its {@link ConnectionPhase}, five flags that are not phases, each
  * with its invariant: `pumping` is true only inside `pump()` (an app that
  * answers synchronously re-enters it); `inOnData` only inside `onData()`;
  * `corked` implies `inOnData` (the cork is undone when the read is handled);
@@ -678,11 +644,11 @@ export class HttpConnection implements ExchangeOwner, Expirable {
     this.socket.destroy();
   }
 
-  /** Moves to `next`, refusing a transition {@link PHASE_TRANSITIONS} does not list. */
+  /** Moves to `next`, refusing a move the phase table does not list, or one that would orphan an exchange. */
   private enter(next: ConnectionPhase): void {
-    if (!PHASE_TRANSITIONS[this.phase].includes(next) || (next !== "open" && this.exchange !== null)) {
-      throw new Error(`connection phase ${this.phase} -> ${next} is not a transition`);
-    }
+    checkTransition(this.phase, next);
+    if (next !== "open" && this.exchange !== null)
+      throw new Error(`entering ${next} with an exchange in progress`);
     this.phase = next;
   }
 

@@ -1,6 +1,6 @@
 /**
  * The HttpConnection's phase machine (`ConnectionPhase` in
- * src/server/connection.ts), driven on a stand-in socket: each documented
+ * src/server/connection-phase.ts), driven on a stand-in socket: each documented
  * transition happens where it should, the final phases are final, and the
  * flags that are not phases keep their written invariants.
  */
@@ -9,7 +9,8 @@ import assert from "node:assert/strict";
 import { EventEmitter } from "node:events";
 import type { Socket } from "node:net";
 import { describe, test } from "node:test";
-import { type ConnectionHost, HttpConnection, PHASE_TRANSITIONS } from "../../src/server/connection.ts";
+import { type ConnectionHost, HttpConnection } from "../../src/server/connection.ts";
+import { checkTransition, PHASE_TRANSITIONS } from "../../src/server/connection-phase.ts";
 import type { Exchange } from "../../src/server/exchange.ts";
 import { Logger } from "../../src/server/log.ts";
 import { resolveOptions } from "../../src/server/options.ts";
@@ -184,6 +185,8 @@ describe("connection phases", () => {
       }
     }
     assert.deepEqual([...seen].sort(), Object.keys(PHASE_TRANSITIONS).sort());
+    assert.throws(() => checkTransition("closing", "open"), /not a transition/);
+    assert.throws(() => checkTransition("switched", "closed"), /not a transition/);
     // Every phase but a final one can end with the socket closing under it.
     for (const [phase, next] of Object.entries(PHASE_TRANSITIONS)) {
       if (next.length > 0) assert.ok(next.includes("closed"), `${phase} -> closed`);
