@@ -42,7 +42,8 @@ export {
 } from "./gateways/select.ts";
 export * from "./gateways/wsgi/index.ts";
 export { type ServeAppOptions, serve } from "./serve.ts";
-export type { BodySink, ConnectionInfo, Exchange } from "./server/exchange.ts";
+export type { ConnectionInfo } from "./server/connection-info.ts";
+export type { BodySink, Exchange } from "./server/exchange.ts";
 export { Logger, type LogLevel } from "./server/log.ts";
 export { DEFAULT_OPTIONS, type ServeOptions, type ServerOptions, type Timeouts } from "./server/options.ts";
 export { type Handler, Server } from "./server/server.ts";

@@ -7,7 +7,7 @@
 
 import { closeSync, createWriteStream, openSync, type WriteStream } from "node:fs";
 import type { RequestHead } from "../http1/events.ts";
-import type { ConnectionInfo } from "./exchange.ts";
+import type { ConnectionInfo } from "./connection-info.ts";
 
 /**
  * `short`: tsgi's own one-liner (`ADDR:PORT - "GET / HTTP/1.1" 200 5 0.3ms`),

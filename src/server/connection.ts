@@ -10,19 +10,18 @@ import type { TLSSocket } from "node:tls";
 import { ServerConnection } from "../http1/connection.ts";
 import { ProtocolError, RemoteProtocolError } from "../http1/errors.ts";
 import { NEED_DATA, PAUSED, type RequestHead, type ResponseHead } from "../http1/events.ts";
-import { WebSocketCore } from "../websocket/core.ts";
-import { negotiateDeflate } from "../websocket/deflate.ts";
-import { HandshakeError } from "../websocket/errors.ts";
-import { acceptResponse, checkHandshake, type HandshakeRequest } from "../websocket/handshake.ts";
-import { CLIENT_CLOSED_REQUEST } from "./access-log.ts";
+import type { HandshakeRequest } from "../websocket/handshake.ts";
 import { type Expirable, httpDate } from "./clock.ts";
-import { type BodySink, type ConnectionInfo, Exchange, type ExchangeOwner } from "./exchange.ts";
+import type { ConnectionInfo } from "./connection-info.ts";
+import { type ConnectionPhase, checkTransition } from "./connection-phase.ts";
+import { Exchange, type ExchangeOwner, type ExchangeRecords } from "./exchange.ts";
 import type { Logger } from "./log.ts";
 import type { RequestStats } from "./metrics.ts";
 import type { ServerOptions } from "./options.ts";
 import { applyProxyHeaders, type TrustedProxies } from "./proxy-headers.ts";
-import { describeFrame, type Tracer } from "./trace.ts";
+import { describeAfterResponse, describeRequest, describeResponseHead, type Tracer } from "./trace.ts";
 import { type WebSocketAccept, WebSocketSession } from "./websocket.ts";
+import { checkUpgrade, negotiateUpgrade } from "./websocket-upgrade.ts";
 
 /** Addresses that replace the socket's own (from a PROXY protocol header). */
 export interface ConnectionAddresses {
@@ -32,8 +31,8 @@ export interface ConnectionAddresses {
   readonly localPort: number;
 }
 
-/** What a connection needs from its server. */
-export interface ConnectionHost {
+/** What a connection needs from its server (which also accounts for its exchanges). */
+export interface ConnectionHost extends ExchangeRecords {
   readonly options: ServerOptions;
   readonly logger: Logger;
   /** The gateway entry point: called once per request head. */
@@ -57,9 +56,17 @@ export interface ConnectionHost {
 const INTERNAL_ERROR = Buffer.from("500 Internal Server Error\n", "latin1");
 const OVERLOADED = Buffer.from("503 Service Unavailable: too many connections\n", "latin1");
 const OVERLOADED_HEADERS = ["Content-Type", "text/plain; charset=utf-8", "Retry-After", "1"];
-const CLIENT_GONE = "client disconnected";
 
-/** One client connection. */
+/**
+ * One client connection.
+ *
+ * Besides its {@link ConnectionPhase}, five flags that are not phases, each
+ * with its invariant: `pumping` is true only inside `pump()` (an app that
+ * answers synchronously re-enters it); `inOnData` only inside `onData()`;
+ * `corked` implies `inOnData` (the cork is undone when the read is handled);
+ * `readingPaused` mirrors what we last told the socket and is false while
+ * `closing` (a lingering close keeps reading). `received` only ever turns true.
+ */
 export class HttpConnection implements ExchangeOwner, Expirable {
   /** Epoch ms at which {@link expire} runs; 0 for none. Checked by the server's clock. */
   deadline = 0;
@@ -67,18 +74,15 @@ export class HttpConnection implements ExchangeOwner, Expirable {
   private readonly core: ServerConnection;
   private readonly options: ServerOptions;
   private readonly info: ConnectionInfo;
+  /** See {@link ConnectionPhase}; changed only by `enter()`. */
+  private phase: ConnectionPhase = "open";
+  /** The exchange in progress; only ever set while `open`. */
   private exchange: Exchange | null = null;
-  /** Reading and discarding the rest of a body the app did not read. */
-  private discarding = false;
+  /** Body bytes dropped so far while `discarding`. */
   private discarded = 0;
-  /** Waiting for the socket to flush before parsing the next request. */
-  private awaitingDrain = false;
   private drainCallback: (() => void) | null = null;
   /** The deadline write() armed when the socket buffer filled; cleared on 'drain'. */
   private sendDeadline = 0;
-  /** Our side is closed (FIN sent); what still arrives is discarded. */
-  private closing = false;
-  private closed = false;
   private readingPaused = false;
   private pumping = false;
   /** Inside the 'data' handler; responses written now may be batched. */
@@ -87,8 +91,6 @@ export class HttpConnection implements ExchangeOwner, Expirable {
   private received = false;
   /** The socket is corked to batch pipelined responses; uncorked when the read is handled. */
   private corked = false;
-  /** A 101 handed the socket to a WebSocket session; HTTP is over here. */
-  private switched = false;
   private readonly tracer: Tracer | null;
   /** Connection number in the trace (0 when tracing is off). */
   private readonly traceId: number;
@@ -135,7 +137,7 @@ export class HttpConnection implements ExchangeOwner, Expirable {
 
   /** No request is in progress and no byte of the next one has arrived. */
   get idle(): boolean {
-    return this.exchange === null && !this.discarding && this.core.idle;
+    return this.exchange === null && this.phase !== "discarding" && this.core.idle;
   }
 
   /**
@@ -149,6 +151,11 @@ export class HttpConnection implements ExchangeOwner, Expirable {
     if (this.idle && !(keepUnused && !this.received)) this.closeGracefully("server shutting down");
   }
 
+  /** @internal What the connection is doing now (for tests and the trace). */
+  get currentPhase(): ConnectionPhase {
+    return this.phase;
+  }
+
   /** Closes the socket at once, whatever is in flight. */
   destroy(): void {
     this.abort("forced close");
@@ -159,8 +166,8 @@ export class HttpConnection implements ExchangeOwner, Expirable {
   private onData(chunk: Buffer): void {
     this.received = true;
     if (this.tracer !== null) this.traceRead(chunk);
-    if (this.closing) return; // lingering close: read and drop
-    const startsRequest = this.exchange === null && !this.discarding && this.core.idle;
+    if (this.phase === "closing") return; // lingering close: read and drop
+    const startsRequest = this.exchange === null && this.phase !== "discarding" && this.core.idle;
     try {
       this.core.receiveData(chunk);
     } catch (err) {
@@ -183,10 +190,10 @@ export class HttpConnection implements ExchangeOwner, Expirable {
   private onEnd(): void {
     // While closing, the socket destroys itself once our queued bytes are
     // flushed too (autoDestroy); destroying it here would drop them.
-    if (this.closing) return;
+    if (this.phase === "closing") return;
     this.core.receiveEOF();
     const ex = this.exchange;
-    if (ex !== null && !ex.finished && ex.request.framing !== "none" && !ex.bodyDone) {
+    if (ex !== null && !ex.finished && !ex.bodyDone) {
       // Closed in the middle of the body: the request can never complete (400 if nothing was sent yet).
       this.onProtocolError(
         new RemoteProtocolError(
@@ -202,9 +209,8 @@ export class HttpConnection implements ExchangeOwner, Expirable {
       // before its response is complete counts as gone. The app is told
       // (request.signal, result.close(), a body read that fails), what was
       // written still flushes, and the connection closes.
-      this.settle(ex, false);
       this.exchange = null;
-      ex.notifyClientGone();
+      ex.abandon(null);
       this.closeGracefully("the client closed its side before the response was complete");
       return;
     }
@@ -219,8 +225,8 @@ export class HttpConnection implements ExchangeOwner, Expirable {
       );
       this.blockedAt = 0;
     }
-    if (this.awaitingDrain) {
-      this.awaitingDrain = false;
+    if (this.phase === "draining") {
+      this.enter("open");
       this.startNextRequest();
     }
     const callback = this.drainCallback;
@@ -228,7 +234,7 @@ export class HttpConnection implements ExchangeOwner, Expirable {
       this.drainCallback = null;
       this.deadline = 0;
       callback();
-    } else if (!this.closing && this.sendDeadline !== 0 && this.deadline === this.sendDeadline) {
+    } else if (this.phase !== "closing" && this.sendDeadline !== 0 && this.deadline === this.sendDeadline) {
       // write() armed the send timeout for a full buffer that has now flushed:
       // the client is reading, so the timeout is over even if nobody waits for 'drain'.
       this.deadline = 0;
@@ -243,17 +249,13 @@ export class HttpConnection implements ExchangeOwner, Expirable {
   }
 
   private onClose(): void {
-    if (this.closed) return;
-    this.closed = true;
-    if (this.tracer !== null) this.trace("closed", "socket closed");
-    this.deadline = 0;
+    if (this.phase === "closed") return;
     const ex = this.exchange;
     this.exchange = null;
-    if (ex !== null && !ex.finished) {
-      this.settle(ex, false);
-      if (ex.sink !== null && !ex.bodyDone) ex.sink.error(new Error(CLIENT_GONE));
-      ex.notifyClientGone();
-    }
+    this.enter("closed");
+    if (this.tracer !== null) this.trace("closed", "socket closed");
+    this.deadline = 0;
+    if (ex !== null && !ex.finished) ex.abandon(null);
     this.host.connectionClosed(this);
   }
 
@@ -261,7 +263,7 @@ export class HttpConnection implements ExchangeOwner, Expirable {
 
   /** Turns buffered bytes into events for as long as someone wants them. */
   private pump(): void {
-    if (this.pumping || this.closed) return;
+    if (this.pumping || this.phase === "closed") return;
     this.pumping = true;
     try {
       this.pumpEvents();
@@ -276,11 +278,12 @@ export class HttpConnection implements ExchangeOwner, Expirable {
     for (;;) {
       // fail() and a cut-short end() destroy the socket and drop the exchange from
       // inside the handler; the parser may still hold that request's "end" event.
-      if (this.closing || this.closed || this.awaitingDrain || this.switched || this.socket.destroyed) return;
+      const phase = this.phase;
+      if ((phase !== "open" && phase !== "discarding") || this.socket.destroyed) return;
       const ex = this.exchange;
-      if (ex !== null && !this.discarding) {
+      if (ex !== null) {
         // Body events wait in the parser until the gateway asks for them.
-        if (core.theirState !== "SEND_BODY" || ex.sink === null || ex.bodyPaused) return;
+        if (core.theirState !== "SEND_BODY" || !ex.bodyFlowing) return;
       }
       let event: ReturnType<ServerConnection["nextEvent"]>;
       try {
@@ -290,7 +293,7 @@ export class HttpConnection implements ExchangeOwner, Expirable {
         return;
       }
       if (event === NEED_DATA) {
-        if (ex !== null && ex.sink !== null) this.setDeadline(this.options.bodyTimeout);
+        if (ex?.bodyRequested) this.setDeadline(this.options.bodyTimeout);
         return;
       }
       if (event === PAUSED) return;
@@ -299,7 +302,7 @@ export class HttpConnection implements ExchangeOwner, Expirable {
           this.startExchange(event);
           break;
         case "data":
-          if (this.discarding) {
+          if (phase === "discarding") {
             this.discarded += event.data.length;
             if (this.discarded > this.options.maxDrainSize) {
               this.closeGracefully("unread request body over maxDrainSize");
@@ -307,17 +310,16 @@ export class HttpConnection implements ExchangeOwner, Expirable {
             }
           } else {
             this.setDeadline(this.options.bodyTimeout);
-            ex!.sink!.data(event.data);
+            ex!.receiveData(event.data);
           }
           break;
         case "end":
-          if (this.discarding) {
-            this.discarding = false;
+          if (phase === "discarding") {
+            this.enter("open");
             this.nextCycle();
           } else {
-            ex!.bodyDone = true;
             this.deadline = 0;
-            ex!.sink!.end(event.trailers);
+            ex!.receiveEnd(event.trailers);
           }
           break;
         case "closed":
@@ -330,9 +332,11 @@ export class HttpConnection implements ExchangeOwner, Expirable {
 
   /** Reads from the socket only while there is room for what arrives. */
   private updateReading(): void {
-    if (this.closed || this.switched) return;
+    const phase = this.phase;
+    if (phase === "closed" || phase === "switched") return;
     const shouldRead =
-      this.closing || (!this.awaitingDrain && this.core.bufferedBytes < this.options.maxBufferedBytes);
+      phase === "closing" ||
+      (phase !== "draining" && this.core.bufferedBytes < this.options.maxBufferedBytes);
     if (shouldRead === !this.readingPaused) return;
     this.readingPaused = !shouldRead;
     if (shouldRead) this.socket.resume();
@@ -352,50 +356,30 @@ export class HttpConnection implements ExchangeOwner, Expirable {
       this.host.proxyTrust === null
         ? { request: head, info: this.info }
         : applyProxyHeaders(head, this.info, this.host.proxyTrust);
-    const ex = new Exchange(
-      this,
-      request,
-      info,
-      this.options.accessLog || this.host.stats != null ? performance.now() : 0,
-      this.tracer,
-      this.traceId,
-    );
+    const ex = new Exchange(this, request, info, this.host, this.tracer, this.traceId);
     this.exchange = ex;
-    if (this.tracer !== null) this.traceRequest(head);
+    if (this.tracer !== null) this.trace("request", describeRequest(head));
     this.deadline = 0; // the app's own time is not limited here
-    // A request without a body is complete with its head: take its end event
-    // now, so the connection is reusable the moment the response is done.
-    if (head.framing === "none") {
-      this.core.nextEvent();
-      ex.bodyDone = true;
-    }
+    // A request without a body is complete with its head (the exchange knows
+    // it): take its end event now, so the connection is reusable the moment
+    // the response is done.
+    if (head.framing === "none") this.core.nextEvent();
     if (this.overloaded) {
       // Over limitConcurrency: 503 without calling the app (uvicorn's rule), and close.
       this.core.closeAfterResponse();
-      this.respond(ex, { status: 503, headers: OVERLOADED_HEADERS }, OVERLOADED);
+      ex.respond({ status: 503, headers: OVERLOADED_HEADERS }, OVERLOADED);
       return;
     }
     try {
       this.host.handler(ex);
     } catch (err) {
-      this.fail(ex, err);
+      ex.fail(err);
     }
   }
 
   // ---- ExchangeOwner ------------------------------------------------------
 
-  readBody(ex: Exchange, sink: BodySink): void {
-    if (ex.sink !== null) throw new Error("the request body is already being read");
-    if (ex !== this.exchange || ex.finished) {
-      // Abandoned (client gone, protocol error): the body will never come.
-      sink.error(new Error(ex.clientGone ? CLIENT_GONE : "the exchange is over"));
-      return;
-    }
-    ex.sink = sink;
-    if (ex.bodyDone) {
-      sink.end([]); // no body: complete already
-      return;
-    }
+  readBody(_ex: Exchange): void {
     const proceed = this.core.sendContinue();
     if (proceed !== null) {
       if (this.tracer !== null)
@@ -409,23 +393,14 @@ export class HttpConnection implements ExchangeOwner, Expirable {
     if (ex === this.exchange) this.pump();
   }
 
-  respond(ex: Exchange, head: ResponseHead, body?: Uint8Array): void {
-    this.checkActive(ex, false);
+  sendHead(_ex: Exchange, head: ResponseHead, body?: Uint8Array): void {
     const bytes = this.core.sendResponse(head, body);
-    ex.headersSent = true;
-    ex.status = head.status;
-    if (this.tracer !== null) this.traceHead(bytes, body);
+    if (this.tracer !== null) this.trace("write", describeResponseHead(bytes, body));
     this.socket.write(bytes);
-    if (body !== undefined) {
-      ex.bytesSent = body.length;
-      this.finishExchange(ex);
-    }
   }
 
-  write(ex: Exchange, chunk: Uint8Array): boolean {
-    this.checkActive(ex, true);
+  sendData(_ex: Exchange, chunk: Uint8Array): boolean {
     const pieces = this.core.sendData(chunk);
-    ex.bytesSent += chunk.length;
     if (this.tracer !== null) {
       const framing = pieces.length > 1 ? ` as one chunk (${pieces[0]!.length + 2} bytes of framing)` : "";
       this.trace("write", `body ${chunk.length} bytes${framing}`);
@@ -447,86 +422,53 @@ export class HttpConnection implements ExchangeOwner, Expirable {
     return true;
   }
 
-  end(ex: Exchange): void {
-    this.checkActive(ex, true);
+  sendEnd(ex: Exchange): boolean {
     let last: Buffer | null;
     try {
       last = this.core.sendEnd();
     } catch (err) {
       // The body fell short of its Content-Length: only closing tells the client.
       this.host.logger.error(`response to ${this.describe(ex)} was cut short`, err);
-      this.settle(ex, false);
       this.exchange = null;
       this.abort("the response body fell short of its Content-Length");
-      return;
+      return false;
     }
     if (this.tracer !== null)
       this.trace("write", last === null ? "end of body" : "end of body: last chunk 0\\r\\n\\r\\n");
     if (last !== null) this.socket.write(last);
-    this.finishExchange(ex);
+    return true;
   }
 
   checkWebSocket(ex: Exchange): HandshakeRequest {
-    const handshake = checkHandshake(ex.request);
-    const max = this.options.wsMaxConnections;
-    if (max > 0 && this.host.webSocketCount >= max) {
-      throw new HandshakeError("too many WebSocket connections", 503, ["Retry-After", "5"]);
-    }
-    return handshake;
+    return checkUpgrade(ex.request, this.options, this.host.webSocketCount);
   }
 
   acceptWebSocket(ex: Exchange, accept: WebSocketAccept): WebSocketSession {
-    this.checkActive(ex, false);
     const handshake = this.checkWebSocket(ex);
-    const options = this.options;
-    const agreed =
-      options.wsPerMessageDeflate && handshake.extensions !== ""
-        ? negotiateDeflate(handshake.extensions, {
-            serverNoContextTakeover: false,
-            clientNoContextTakeover: false,
-            serverMaxWindowBits: 15,
-            clientMaxWindowBits: 15,
-          })
-        : null;
-    const protocol = accept.protocol ?? null;
-    const head = acceptResponse(handshake, {
-      protocol,
-      extensions: agreed?.response ?? null,
-      headers: accept.headers,
-    });
-    const bytes = this.core.sendSwitchingProtocols(head);
-    const tracer = this.tracer;
-    const traceId = this.traceId;
-    const core = new WebSocketCore({
-      maxMessageSize: options.wsMaxMessageSize,
-      deflate: agreed?.params ?? null,
-      compressionThreshold: options.wsCompressionThreshold,
-      onFrame: tracer === null ? null : (frame) => tracer.step(traceId, "ws", describeFrame("recv", frame)),
-    });
-    ex.headersSent = true;
-    ex.status = 101;
-    this.settle(ex, true);
+    const upgrade = negotiateUpgrade(handshake, accept, this.options, this.tracer, this.traceId);
+    const bytes = this.core.sendSwitchingProtocols(upgrade.head);
     this.exchange = null;
     const trailing = this.core.takeTrailingData();
     if (this.tracer !== null) {
+      const extensions = upgrade.agreed.extensions;
       this.trace(
         "write",
-        `101 Switching Protocols (${bytes.length} bytes)${agreed === null ? "" : `, ${agreed.response}`}`,
+        `101 Switching Protocols (${bytes.length} bytes)${extensions === "" ? "" : `, ${extensions}`}`,
       );
       this.trace("upgrade", "HTTP is over on this connection: a WebSocket session owns the socket now");
     }
     // From here the socket is the session's: drop our listeners and deadline.
-    this.switched = true;
+    this.enter("switched");
     this.deadline = 0;
     const socket = this.socket;
     for (const event of ["data", "end", "drain", "error", "close"]) socket.removeAllListeners(event);
     socket.write(bytes);
     const session = new WebSocketSession(
       socket,
-      core,
+      upgrade.core,
       this.host,
       ex.info,
-      { protocol: protocol ?? "", extensions: agreed?.response ?? "" },
+      upgrade.agreed,
       trailing,
       this.traceId,
     );
@@ -535,7 +477,7 @@ export class HttpConnection implements ExchangeOwner, Expirable {
   }
 
   waitForDrain(ex: Exchange, callback: () => void): void {
-    if (ex !== this.exchange || this.closed) return;
+    if (ex !== this.exchange || this.phase === "closed") return;
     if (!this.socket.writableNeedDrain) {
       queueMicrotask(callback);
       return;
@@ -552,42 +494,31 @@ export class HttpConnection implements ExchangeOwner, Expirable {
     this.host.logger.error(`error while handling ${this.describe(ex)}`, err);
     if (!ex.headersSent) {
       // Nothing sent yet: a short, detail-free 500 (wsgiref's rule).
-      this.respond(
-        ex,
-        { status: 500, headers: ["Content-Type", "text/plain; charset=utf-8"] },
-        INTERNAL_ERROR,
-      );
+      ex.respond({ status: 500, headers: ["Content-Type", "text/plain; charset=utf-8"] }, INTERNAL_ERROR);
       return;
     }
-    // Mid-body: the client can only learn of the failure by the connection closing.
-    this.settle(ex, false);
+    // Mid-body: the client can only learn of the failure by the connection
+    // closing (the exchange then ends as cut short).
     this.exchange = null;
     this.abort("the app failed after the response head was sent");
   }
 
   // ---- end of an exchange -------------------------------------------------
 
-  private checkActive(ex: Exchange, headersSent: boolean): void {
-    if (ex !== this.exchange || ex.finished) throw new Error("this response is already complete");
-    if (ex.headersSent !== headersSent) {
-      throw new Error(
-        headersSent ? "the response head has not been sent" : "the response head was already sent",
-      );
-    }
-  }
-
-  private finishExchange(ex: Exchange): void {
-    this.settle(ex, true);
+  responseDone(ex: Exchange): void {
     const core = this.core;
-    if (this.tracer !== null) this.traceKeepAlive(ex);
+    if (this.tracer !== null) {
+      const bodyUnread = core.ourState === "DONE" && core.theirState === "SEND_BODY";
+      this.trace("done", describeAfterResponse(ex.status, core.reusable, bodyUnread));
+    }
     if (core.reusable) {
       this.nextCycle();
     } else if (core.ourState === "DONE" && core.theirState === "SEND_BODY") {
       // The app answered without reading the whole body: read and drop the
       // rest (up to maxDrainSize) so the connection can carry the next request.
-      this.discarding = true;
-      this.discarded = 0;
       this.exchange = null;
+      this.enter("discarding");
+      this.discarded = 0;
       this.setDeadline(this.options.bodyTimeout);
       this.pump();
     } else {
@@ -606,7 +537,7 @@ export class HttpConnection implements ExchangeOwner, Expirable {
     // Stop at one response's worth of unsent bytes: a client that does not
     // read its responses does not get to queue more work.
     if (this.socket.writableNeedDrain) {
-      this.awaitingDrain = true;
+      this.enter("draining");
       this.setDeadline(this.options.sendTimeout);
       this.updateReading();
       return;
@@ -633,22 +564,21 @@ export class HttpConnection implements ExchangeOwner, Expirable {
     if (this.tracer !== null) this.trace("error", `${err.status} ${err.code}: ${err.message}`);
     // A bad request is the client's problem: logged quietly, answered plainly.
     this.host.logger.debug(`bad request from ${this.peer()}: ${err.status} ${err.message}`);
-    this.discarding = false;
+    if (this.phase === "discarding") this.enter("open");
     const bytes = err instanceof RemoteProtocolError ? this.core.sendError(err) : null;
     const bodyBytes = bytes === null ? 0 : bytes.length - (bytes.indexOf("\r\n\r\n") + 4);
     if (ex !== null) {
       // The error response (if it could be sent) is this exchange's: logged and counted as such.
-      if (bytes !== null) this.settle(ex, true, err.status, bodyBytes);
-      else this.settle(ex, false);
-      if (ex.sink !== null && !ex.bodyDone) ex.sink.error(err);
-      ex.notifyClientGone(); // the exchange is abandoned: let the app stop (request.signal)
+      // the exchange is abandoned: the app can stop (request.signal)
+      if (bytes !== null) ex.abandon(err, err.status, bodyBytes);
+      else ex.abandon(err);
     }
     this.exchange = null;
     if (bytes === null) {
       this.abort("protocol error after the response head was sent");
       return;
     }
-    if (this.tracer !== null) this.traceHead(bytes, undefined);
+    if (this.tracer !== null) this.trace("write", describeResponseHead(bytes, undefined));
     this.socket.write(bytes);
     if (ex === null) {
       // No request head: nothing to time, and no request in the line. Body bytes, as every other line.
@@ -661,9 +591,15 @@ export class HttpConnection implements ExchangeOwner, Expirable {
   /** Called by the server's clock when {@link deadline} passed. */
   expire(): void {
     this.deadline = 0;
-    if (this.closed) return;
-    if (this.closing || this.awaitingDrain || this.drainCallback !== null || this.discarding) {
-      this.abort(this.closing ? "linger or send timeout while closing" : "send or body timeout");
+    const phase = this.phase;
+    if (phase === "closed") return;
+    if (
+      phase === "closing" ||
+      phase === "draining" ||
+      phase === "discarding" ||
+      this.drainCallback !== null
+    ) {
+      this.abort(phase === "closing" ? "linger or send timeout while closing" : "send or body timeout");
       return;
     }
     const ex = this.exchange;
@@ -691,8 +627,8 @@ export class HttpConnection implements ExchangeOwner, Expirable {
    * reset that destroys the response we just sent.
    */
   private closeGracefully(why: string): void {
-    if (this.closing || this.closed) return;
-    this.closing = true;
+    if (this.phase === "closing" || this.phase === "closed") return;
+    this.enter("closing");
     if (this.tracer !== null) this.trace("close", `${why}: FIN once queued bytes are flushed, then linger`);
     this.drainCallback = null;
     // Until our bytes are flushed the client is slow to read (send timeout);
@@ -708,6 +644,14 @@ export class HttpConnection implements ExchangeOwner, Expirable {
     this.socket.destroy();
   }
 
+  /** Moves to `next`, refusing a move the phase table does not list, or one that would orphan an exchange. */
+  private enter(next: ConnectionPhase): void {
+    checkTransition(this.phase, next);
+    if (next !== "open" && this.exchange !== null)
+      throw new Error(`entering ${next} with an exchange in progress`);
+    this.phase = next;
+  }
+
   private setDeadline(ms: number): void {
     this.deadline = ms > 0 ? Date.now() + ms : 0;
   }
@@ -720,34 +664,8 @@ export class HttpConnection implements ExchangeOwner, Expirable {
 
   private traceRead(chunk: Buffer): void {
     const tracer = this.tracer!;
-    const what = this.closing ? " (discarded: closing)" : "";
+    const what = this.phase === "closing" ? " (discarded: closing)" : "";
     this.trace("read", `${chunk.length} bytes${what}${tracer.bytes ? `\n${tracer.excerpt(chunk)}` : ""}`);
-  }
-
-  private traceRequest(head: RequestHead): void {
-    const lines = [`${head.method} ${head.target} HTTP/1.${head.version - 10}`];
-    for (let i = 0; i < head.headers.length; i += 2) lines.push(`${head.headers[i]}: ${head.headers[i + 1]}`);
-    const body =
-      head.framing === "none"
-        ? "no body"
-        : head.framing === "chunked"
-          ? "chunked body"
-          : `body of ${head.contentLength} bytes`;
-    const close = head.keepAlive ? "" : ", client asks to close after";
-    const upgrade = head.upgrade ? `, asks to upgrade to ${head.upgrade}` : "";
-    lines.push(`(${body}${close}${upgrade})`);
-    this.trace("request", lines.join("\n"));
-  }
-
-  private traceHead(bytes: Buffer, body: Uint8Array | undefined): void {
-    const end = bytes.indexOf("\r\n\r\n");
-    const head = bytes
-      .subarray(0, end < 0 ? bytes.length : end)
-      .toString("latin1")
-      .split("\r\n")
-      .join("\n");
-    const whole = body === undefined ? "" : ` + body ${body.length} bytes, one write`;
-    this.trace("write", `head ${end + 4} bytes${whole}\n${head}`);
   }
 
   private traceBlocked(): void {
@@ -758,16 +676,6 @@ export class HttpConnection implements ExchangeOwner, Expirable {
     );
   }
 
-  private traceKeepAlive(ex: Exchange): void {
-    const core = this.core;
-    const detail = core.reusable
-      ? "response complete; keep-alive: the connection waits for the next request"
-      : core.ourState === "DONE" && core.theirState === "SEND_BODY"
-        ? "response complete before the request body was read: discarding the rest to keep the connection"
-        : "response complete; the connection closes (Connection: close)";
-    this.trace("done", `${ex.status} ${detail}`);
-  }
-
   // ---- logging ------------------------------------------------------------
 
   private peer(): string {
@@ -776,27 +684,5 @@ export class HttpConnection implements ExchangeOwner, Expirable {
 
   private describe(ex: Exchange): string {
     return `${ex.request.method} ${ex.request.target}`;
-  }
-
-  /**
-   * The end of an exchange, complete or cut short: the one place it is marked
-   * finished, given its access line and counted. A response cut short is
-   * logged with the status sent (499 when no head went out, as nginx does)
-   * and the body bytes handed to the socket. `status` and `bytes` are given
-   * for an error response the connection wrote itself (400, 408, 413 ...).
-   */
-  private settle(
-    ex: Exchange,
-    complete: boolean,
-    status = ex.headersSent ? ex.status : CLIENT_CLOSED_REQUEST,
-    bytes = ex.bytesSent,
-  ): void {
-    ex.finished = true;
-    const access = this.options.accessLog;
-    const stats = this.host.stats;
-    if (!access && stats == null) return;
-    const durationMs = performance.now() - ex.startTime;
-    if (access) this.host.logger.request(ex.info, ex.request, status, bytes, durationMs, complete);
-    stats?.record(status, durationMs, complete);
   }
 }

@@ -1,12 +1,24 @@
 /**
  * One request/response exchange as a gateway sees it: the request head, a
  * flow-controlled request body, and the calls that send the response. Every
- * gateway (WSGI-style, and later Fetch and ASGI-style) is a thin adapter over
- * this object; the connection behind it does the I/O.
+ * gateway (WSGI-style, Fetch, ASGI-style) is a thin adapter over this object.
+ *
+ * The exchange owns its lifecycle (wsgiref's `BaseHandler` rule: the state is
+ * the handler's, its owners only supply I/O): whether the head went out, what
+ * status and how many body bytes, whether it is over and why, and the end of
+ * it all, the access-log line, the metrics and the client-gone listeners,
+ * happen here and nowhere else. Its owner (the socket connection, or a
+ * `--threads` worker's stand-in) does the I/O through {@link ExchangeOwner}
+ * and reports what only it can see (body bytes arriving, the client leaving)
+ * through the `@internal` methods at the end of the class.
  */
 
 import type { RequestHead, ResponseHead } from "../http1/events.ts";
 import type { HandshakeRequest } from "../websocket/handshake.ts";
+import { CLIENT_CLOSED_REQUEST } from "./access-log.ts";
+import type { ConnectionInfo } from "./connection-info.ts";
+import type { Logger } from "./log.ts";
+import type { RequestStats } from "./metrics.ts";
 import type { Tracer } from "./trace.ts";
 import type { WebSocketAccept, WebSocketSession } from "./websocket.ts";
 
@@ -23,31 +35,49 @@ export interface BodySink {
   error(err: Error): void;
 }
 
-/** Facts about the connection an exchange arrived on. */
-export interface ConnectionInfo {
-  readonly remoteAddress: string;
-  readonly remotePort: number;
-  readonly localAddress: string;
-  readonly localPort: number;
-  /**
-   * Whether the client's connection is TLS: this socket's, or, behind a
-   * trusted proxy with `proxyHeaders`, the one the proxy says it received.
-   */
-  readonly tls: boolean;
+/** Where an exchange is accounted for when it ends: the server's access log and metrics. */
+export interface ExchangeRecords {
+  readonly options: { readonly accessLog: boolean };
+  readonly logger: Logger;
+  /** With `--metrics`: the counters each completed response bumps; else null or absent. */
+  readonly stats?: RequestStats | null;
 }
 
-/** The operations of the connection an exchange calls into. */
+/**
+ * The I/O an exchange asks of its owner. The hooks move bytes; none of them
+ * changes the exchange's state, which the exchange updates itself around them.
+ */
 export interface ExchangeOwner {
-  readBody(exchange: Exchange, sink: BodySink): void;
+  /**
+   * The app began reading the body: ask the client for it (`100 Continue`)
+   * and deliver it through {@link Exchange.receiveData} and {@link Exchange.receiveEnd}.
+   */
+  readBody(exchange: Exchange): void;
+  /** The app un-paused the body: deliver what is buffered. */
   resumeBody(exchange: Exchange): void;
-  respond(exchange: Exchange, head: ResponseHead, body?: Uint8Array): void;
-  write(exchange: Exchange, chunk: Uint8Array): boolean;
-  end(exchange: Exchange): void;
+  /** Writes the response head, with `body` the whole response. Throws, having written nothing, for an invalid head. */
+  sendHead(exchange: Exchange, head: ResponseHead, body?: Uint8Array): void;
+  /** Writes a piece of the body; false when the socket buffer is full. */
+  sendData(exchange: Exchange, chunk: Uint8Array): boolean;
+  /** Writes the end of the body; false when the response could not be completed (the connection was dropped). */
+  sendEnd(exchange: Exchange): boolean;
+  /** Calls `callback` once what was written has flushed. */
   waitForDrain(exchange: Exchange, callback: () => void): void;
+  /** The response is complete and accounted for: the connection may carry the next request. */
+  responseDone(exchange: Exchange): void;
+  /**
+   * Answers an app failure: the socket connection logs it, then sends a 500
+   * through {@link Exchange.respond} or drops the connection; a thread hands
+   * it to the main thread. What the answer leaves open the exchange ends as cut short.
+   */
   fail(exchange: Exchange, err: unknown): void;
+  /** Validates the request as a WebSocket handshake (see {@link Exchange.checkWebSocket}). */
   checkWebSocket(exchange: Exchange): HandshakeRequest;
+  /** Sends `101 Switching Protocols` and hands the socket to the session it returns. */
   acceptWebSocket(exchange: Exchange, accept: WebSocketAccept): WebSocketSession;
 }
+
+const CLIENT_GONE = "client disconnected";
 
 /**
  * A request being answered.
@@ -58,39 +88,70 @@ export interface ExchangeOwner {
  * };
  */
 export class Exchange {
-  /** HTTP status sent, 0 until the response head is out. */
-  status = 0;
-  /** Body bytes handed to the connection so far. */
-  bytesSent = 0;
-  /** The response head has been sent. */
-  headersSent = false;
-  /** The response is complete (or the exchange was abandoned). */
-  finished = false;
-  /** The client closed the connection before the response was complete. */
-  clientGone = false;
-  /** @internal The body consumer, once `readBody()` was called. */
-  sink: BodySink | null = null;
-  /** @internal The consumer asked for a pause. */
-  bodyPaused = false;
-  /** @internal The whole body was delivered. */
-  bodyDone = false;
-  /** `performance.now()` when the head was parsed, if the server keeps an access log (else 0). */
+  /** `performance.now()` when the head was parsed, if the server keeps an access log or metrics (else 0). */
   readonly startTime: number;
-  private closeListeners: (() => void)[] | null = null;
+  readonly #owner: ExchangeOwner;
+  readonly #records: ExchangeRecords | null;
+  #status = 0;
+  #bytesSent = 0;
+  #headersSent = false;
+  #finished = false;
+  #clientGone = false;
+  /** The body consumer, once `readBody()` was called. */
+  #sink: BodySink | null = null;
+  #bodyPaused = false;
+  /** The whole body was delivered (or there is none). */
+  #bodyDone: boolean;
+  #closeListeners: (() => void)[] | null = null;
 
   constructor(
-    private readonly owner: ExchangeOwner,
+    owner: ExchangeOwner,
     /** The parsed request head. */
     readonly request: RequestHead,
     /** The connection it arrived on. */
     readonly info: ConnectionInfo,
-    startTime = 0,
+    /** Where the end of the exchange is logged and counted; null for none (a thread's stand-in). */
+    records: ExchangeRecords | null = null,
     /** The `--trace` writer, or null when tracing is off: check it before building a trace line. */
     readonly tracer: Tracer | null = null,
     /** The connection's number in the trace. */
     readonly traceId = 0,
   ) {
-    this.startTime = startTime;
+    this.#owner = owner;
+    this.#records = records;
+    this.#bodyDone = request.framing === "none";
+    this.startTime =
+      records !== null && (records.options.accessLog || records.stats != null) ? performance.now() : 0;
+  }
+
+  /** HTTP status sent, 0 until the response head is out. */
+  get status(): number {
+    return this.#status;
+  }
+
+  /** Body bytes handed to the connection so far. */
+  get bytesSent(): number {
+    return this.#bytesSent;
+  }
+
+  /** The response head has been sent. */
+  get headersSent(): boolean {
+    return this.#headersSent;
+  }
+
+  /** The response is complete (or the exchange was abandoned). */
+  get finished(): boolean {
+    return this.#finished;
+  }
+
+  /** The client closed the connection before the response was complete. */
+  get clientGone(): boolean {
+    return this.#clientGone;
+  }
+
+  /** The app paused the body ({@link pauseBody}) and has not resumed it. */
+  get bodyPaused(): boolean {
+    return this.#bodyPaused;
   }
 
   /**
@@ -107,18 +168,29 @@ export class Exchange {
    * if the client waits for it: reading the body is what asks for it.
    */
   readBody(sink: BodySink): void {
-    this.owner.readBody(this, sink);
+    if (this.#sink !== null) throw new Error("the request body is already being read");
+    if (this.#finished) {
+      // Abandoned (client gone, protocol error): the body will never come.
+      sink.error(new Error(this.#clientGone ? CLIENT_GONE : "the exchange is over"));
+      return;
+    }
+    this.#sink = sink;
+    if (this.#bodyDone) {
+      sink.end([]); // no body: complete already
+      return;
+    }
+    this.#owner.readBody(this);
   }
 
   /** Stops body delivery until {@link resumeBody}; the socket stops being read once the buffer fills. */
   pauseBody(): void {
-    this.bodyPaused = true;
+    this.#bodyPaused = true;
   }
 
   /** Resumes body delivery. */
   resumeBody(): void {
-    this.bodyPaused = false;
-    this.owner.resumeBody(this);
+    this.#bodyPaused = false;
+    if (!this.#finished) this.#owner.resumeBody(this);
   }
 
   /**
@@ -126,22 +198,34 @@ export class Exchange {
    * Content-Length set). Throws a LocalProtocolError for an invalid status or header.
    */
   respond(head: ResponseHead, body?: Uint8Array): void {
-    this.owner.respond(this, head, body);
+    this.#expect(false);
+    this.#owner.sendHead(this, head, body);
+    this.#headersSent = true;
+    this.#status = head.status;
+    if (body !== undefined) {
+      this.#bytesSent = body.length;
+      this.#complete();
+    }
   }
 
   /** Sends a piece of the body. Returns false when the socket buffer is full: wait for {@link onDrain}. */
   write(chunk: Uint8Array): boolean {
-    return this.owner.write(this, chunk);
+    this.#expect(true);
+    const flowing = this.#owner.sendData(this, chunk);
+    this.#bytesSent += chunk.length;
+    return flowing;
   }
 
   /** Completes the response. */
   end(): void {
-    this.owner.end(this);
+    this.#expect(true);
+    if (this.#owner.sendEnd(this)) this.#complete();
+    else this.#finish(false);
   }
 
   /** Calls `callback` once the socket has flushed what was written (at once if nothing is pending). */
   onDrain(callback: () => void): void {
-    this.owner.waitForDrain(this, callback);
+    this.#owner.waitForDrain(this, callback);
   }
 
   /**
@@ -149,7 +233,8 @@ export class Exchange {
    * else the connection is closed. Logged once.
    */
   fail(err: unknown): void {
-    this.owner.fail(this, err);
+    this.#owner.fail(this, err);
+    if (!this.#finished) this.#finish(false);
   }
 
   /**
@@ -158,7 +243,7 @@ export class Exchange {
    * @throws HandshakeError with the status (400, 426, 503) and headers to answer with.
    */
   checkWebSocket(): HandshakeRequest {
-    return this.owner.checkWebSocket(this);
+    return this.#owner.checkWebSocket(this);
   }
 
   /**
@@ -168,25 +253,109 @@ export class Exchange {
    * @throws HandshakeError if the request is not a valid handshake (nothing is sent).
    */
   acceptWebSocket(accept: WebSocketAccept = {}): WebSocketSession {
-    return this.owner.acceptWebSocket(this, accept);
+    this.#expect(false);
+    const session = this.#owner.acceptWebSocket(this, accept);
+    this.#headersSent = true;
+    this.#status = 101;
+    this.#finish(true);
+    return session;
   }
 
   /** Calls `listener` if the client goes away before the response completes. */
   onClientGone(listener: () => void): void {
-    if (this.clientGone) {
+    if (this.#clientGone) {
       listener();
       return;
     }
-    if (this.closeListeners === null) this.closeListeners = [];
-    this.closeListeners.push(listener);
+    if (this.#closeListeners === null) this.#closeListeners = [];
+    this.#closeListeners.push(listener);
   }
 
-  /** @internal Called by the connection when the client disconnected early. */
-  notifyClientGone(): void {
-    if (this.clientGone) return;
-    this.clientGone = true;
-    const listeners = this.closeListeners;
-    this.closeListeners = null;
+  // ---- what the owner reports ---------------------------------------------
+
+  /** @internal The app reads the body and has not paused it: the owner may deliver. */
+  get bodyFlowing(): boolean {
+    return this.#sink !== null && !this.#bodyPaused;
+  }
+
+  /** @internal The app called {@link readBody}: the body is awaited. */
+  get bodyRequested(): boolean {
+    return this.#sink !== null;
+  }
+
+  /** @internal The whole body was delivered, or there is none. */
+  get bodyDone(): boolean {
+    return this.#bodyDone;
+  }
+
+  /** @internal A piece of the body arrived (only while {@link bodyFlowing}). */
+  receiveData(chunk: Uint8Array): void {
+    this.#sink!.data(chunk);
+  }
+
+  /** @internal The body is complete (only while {@link bodyRequested}). */
+  receiveEnd(trailers: string[]): void {
+    this.#bodyDone = true;
+    this.#sink!.end(trailers);
+  }
+
+  /**
+   * @internal The owner ends the exchange before its response completed: the
+   * client went away (`reason` null), or sent something invalid (`reason`). Accounts for it
+   * as cut short, or, given `status` and `bytes`, as the error response the
+   * owner wrote itself (400, 408, 413 ...); fails a body read in progress
+   * with `reason`; and tells the client-gone listeners, so the app can stop.
+   */
+  abandon(reason: Error | null, status?: number, bytes?: number): void {
+    if (!this.#finished) {
+      if (status === undefined) this.#finish(false);
+      else this.#finish(true, status, bytes);
+    }
+    if (this.#sink !== null && !this.#bodyDone) this.#sink.error(reason ?? new Error(CLIENT_GONE));
+    if (this.#clientGone) return;
+    this.#clientGone = true;
+    const listeners = this.#closeListeners;
+    this.#closeListeners = null;
     if (listeners !== null) for (const l of listeners) l();
+  }
+
+  // ---- the lifecycle ------------------------------------------------------
+
+  /** Throws unless the exchange is open with the head sent (`headersSent`) or not. */
+  #expect(headersSent: boolean): void {
+    if (this.#finished) throw new Error("this response is already complete");
+    if (this.#headersSent !== headersSent) {
+      throw new Error(
+        headersSent ? "the response head has not been sent" : "the response head was already sent",
+      );
+    }
+  }
+
+  /** The response went out whole: account for it, then let the owner move on. */
+  #complete(): void {
+    this.#finish(true);
+    this.#owner.responseDone(this);
+  }
+
+  /**
+   * The end of the exchange, complete or cut short: the one place it is
+   * marked finished, given its access line and counted. A response cut short
+   * is logged with the status sent (499 when no head went out, as nginx does)
+   * and the body bytes handed to the owner.
+   */
+  #finish(
+    complete: boolean,
+    status = this.#headersSent ? this.#status : CLIENT_CLOSED_REQUEST,
+    bytes = this.#bytesSent,
+  ): void {
+    this.#finished = true;
+    const records = this.#records;
+    if (records === null) return;
+    const access = records.options.accessLog;
+    const stats = records.stats;
+    if (!access && stats == null) return;
+    const durationMs = performance.now() - this.startTime;
+    if (access) records.logger.request(this.info, this.request, status, bytes, durationMs, complete);
+    stats?.record(status, durationMs, complete);
   }
 }

@@ -7,7 +7,7 @@
 
 import type { RequestHead } from "../http1/events.ts";
 import { type AccessFormatter, type AccessLogFormat, accessFormatter } from "./access-log.ts";
-import type { ConnectionInfo } from "./exchange.ts";
+import type { ConnectionInfo } from "./connection-info.ts";
 
 /** Severity levels, most severe first. */
 export type LogLevel = "critical" | "error" | "warning" | "info" | "debug";

@@ -6,6 +6,7 @@
  * single null check that builds no string.
  */
 
+import type { RequestHead } from "../http1/events.ts";
 import type { FrameHeader } from "../websocket/core.ts";
 
 /** What `--trace` shows: "on" the lifecycle, "bytes" also an escaped excerpt of every read. */
@@ -70,6 +71,44 @@ const OPCODES: Record<number, string> = {
 export function describeFrame(direction: string, f: FrameHeader): string {
   const flags = `${f.fin ? "FIN" : "not FIN (more fragments follow)"}${f.compressed ? ", RSV1 (compressed)" : ""}${f.masked ? ", masked" : ""}`;
   return `${direction} frame ${OPCODES[f.opcode] ?? f.opcode}, ${f.length} bytes, ${flags}`;
+}
+
+/** A parsed request head for the trace: its lines, then how the body is framed and what the client asks for. */
+export function describeRequest(head: RequestHead): string {
+  const lines = [`${head.method} ${head.target} HTTP/1.${head.version - 10}`];
+  for (let i = 0; i < head.headers.length; i += 2) lines.push(`${head.headers[i]}: ${head.headers[i + 1]}`);
+  const body =
+    head.framing === "none"
+      ? "no body"
+      : head.framing === "chunked"
+        ? "chunked body"
+        : `body of ${head.contentLength} bytes`;
+  const close = head.keepAlive ? "" : ", client asks to close after";
+  const upgrade = head.upgrade ? `, asks to upgrade to ${head.upgrade}` : "";
+  lines.push(`(${body}${close}${upgrade})`);
+  return lines.join("\n");
+}
+
+/** A serialized response head (`bytes`, maybe followed by body bytes) for the trace; `body` when head and body go in one write. */
+export function describeResponseHead(bytes: Buffer, body: Uint8Array | undefined): string {
+  const end = bytes.indexOf("\r\n\r\n");
+  const head = bytes
+    .subarray(0, end < 0 ? bytes.length : end)
+    .toString("latin1")
+    .split("\r\n")
+    .join("\n");
+  const whole = body === undefined ? "" : ` + body ${body.length} bytes, one write`;
+  return `head ${end + 4} bytes${whole}\n${head}`;
+}
+
+/** What happens to a connection after a response (RFC 9112 §9.3, §9.6): the trace's "done" step. */
+export function describeAfterResponse(status: number, reusable: boolean, bodyUnread: boolean): string {
+  const detail = reusable
+    ? "response complete; keep-alive: the connection waits for the next request"
+    : bodyUnread
+      ? "response complete before the request body was read: discarding the rest to keep the connection"
+      : "response complete; the connection closes (Connection: close)";
+  return `${status} ${detail}`;
 }
 
 /** Writes trace lines. One per server; connections number themselves through it. */

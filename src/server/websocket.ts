@@ -13,7 +13,7 @@ import type { WebSocketCore } from "../websocket/core.ts";
 import { WebSocketProtocolError } from "../websocket/errors.ts";
 import { WS_NEED_DATA } from "../websocket/events.ts";
 import type { Expirable } from "./clock.ts";
-import type { ConnectionInfo } from "./exchange.ts";
+import type { ConnectionInfo } from "./connection-info.ts";
 import type { Logger } from "./log.ts";
 import type { ServerOptions } from "./options.ts";
 import { describeFrame, type Tracer } from "./trace.ts";

@@ -6,7 +6,7 @@
  */
 
 import type { RequestHead } from "../http1/events.ts";
-import type { ConnectionInfo } from "../server/exchange.ts";
+import type { ConnectionInfo } from "../server/connection-info.ts";
 
 /** What a thread is started with (`workerData`). */
 export interface ThreadData {

@@ -11,7 +11,7 @@ import { wsgiGateway } from "../gateways/wsgi/gateway.ts";
 import type { WSGIApp } from "../gateways/wsgi/types.ts";
 import type { ResponseHead } from "../http1/events.ts";
 import { loadApp } from "../loader/load.ts";
-import { type BodySink, Exchange, type ExchangeOwner } from "../server/exchange.ts";
+import { Exchange, type ExchangeOwner } from "../server/exchange.ts";
 import { isLogLevel, Logger } from "../server/log.ts";
 import type { Handler } from "../server/server.ts";
 import {
@@ -49,52 +49,50 @@ interface Current {
 class ThreadOwner implements ExchangeOwner {
   current: Current | null = null;
 
-  readBody(_ex: Exchange, sink: BodySink): void {
+  readBody(ex: Exchange): void {
     const current = this.current!;
-    if (current.body.length > 0) sink.data(current.body);
-    sink.end(current.trailers);
+    if (current.body.length > 0) ex.receiveData(current.body);
+    ex.receiveEnd(current.trailers);
   }
 
   resumeBody(): void {}
 
-  respond(ex: Exchange, head: ResponseHead, body?: Uint8Array): void {
+  sendHead(_ex: Exchange, head: ResponseHead, body?: Uint8Array): void {
     const id = this.current!.id;
-    ex.headersSent = true;
-    ex.status = head.status;
     const message: ThreadMessage = { type: "head", id, status: head.status, headers: head.headers };
     if (head.reason !== undefined) message.reason = head.reason;
     if (body === undefined) {
       post(message);
       return;
     }
-    ex.finished = true;
     const buffer = ownedCopy(body);
     message.body = buffer;
     post(message, [buffer]);
   }
 
-  write(ex: Exchange, chunk: Uint8Array): boolean {
+  sendData(ex: Exchange, chunk: Uint8Array): boolean {
     const id = this.current!.id;
     if (!this.waitForWindow(id, chunk.byteLength)) {
-      ex.finished = true;
-      ex.notifyClientGone();
+      ex.abandon(null); // the client went away: the app stops (result.close())
       return true;
     }
     Atomics.add(shared, Slot.UNACKED, chunk.byteLength);
     const buffer = ownedCopy(chunk);
     post({ type: "chunk", id, data: buffer }, [buffer]);
-    ex.bytesSent += chunk.byteLength;
     return true;
   }
 
-  end(ex: Exchange): void {
-    ex.finished = true;
+  sendEnd(): boolean {
     post({ type: "end", id: this.current!.id });
+    return true;
   }
 
   waitForDrain(_ex: Exchange, callback: () => void): void {
     queueMicrotask(callback);
   }
+
+  // The main thread's exchange accounts for the response and runs its connection.
+  responseDone(): void {}
 
   // WSGI-style apps cannot take WebSockets (PEP 3333 has no upgrade); nothing calls these.
   checkWebSocket(): never {
@@ -105,8 +103,8 @@ class ThreadOwner implements ExchangeOwner {
     throw new Error("WebSockets are not available to WSGI-style apps on threads");
   }
 
-  fail(ex: Exchange, err: unknown): void {
-    ex.finished = true;
+  // The main thread's exchange answers it (500 or a dropped connection); this one ends with it.
+  fail(_ex: Exchange, err: unknown): void {
     post({ type: "error", id: this.current!.id, error: errorInfo(err) });
   }
 
@@ -140,7 +138,7 @@ try {
     const ex = new Exchange(owner, message.head, message.info);
     try {
       handler(ex);
-      if (!ex.finished) owner.fail(ex, new Error("the request did not complete on its thread"));
+      if (!ex.finished) ex.fail(new Error("the request did not complete on its thread"));
     } finally {
       owner.current = null;
       post({ type: "done", id: message.id });

@@ -4,7 +4,7 @@
  */
 
 import type { RequestHead } from "../../http1/events.ts";
-import type { ConnectionInfo } from "../../server/exchange.ts";
+import type { ConnectionInfo } from "../../server/connection-info.ts";
 import { decodePath, splitTarget } from "../wsgi/environ.ts";
 import { ASGIContractError } from "./errors.ts";
 import type { ASGIHeader, ASGIState, HTTPScope, WebSocketScope } from "./types.ts";

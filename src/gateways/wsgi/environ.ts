@@ -4,7 +4,7 @@
  */
 
 import type { RequestHead } from "../../http1/events.ts";
-import type { ConnectionInfo } from "../../server/exchange.ts";
+import type { ConnectionInfo } from "../../server/connection-info.ts";
 import { BodyInput } from "./input.ts";
 import type { Environ, WSGIErrors } from "./types.ts";
 
