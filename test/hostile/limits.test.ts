@@ -75,6 +75,8 @@ function open(port: number, bytes: string): Promise<Socket> {
       s.write(bytes);
     });
     s.once("error", reject);
+    // A connection closed unanswered fails the test instead of hanging it.
+    s.once("close", () => reject(new Error("connection closed before any response")));
     // Idle once the whole response (or 101) is in.
     s.once("data", () => resolve(s));
   });
@@ -110,7 +112,7 @@ async function idleCosts(mode: string): Promise<{ http: Memory; ws: Memory; kib:
         rss: (after.rss - before.rss) / N,
       };
     };
-    const http = await per("GET /mem HTTP/1.1\r\nHost: a\r\n\r\n");
+    const http = await per("GET /idle HTTP/1.1\r\nHost: a\r\n\r\n");
     const ws = await per(WS_HANDSHAKE);
     const kib = (m: Memory) =>
       `heap ${(m.heap / 1024).toFixed(1)} KiB, external ${(m.external / 1024).toFixed(1)} KiB, RSS ${(m.rss / 1024).toFixed(1)} KiB`;
