@@ -41,8 +41,10 @@ export {
   NotAnAppError,
 } from "./gateways/select.ts";
 export * from "./gateways/wsgi/index.ts";
+export { InternalError, TsgiError } from "./http1/tsgi-error.ts";
 export { type ServeAppOptions, serve } from "./serve.ts";
 export type { ConnectionInfo } from "./server/connection-info.ts";
+export { ClientGoneError, ExchangeStateError, NotListeningError } from "./server/errors.ts";
 export type { BodySink, Exchange } from "./server/exchange.ts";
 export { Logger, type LogLevel } from "./server/log.ts";
 export { DEFAULT_OPTIONS, type ServeOptions, type ServerOptions, type Timeouts } from "./server/options.ts";

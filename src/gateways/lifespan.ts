@@ -6,6 +6,7 @@
  * error type here. WSGI-style apps have no lifespan.
  */
 
+import { TsgiError } from "../http1/tsgi-error.ts";
 import type { Logger } from "../server/log.ts";
 
 /**
@@ -53,7 +54,7 @@ export type LifespanErrorCode = "TSGI_ERR_LIFESPAN_FAILED" | "TSGI_ERR_LIFESPAN_
  * threw, or took longer than its timeout. A startup failure stops the server
  * before it listens (the CLI exits with status 1 and the message).
  */
-export class LifespanError extends Error {
+export class LifespanError extends TsgiError {
   override readonly name = "LifespanError";
   constructor(
     message: string,

@@ -3,6 +3,7 @@
  * an explicit interface is checked against it.
  */
 
+import { TsgiError } from "../http1/tsgi-error.ts";
 import type { Logger } from "../server/log.ts";
 import type { Handler } from "../server/server.ts";
 import { asgiApplication } from "./asgi/gateway.ts";
@@ -18,7 +19,7 @@ export const INTERFACES = ["auto", "wsgi", "fetch", "asgi"] as const;
 export type Interface = (typeof INTERFACES)[number];
 
 /** The app is not something the chosen interface can serve. */
-export class NotAnAppError extends Error {
+export class NotAnAppError extends TsgiError {
   override readonly name = "NotAnAppError";
   readonly code = "TSGI_ERR_NOT_AN_APP";
 }

@@ -32,6 +32,7 @@ import {
   UNTIL_CLOSE,
 } from "./states.ts";
 import { STATUS_REASONS, statusLine } from "./status.ts";
+import { InternalError } from "./tsgi-error.ts";
 
 /** Settings of a {@link ServerConnection}. */
 export interface ServerConnectionOptions {
@@ -567,7 +568,7 @@ export class ServerConnection {
    */
   private step<S extends string, T extends string>(table: Table<S, T>, state: S, event: T): S {
     const next = nextState(table, state, event);
-    if (next === null) throw new Error(`bug: "${event}" in state ${state}`);
+    if (next === null) throw new InternalError(`bug: "${event}" in state ${state}`);
     return next;
   }
 }

@@ -8,6 +8,8 @@
  * other exception escaping the core is a bug.
  */
 
+import { TsgiError } from "./tsgi-error.ts";
+
 /** Stable machine-readable codes, listed in docs/errors.md. */
 export type ProtocolErrorCode =
   | "TSGI_ERR_BAD_REQUEST_LINE"
@@ -38,7 +40,7 @@ export type ProtocolErrorCode =
   | "TSGI_ERR_INVALID_STATE";
 
 /** Base class of both protocol errors. */
-export abstract class ProtocolError extends Error {
+export abstract class ProtocolError extends TsgiError {
   /** Stable code for programs and logs; see docs/errors.md. */
   readonly code: ProtocolErrorCode;
   /** The HTTP status a server should answer with when this error ends a request. */

@@ -20,3 +20,4 @@ export { DEFAULT_LIMITS, type ParserLimits } from "./limits.ts";
 export { RequestParser } from "./parser.ts";
 export { CLIENT_TABLE, SERVER_TABLE, type State, type Transition } from "./states.ts";
 export { STATUS_REASONS } from "./status.ts";
+export { InternalError, TsgiError } from "./tsgi-error.ts";

@@ -41,6 +41,7 @@ import { LineReader } from "./line-reader.ts";
 import { parseRequestLine, type RequestLine } from "./request-line.ts";
 // The parser's states and the edges between them: PARSER_TABLE in states.ts.
 import { BODY_LENGTH, CHUNK_DATA, CHUNK_DATA_END, CHUNK_SIZE, DONE, END, HEAD, TRAILERS } from "./states.ts";
+import { InternalError } from "./tsgi-error.ts";
 
 /** Kept importable from here (the differential fuzzer reads it). */
 export { FORBIDDEN_TRAILERS } from "./head-semantics.ts";
@@ -95,7 +96,7 @@ export class RequestParser extends LineReader {
    * bytes already buffered. Call once the response to the previous one is complete.
    */
   startNextCycle(): void {
-    if (this.state !== DONE) throw new Error("startNextCycle() before the request was complete");
+    if (this.state !== DONE) throw new InternalError("startNextCycle() before the request was complete");
     this.state = HEAD; // next_cycle
     this.startLines();
     this.sectionSize = 0;
@@ -111,7 +112,7 @@ export class RequestParser extends LineReader {
    * them: after a protocol switch (101) they belong to the new protocol.
    */
   takeTrailingData(): Uint8Array {
-    if (this.state !== DONE) throw new Error("takeTrailingData() before the request was complete");
+    if (this.state !== DONE) throw new InternalError("takeTrailingData() before the request was complete");
     return this.takeRest();
   }
 
@@ -294,7 +295,7 @@ export class RequestParser extends LineReader {
           break;
         }
         default:
-          throw new Error(`unreachable parser state ${this.state}`);
+          throw new InternalError(`unreachable parser state ${this.state}`);
       }
     }
   }

@@ -10,9 +10,10 @@ import { createRequire } from "node:module";
 import { extname, resolve } from "node:path";
 import { pathToFileURL } from "node:url";
 import { isMainThread } from "node:worker_threads";
+import { TsgiError } from "../http1/tsgi-error.ts";
 
 /** The app could not be loaded; printed as one line, exit status 1. */
-export class AppLoadError extends Error {
+export class AppLoadError extends TsgiError {
   override readonly name = "AppLoadError";
   readonly code = "TSGI_ERR_APP_LOAD";
 }

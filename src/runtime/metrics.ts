@@ -4,6 +4,7 @@
  * by the `--workers` supervisor for the sum of its workers.
  */
 
+import { BindError } from "../server/listen.ts";
 import type { Logger } from "../server/log.ts";
 import type { MetricsSnapshot } from "../server/metrics.ts";
 import { serveMetrics } from "../server/metrics-server.ts";
@@ -34,8 +35,9 @@ export async function listenForMetrics(
     server = await serveMetrics(host, config.operations.metricsPort!, snapshot, logger);
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code ?? "";
-    throw new Error(
+    throw new BindError(
       `cannot serve metrics on ${host}:${config.operations.metricsPort}${code === "" ? "" : ` (${code})`}`,
+      code === "" ? undefined : code,
       { cause: err },
     );
   }

@@ -7,6 +7,8 @@
  * shutdown before it is reported, as uvicorn does.
  */
 
+import { TsgiError } from "../http1/tsgi-error.ts";
+import { BindError } from "../server/listen.ts";
 import type { Logger } from "../server/log.ts";
 import { type MetricsSnapshot, RequestStats } from "../server/metrics.ts";
 import { type Handler, Server } from "../server/server.ts";
@@ -93,7 +95,10 @@ export async function startServer(
     // startup opened (pools, files) is closed.
     await closeApp(app, logger);
     const { host, port } = server.options;
-    throw new Error(describeListenError(err as NodeJS.ErrnoException, host, port), { cause: err });
+    // A BindError or TlsConfigError already says what failed; a system error gets a BindError saying it.
+    if (err instanceof TsgiError) throw err;
+    const errno = err as NodeJS.ErrnoException;
+    throw new BindError(describeListenError(errno, host, port), errno.code, { cause: err });
   }
   let metrics: Server | null = null;
   if (options.serveMetrics === true && server.stats !== null) {

@@ -1,3 +1,4 @@
+import { InternalError } from "../http1/tsgi-error.ts";
 /**
  * The phases of an HTTP connection's life on its socket, and the moves
  * between them. Kept apart from connection.ts so the machine reads (and is
@@ -46,5 +47,5 @@ export const PHASE_TRANSITIONS: Readonly<Record<ConnectionPhase, readonly Connec
  */
 export function checkTransition(from: ConnectionPhase, to: ConnectionPhase): void {
   if (!PHASE_TRANSITIONS[from].includes(to))
-    throw new Error(`connection phase ${from} -> ${to} is not a transition`);
+    throw new InternalError(`connection phase ${from} -> ${to} is not a transition`);
 }

@@ -10,6 +10,7 @@ import type { TLSSocket } from "node:tls";
 import { ServerConnection } from "../http1/connection.ts";
 import { ProtocolError, RemoteProtocolError } from "../http1/errors.ts";
 import { NEED_DATA, PAUSED, type RequestHead, type ResponseHead } from "../http1/events.ts";
+import { InternalError } from "../http1/tsgi-error.ts";
 import type { HandshakeRequest } from "../websocket/handshake.ts";
 import { type Expirable, httpDate } from "./clock.ts";
 import type { ConnectionInfo } from "./connection-info.ts";
@@ -648,7 +649,7 @@ export class HttpConnection implements ExchangeOwner, Expirable {
   private enter(next: ConnectionPhase): void {
     checkTransition(this.phase, next);
     if (next !== "open" && this.exchange !== null)
-      throw new Error(`entering ${next} with an exchange in progress`);
+      throw new InternalError(`entering ${next} with an exchange in progress`);
     this.phase = next;
   }
 

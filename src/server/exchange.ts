@@ -17,6 +17,7 @@ import type { RequestHead, ResponseHead } from "../http1/events.ts";
 import type { HandshakeRequest } from "../websocket/handshake.ts";
 import { CLIENT_CLOSED_REQUEST } from "./access-log.ts";
 import type { ConnectionInfo } from "./connection-info.ts";
+import { ClientGoneError, ExchangeStateError } from "./errors.ts";
 import type { Logger } from "./log.ts";
 import type { RequestStats } from "./metrics.ts";
 import type { Tracer } from "./trace.ts";
@@ -168,10 +169,12 @@ export class Exchange {
    * if the client waits for it: reading the body is what asks for it.
    */
   readBody(sink: BodySink): void {
-    if (this.#sink !== null) throw new Error("the request body is already being read");
+    if (this.#sink !== null) throw new ExchangeStateError("the request body is already being read");
     if (this.#finished) {
       // Abandoned (client gone, protocol error): the body will never come.
-      sink.error(new Error(this.#clientGone ? CLIENT_GONE : "the exchange is over"));
+      sink.error(
+        this.#clientGone ? new ClientGoneError(CLIENT_GONE) : new ExchangeStateError("the exchange is over"),
+      );
       return;
     }
     this.#sink = sink;
@@ -311,7 +314,7 @@ export class Exchange {
       if (status === undefined) this.#finish(false);
       else this.#finish(true, status, bytes);
     }
-    if (this.#sink !== null && !this.#bodyDone) this.#sink.error(reason ?? new Error(CLIENT_GONE));
+    if (this.#sink !== null && !this.#bodyDone) this.#sink.error(reason ?? new ClientGoneError(CLIENT_GONE));
     if (this.#clientGone) return;
     this.#clientGone = true;
     const listeners = this.#closeListeners;
@@ -323,9 +326,9 @@ export class Exchange {
 
   /** Throws unless the exchange is open with the head sent (`headersSent`) or not. */
   #expect(headersSent: boolean): void {
-    if (this.#finished) throw new Error("this response is already complete");
+    if (this.#finished) throw new ExchangeStateError("this response is already complete");
     if (this.#headersSent !== headersSent) {
-      throw new Error(
+      throw new ExchangeStateError(
         headersSent ? "the response head has not been sent" : "the response head was already sent",
       );
     }

@@ -8,9 +8,10 @@
 
 import { chmodSync, lstatSync, unlinkSync } from "node:fs";
 import { type AddressInfo, connect, isIPv6, type Server as NetServer } from "node:net";
+import { TsgiError } from "../http1/tsgi-error.ts";
 
 /** An address could not be bound (in use, not allowed, a bad spec, a live socket file). */
-export class BindError extends Error {
+export class BindError extends TsgiError {
   override readonly name = "BindError";
   readonly code = "TSGI_ERR_BIND";
   /** The system error code behind it (`EADDRINUSE`, `EACCES`, ...), if any. */

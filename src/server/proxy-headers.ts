@@ -19,9 +19,10 @@
 
 import { BlockList, isIP } from "node:net";
 import { trimOWS } from "../http1/chars.ts";
+import { TsgiError } from "../http1/tsgi-error.ts";
 
 /** A `--forwarded-allow-ips` entry that is not an IP address, a CIDR block, `*` or `unix`. */
-export class ProxyConfigError extends Error {
+export class ProxyConfigError extends TsgiError {
   override readonly name = "ProxyConfigError";
   readonly code = "TSGI_ERR_PROXY_CONFIG";
 }
@@ -253,49 +254,45 @@ function parseForwarded(value: string): Hop[] {
   const skipSpace = () => {
     while (i < n && (value[i] === " " || value[i] === "\t")) i++;
   };
-  try {
-    while (i < n) {
-      skipSpace();
-      if (value[i] === ",") {
-        elements.push(hop);
-        hop = {};
-        i++;
-        continue;
-      }
-      if (value[i] === ";") {
-        i++;
-        continue;
-      }
-      const eq = value.indexOf("=", i);
-      if (eq === -1) throw new Error("pair without =");
-      // SP/HTAB only (RFC 9110 §5.6.3); anything else fails the token check below.
-      const name = trimOWS(value.slice(i, eq)).toLowerCase();
-      if (!/^[!#$%&'*+\-.^_`|~0-9a-z]+$/.test(name)) throw new Error("bad name");
-      i = eq + 1;
-      let v = "";
-      if (value[i] === '"') {
-        i++;
-        while (i < n && value[i] !== '"') {
-          if (value[i] === "\\") i++;
-          v += value[i] ?? "";
-          i++;
-        }
-        if (i >= n) throw new Error("unterminated quoted-string");
-        i++;
-      } else {
-        const start = i;
-        while (i < n && value[i] !== ";" && value[i] !== "," && value[i] !== " " && value[i] !== "\t") i++;
-        v = value.slice(start, i);
-      }
-      if (name === "for" || name === "proto" || name === "host") hop[name] = v;
-      skipSpace();
-      if (i < n && value[i] !== ";" && value[i] !== ",") throw new Error("junk after a pair");
+  while (i < n) {
+    skipSpace();
+    if (value[i] === ",") {
+      elements.push(hop);
+      hop = {};
+      i++;
+      continue;
     }
-    elements.push(hop);
-    return elements;
-  } catch {
-    return [];
+    if (value[i] === ";") {
+      i++;
+      continue;
+    }
+    const eq = value.indexOf("=", i);
+    if (eq === -1) return []; // a pair without =
+    // SP/HTAB only (RFC 9110 §5.6.3); anything else fails the token check below.
+    const name = trimOWS(value.slice(i, eq)).toLowerCase();
+    if (!/^[!#$%&'*+\-.^_`|~0-9a-z]+$/.test(name)) return []; // a name that is not a token
+    i = eq + 1;
+    let v = "";
+    if (value[i] === '"') {
+      i++;
+      while (i < n && value[i] !== '"') {
+        if (value[i] === "\\") i++;
+        v += value[i] ?? "";
+        i++;
+      }
+      if (i >= n) return []; // an unterminated quoted-string
+      i++;
+    } else {
+      const start = i;
+      while (i < n && value[i] !== ";" && value[i] !== "," && value[i] !== " " && value[i] !== "\t") i++;
+      v = value.slice(start, i);
+    }
+    if (name === "for" || name === "proto" || name === "host") hop[name] = v;
+    skipSpace();
+    if (i < n && value[i] !== ";" && value[i] !== ",") return []; // junk after a pair
   }
+  elements.push(hop);
+  return elements;
 }
 
 /**

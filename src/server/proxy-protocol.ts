@@ -14,9 +14,10 @@
  */
 
 import { isIPv4, isIPv6 } from "node:net"; // pure syntax checks, no I/O
+import { TsgiError } from "../http1/tsgi-error.ts";
 
 /** A preamble that breaks the specification; the connection is closed without a response. */
-export class ProxyProtocolError extends Error {
+export class ProxyProtocolError extends TsgiError {
   override readonly name = "ProxyProtocolError";
   readonly code = "TSGI_ERR_PROXY_PROTOCOL";
 }

@@ -10,6 +10,7 @@ import { type AddressInfo, createServer, type Server as NetServer, type Socket }
 import type { TLSSocket, Server as TlsServer } from "node:tls";
 import { Clock } from "./clock.ts";
 import { type ConnectionAddresses, HttpConnection } from "./connection.ts";
+import { NotListeningError } from "./errors.ts";
 import type { Exchange } from "./exchange.ts";
 import {
   type BindTarget,
@@ -102,13 +103,13 @@ export class Server {
       const address = listener.address();
       if (address !== null && typeof address !== "string") return address;
     }
-    throw new Error("server is not listening on TCP");
+    throw new NotListeningError("server is not listening on TCP");
   }
 
   /** The base URL clients use, e.g. `http://127.0.0.1:8000` (the first of {@link urls}). */
   get url(): string {
     const first = this.urls[0];
-    if (first === undefined) throw new Error("server is not listening");
+    if (first === undefined) throw new NotListeningError("server is not listening");
     return first;
   }
 

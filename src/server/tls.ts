@@ -12,9 +12,10 @@ import {
   type TlsOptions as NodeTlsOptions,
   type Server as TlsServer,
 } from "node:tls";
+import { TsgiError } from "../http1/tsgi-error.ts";
 
 /** The TLS files or contents could not be used; the server does not start. */
-export class TlsConfigError extends Error {
+export class TlsConfigError extends TsgiError {
   override readonly name = "TlsConfigError";
   readonly code = "TSGI_ERR_TLS_CONFIG";
 }

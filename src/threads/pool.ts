@@ -6,6 +6,7 @@
  */
 
 import { Worker } from "node:worker_threads";
+import { InternalError } from "../http1/tsgi-error.ts";
 import type { Exchange } from "../server/exchange.ts";
 import type { Logger } from "../server/log.ts";
 import { ThreadDiedError } from "./errors.ts";
@@ -180,7 +181,7 @@ export class ThreadPool {
           const { ex } = thread.job;
           thread.job = null;
           if (!ex.finished && !ex.clientGone)
-            ex.fail(new Error("the thread finished without a complete response"));
+            ex.fail(new InternalError("the thread finished without a complete response"));
         }
         this.dispatch();
         return;

@@ -10,6 +10,7 @@ import { detectInterface, type Interface } from "../gateways/select.ts";
 import { wsgiGateway } from "../gateways/wsgi/gateway.ts";
 import type { WSGIApp } from "../gateways/wsgi/types.ts";
 import type { ResponseHead } from "../http1/events.ts";
+import { InternalError } from "../http1/tsgi-error.ts";
 import { loadApp } from "../loader/load.ts";
 import { Exchange, type ExchangeOwner } from "../server/exchange.ts";
 import { isLogLevel, Logger } from "../server/log.ts";
@@ -96,11 +97,11 @@ class ThreadOwner implements ExchangeOwner {
 
   // WSGI-style apps cannot take WebSockets (PEP 3333 has no upgrade); nothing calls these.
   checkWebSocket(): never {
-    throw new Error("WebSockets are not available to WSGI-style apps on threads");
+    throw new InternalError("WebSockets are not available to WSGI-style apps on threads");
   }
 
   acceptWebSocket(): never {
-    throw new Error("WebSockets are not available to WSGI-style apps on threads");
+    throw new InternalError("WebSockets are not available to WSGI-style apps on threads");
   }
 
   // The main thread's exchange answers it (500 or a dropped connection); this one ends with it.
@@ -138,7 +139,7 @@ try {
     const ex = new Exchange(owner, message.head, message.info);
     try {
       handler(ex);
-      if (!ex.finished) ex.fail(new Error("the request did not complete on its thread"));
+      if (!ex.finished) ex.fail(new InternalError("the request did not complete on its thread"));
     } finally {
       owner.current = null;
       post({ type: "done", id: message.id });

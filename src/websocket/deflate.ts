@@ -10,6 +10,7 @@
 
 import { constants as bufferConstants } from "node:buffer";
 import * as zlib from "node:zlib";
+import { TsgiError } from "../http1/tsgi-error.ts";
 
 const MAX_LENGTH = bufferConstants.MAX_LENGTH;
 
@@ -253,13 +254,21 @@ export function negotiateDeflate(
 const TAIL = Buffer.from([0x00, 0x00, 0xff, 0xff]);
 
 /** Thrown by `decompress()` when the output passes the allowed size (the core answers 1009). */
-export class InflateLimitError extends Error {
+export class InflateLimitError extends TsgiError {
   override readonly name = "InflateLimitError";
+  readonly code = "TSGI_ERR_WS_MESSAGE_TOO_BIG";
 }
 
 /** Thrown by `decompress()` on data zlib cannot inflate (the core answers 1007). */
-export class InflateDataError extends Error {
+export class InflateDataError extends TsgiError {
   override readonly name = "InflateDataError";
+  readonly code = "TSGI_ERR_WS_BAD_COMPRESSION";
+}
+
+/** This Node.js lacks the zlib internals permessage-deflate drives (see `zlibSync`); the extension cannot run. */
+export class DeflateUnavailableError extends TsgiError {
+  override readonly name = "DeflateUnavailableError";
+  readonly code = "TSGI_ERR_WS_DEFLATE_UNAVAILABLE";
 }
 
 /** The parts of a zlib stream object that `zlibSync` drives; see there. */
@@ -340,7 +349,7 @@ function zlibSync(
 function checkZlibInternals(stream: zlib.InflateRaw | zlib.DeflateRaw): void {
   const z = stream as unknown as Partial<ZlibInternals>;
   if (typeof z._handle?.writeSync !== "function" || !(z._writeState instanceof Uint32Array)) {
-    throw new Error(
+    throw new DeflateUnavailableError(
       "permessage-deflate needs zlib internals (_handle.writeSync, _writeState) this Node.js does not have",
     );
   }

@@ -5,6 +5,8 @@
  * accepted is a {@link HandshakeError} carrying the HTTP status to answer.
  */
 
+import { TsgiError } from "../http1/tsgi-error.ts";
+
 /** Stable machine-readable codes, listed in docs/errors.md. */
 export type WebSocketErrorCode =
   | "TSGI_ERR_WS_UNMASKED_FRAME"
@@ -25,7 +27,7 @@ export type WebSocketErrorCode =
  * The peer broke RFC 6455 (or RFC 7692). Send a close frame with `closeCode`
  * (1002 protocol error, 1007 invalid data, 1009 too big) and close.
  */
-export class WebSocketProtocolError extends Error {
+export class WebSocketProtocolError extends TsgiError {
   override readonly name = "WebSocketProtocolError";
   constructor(
     message: string,
@@ -39,7 +41,7 @@ export class WebSocketProtocolError extends Error {
 }
 
 /** Our side misused the core: a send after close, an invalid close code or a too-long reason or control payload. */
-export class WebSocketUsageError extends Error {
+export class WebSocketUsageError extends TsgiError {
   override readonly name = "WebSocketUsageError";
   readonly code: WebSocketErrorCode = "TSGI_ERR_WS_INVALID_STATE";
 }
@@ -49,7 +51,7 @@ export class WebSocketUsageError extends Error {
  * (400; 426 with `Sec-WebSocket-Version: 13` for another version; 503 when
  * the server holds its most WebSockets) with `headers`.
  */
-export class HandshakeError extends Error {
+export class HandshakeError extends TsgiError {
   override readonly name = "HandshakeError";
   readonly code: WebSocketErrorCode = "TSGI_ERR_WS_HANDSHAKE";
   constructor(

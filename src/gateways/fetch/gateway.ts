@@ -13,7 +13,7 @@ import { installLightResponse, LightResponse } from "./light-response.ts";
 import { installRequestGlobals, LazyRequest } from "./request.ts";
 import { FetchGatewayError, isResponseLike, writeResponse } from "./response.ts";
 import type { FetchApp, FetchHandler } from "./types.ts";
-import { completeUpgrade, isHandshakeError, respondHandshakeError, setWebSocketLogger } from "./websocket.ts";
+import { completeUpgrade, isHandshakeError, respondHandshakeError } from "./websocket.ts";
 
 /** Options of {@link fetchGateway}. */
 export interface FetchGatewayOptions {
@@ -47,7 +47,9 @@ export function fetchGateway(app: FetchApp | FetchHandler, options: FetchGateway
   if (options.lightResponse !== false) installLightResponse();
   // Always: apps get the lazy Request whatever the Response option says.
   installRequestGlobals();
-  if (options.logger !== undefined) setWebSocketLogger(options.logger);
+  // This gateway's logger, handed to each socket it opens: never a module global, so two servers in
+  // one process each log their own sockets' listener errors.
+  const logger = options.logger ?? null;
   return (ex) => {
     let result: Response | Promise<Response>;
     const request = new LazyRequest(ex) as unknown as Request;
@@ -55,36 +57,36 @@ export function fetchGateway(app: FetchApp | FetchHandler, options: FetchGateway
     try {
       result = handler(request, ex.info);
     } catch (err) {
-      failed(ex, err);
+      failed(ex, err, logger);
       return;
     }
     if (result !== null && typeof (result as Promise<Response>).then === "function") {
       (result as Promise<Response>).then(
-        (response) => send(ex, response),
-        (err) => failed(ex, err),
+        (response) => send(ex, response, logger),
+        (err) => failed(ex, err, logger),
       );
       return;
     }
-    send(ex, result as Response);
+    send(ex, result as Response, logger);
   };
 }
 
-function send(ex: Exchange, response: unknown): void {
+function send(ex: Exchange, response: unknown, logger: Logger | null): void {
   if (ex.tracer !== null) traceResult(ex, response);
   try {
-    if (completeUpgrade(ex, response)) return;
+    if (completeUpgrade(ex, response, logger)) return;
     if (ex.finished) return; // the client went away while the app worked
     writeResponse(ex, response);
   } catch (err) {
-    failed(ex, err);
+    failed(ex, err, logger);
   }
 }
 
 /** A handshake error the app let escape gets its own status; anything else is a 500. */
-function failed(ex: Exchange, err: unknown): void {
+function failed(ex: Exchange, err: unknown, logger: Logger | null): void {
   if (ex.tracer !== null)
     ex.trace("app", `the handler threw: ${err instanceof Error ? err.message : String(err)}`);
-  completeUpgrade(ex, null); // a socket the app made will not open
+  completeUpgrade(ex, null, logger); // a socket the app made will not open
   if (ex.finished) return;
   if (isHandshakeError(err) && !ex.headersSent) respondHandshakeError(ex, err);
   else ex.fail(err);

@@ -10,6 +10,7 @@
  * globals (below) hand undici the real Request when it needs its own.
  */
 
+import { ClientGoneError } from "../../server/errors.ts";
 import type { Exchange } from "../../server/exchange.ts";
 import { bodyStream, collectBody } from "./body.ts";
 import { delegateMissingMembers } from "./delegate.ts";
@@ -88,7 +89,7 @@ export class LazyRequest {
   get signal(): AbortSignal {
     if (this.#signal === null) {
       const controller = new AbortController();
-      this.#ex.onClientGone(() => controller.abort(new Error("client disconnected")));
+      this.#ex.onClientGone(() => controller.abort(new ClientGoneError("client disconnected")));
       this.#signal = controller.signal;
     }
     return this.#signal;

@@ -10,11 +10,13 @@
  */
 
 import type { ResponseHead } from "../../http1/events.ts";
+import { TsgiError } from "../../http1/tsgi-error.ts";
+import { ClientGoneError } from "../../server/errors.ts";
 import type { Exchange } from "../../server/exchange.ts";
 import { LightResponse, NativeResponse } from "./light-response.ts";
 
 /** The app broke the Fetch contract (e.g. returned something that is not a Response). */
-export class FetchGatewayError extends Error {
+export class FetchGatewayError extends TsgiError {
   override readonly name = "FetchGatewayError";
   readonly code = "TSGI_ERR_FETCH_CONTRACT";
 }
@@ -103,7 +105,7 @@ export function writeResponse(ex: Exchange, response: unknown): Promise<void> | 
 async function streamBody(ex: Exchange, head: ResponseHead, body: ReadableStream<Uint8Array>): Promise<void> {
   const reader = body.getReader();
   ex.onClientGone(() => {
-    reader.cancel(new Error("client disconnected")).catch(() => {});
+    reader.cancel(new ClientGoneError("client disconnected")).catch(() => {});
   });
   try {
     const first = await reader.read();

@@ -108,18 +108,11 @@ const REGISTRY_KEY = Symbol.for("tsgi.fetch.pendingUpgrades");
 const registryHolder = globalThis as { [REGISTRY_KEY]?: WeakMap<object, PendingUpgrade> };
 registryHolder[REGISTRY_KEY] ??= new WeakMap();
 const pendingUpgrades: WeakMap<object, PendingUpgrade> = registryHolder[REGISTRY_KEY];
-/** The logger sockets report listener errors to, set by the gateway. */
-let listenerLogger: Logger | null = null;
-
-/** @internal The Fetch gateway's logger receives errors thrown by socket listeners. */
-export function setWebSocketLogger(logger: Logger): void {
-  listenerLogger = logger;
-}
-
-function reportListenerError(err: unknown): void {
+/** Logs an error a socket listener threw to the socket's gateway's logger (the console without one). */
+function reportListenerError(logger: Logger | null, err: unknown): void {
   // A throwing listener must not take the server down (Node's EventTarget
   // would rethrow it as an uncaught exception): log it, as browsers report it.
-  if (listenerLogger !== null) listenerLogger.error("error in a WebSocket event listener", err);
+  if (logger !== null) logger.error("error in a WebSocket event listener", err);
   else console.error(err);
 }
 
@@ -164,6 +157,8 @@ export class ServerWebSocket {
   #onclose: Handler<WebSocketCloseEvent> = null;
   /** addEventListener registrations, created on first use. */
   #listeners: Registration[] | null = null;
+  /** Where errors thrown by listeners go: the logger of the gateway that served the upgrade. */
+  #logger: Logger | null = null;
 
   /** @internal Created by upgradeWebSocket. */
   constructor(url: string) {
@@ -262,15 +257,16 @@ export class ServerWebSocket {
             : type === "error"
               ? this.#onerror
               : null;
-    if (handler !== null) invoke(this, handler as EventListenerFn, event);
+    const logger = this.#logger;
+    if (handler !== null) invoke(this, handler as EventListenerFn, event, logger);
     const list = this.#listeners;
     if (list !== null && list.length > 0) {
       // A snapshot: listeners added or removed meanwhile do not change this dispatch.
       for (const r of list.slice()) {
         if (r.type !== type) continue;
         if (r.once) this.removeEventListener(type, r.listener);
-        if (typeof r.listener === "function") invoke(this, r.listener, event);
-        else invoke(r.listener, r.listener.handleEvent, event);
+        if (typeof r.listener === "function") invoke(this, r.listener, event, logger);
+        else invoke(r.listener, r.listener.handleEvent, event, logger);
       }
     }
   }
@@ -331,9 +327,10 @@ export class ServerWebSocket {
     this.#session!.close(code, reason);
   }
 
-  /** @internal The gateway sent the 101: wire the session and fire `open`. */
-  attach(session: WebSocketSession): void {
+  /** @internal The gateway sent the 101: wire the session and fire `open`; listener errors go to `logger`. */
+  attach(session: WebSocketSession, logger: Logger | null = null): void {
     this.#session = session;
+    this.#logger = logger;
     const pendingClose = this.#pendingClose;
     this.#state = pendingClose === null ? 1 : 2;
     session.setHandler(new SessionBridge(this));
@@ -345,8 +342,9 @@ export class ServerWebSocket {
   }
 
   /** @internal The app returned another response, or the handshake failed: the socket never opens. */
-  abandon(): void {
+  abandon(logger: Logger | null = null): void {
     if (this.#state === 3) return;
+    this.#logger = logger;
     this.#state = 3;
     this.#fire("error", new SocketEvent("error", this));
     this.#fire("close", new WebSocketCloseEvent(this, 1006, "", false));
@@ -401,11 +399,11 @@ for (const [name, value] of [
 }
 
 /** Calls a listener; an exception is logged, never thrown into the server. */
-function invoke(self: unknown, fn: EventListenerFn, event: Event): void {
+function invoke(self: unknown, fn: EventListenerFn, event: Event, logger: Logger | null): void {
   try {
     fn.call(self, event);
   } catch (err) {
-    reportListenerError(err);
+    reportListenerError(logger, err);
   }
 }
 
@@ -469,8 +467,9 @@ export function upgradeWebSocket(request: Request, options: UpgradeWebSocketOpti
 /**
  * @internal Called by the gateway with the app's response: if it is an
  * upgrade response, sends the 101 and opens the socket, and returns true.
+ * Errors the socket's listeners throw go to `logger`, the gateway's.
  */
-export function completeUpgrade(ex: Exchange, response: unknown): boolean {
+export function completeUpgrade(ex: Exchange, response: unknown, logger: Logger | null = null): boolean {
   const pending = pendingUpgrades.get(ex);
   if (pending === undefined) return false;
   pendingUpgrades.delete(ex);
@@ -481,7 +480,7 @@ export function completeUpgrade(ex: Exchange, response: unknown): boolean {
       : undefined;
   if (token !== pending.token) {
     // The app made a socket but answered with another response: it never opens.
-    socket.abandon();
+    socket.abandon(logger);
     return false;
   }
   const headers: string[] = [];
@@ -490,14 +489,14 @@ export function completeUpgrade(ex: Exchange, response: unknown): boolean {
   try {
     session = ex.acceptWebSocket({ protocol: pending.protocol, headers });
   } catch (err) {
-    socket.abandon();
+    socket.abandon(logger);
     if (isHandshakeError(err)) {
       respondHandshakeError(ex, err);
       return true;
     }
     throw err;
   }
-  socket.attach(session);
+  socket.attach(session, logger);
   return true;
 }
 

@@ -8,6 +8,7 @@
  */
 
 import type { ResponseHead } from "../../http1/events.ts";
+import { TsgiError } from "../../http1/tsgi-error.ts";
 import type { Exchange } from "../../server/exchange.ts";
 import type { Logger } from "../../server/log.ts";
 import type { Handler } from "../../server/server.ts";
@@ -15,7 +16,7 @@ import { buildEnviron, type EnvironFlags } from "./environ.ts";
 import type { StartResponse, WSGIApp, WSGIErrors, WSGIHeader, WSGIResult, WSGIWrite } from "./types.ts";
 
 /** Thrown (and logged) when an app breaks the WSGI-style contract in a way the gateway must refuse. */
-export class WSGIGatewayError extends Error {
+export class WSGIGatewayError extends TsgiError {
   override readonly name = "WSGIGatewayError";
   readonly code = "TSGI_ERR_WSGI_CONTRACT";
 }

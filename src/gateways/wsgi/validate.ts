@@ -7,10 +7,11 @@
  * development instead of as odd responses in production.
  */
 
+import { TsgiError } from "../../http1/tsgi-error.ts";
 import type { Environ, StartResponse, WSGIApp, WSGIResult } from "./types.ts";
 
 /** A broken rule of the WSGI-style contract, by the app or by the server. */
-export class WSGIValidationError extends Error {
+export class WSGIValidationError extends TsgiError {
   override readonly name = "WSGIValidationError";
   readonly code = "TSGI_ERR_WSGI_VALIDATION";
 }
