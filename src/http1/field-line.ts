@@ -4,7 +4,7 @@
  * means is head-semantics.ts.
  */
 
-import { COLON, HTAB, latin1, SP, TCHAR } from "./chars.ts";
+import { COLON, HTAB, latin1, SP, sameBytes, TCHAR } from "./chars.ts";
 import { fail } from "./errors.ts";
 
 /** Any byte FIELD_VALUE_CHAR refuses (CTLs but HTAB, and DEL), as a regex over a latin-1 string. */
@@ -25,13 +25,6 @@ const MAX_REMEMBERED_NAME = 32;
 const MAX_REMEMBERED_VALUE = 256;
 const rememberedNames: string[] = new Array(MAX_REMEMBERED_NAME * 256).fill("");
 const rememberedValues: string[] = new Array(MAX_REMEMBERED_NAME * 256).fill("");
-
-/** True when `known` holds exactly the bytes `buf[start..end)`. */
-function sameBytes(known: string, buf: Buffer, start: number, end: number): boolean {
-  if (known.length !== end - start) return false;
-  for (let k = 0; start + k < end; k++) if (known.charCodeAt(k) !== buf[start + k]) return false;
-  return true;
-}
 
 /**
  * Parses one `field-name ":" OWS field-value OWS` line (RFC 9112 §5) and
