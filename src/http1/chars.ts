@@ -56,6 +56,21 @@ export const latin1: (buf: Buffer, start: number, end: number) => string =
     ? (buf, start, end) => (buf as Latin1Buffer).latin1Slice(start, end)
     : (buf, start, end) => buf.toString("latin1", start, end);
 
+/**
+ * True when `known` holds exactly the bytes `buf[start..end)` read as
+ * latin-1: lets a parser reuse a string decoded before instead of decoding
+ * the same bytes again. The strings remembered that way may come from
+ * another client (the last Cookie or Authorization value seen), so once the
+ * lengths agree every byte is compared, whatever the first difference: the
+ * time taken tells nothing about how much of a guess matched.
+ */
+export function sameBytes(known: string, buf: Buffer, start: number, end: number): boolean {
+  if (known.length !== end - start) return false;
+  let diff = 0;
+  for (let k = 0; start + k < end; k++) diff |= known.charCodeAt(k) ^ buf[start + k]!;
+  return diff === 0;
+}
+
 export const CR = 0x0d;
 export const LF = 0x0a;
 export const SP = 0x20;

@@ -19,15 +19,18 @@ import {
   CLIENT_TABLE,
   CONTINUE_TABLE,
   type ContinueState,
+  type ContinueTransition,
+  type Edges,
+  edgesByEvent,
+  follow,
   KEEP_ALIVE_TABLE,
   type KeepAliveState,
+  type KeepAliveTransition,
   LENGTH,
   NO_BODY,
-  nextState,
   type ResponseFraming,
   SERVER_TABLE,
   type State,
-  type Table,
   type Transition,
   UNTIL_CLOSE,
 } from "./states.ts";
@@ -55,8 +58,15 @@ export interface ServerConnectionOptions {
 
 const CRLF = Buffer.from("\r\n", "latin1");
 const LAST_CHUNK = Buffer.from("0\r\n\r\n", "latin1");
-const CONTINUE = Buffer.from("HTTP/1.1 100 Continue\r\n\r\n", "latin1");
+const CONTINUE_BYTES = Buffer.from("HTTP/1.1 100 Continue\r\n\r\n", "latin1");
 const NOTHING: Uint8Array[] = [];
+
+// The tables of states.ts read by event, once: each move below names its
+// event, so following an edge is a comparison or two (see `Edges`).
+const CLIENT = edgesByEvent(CLIENT_TABLE);
+const SERVER = edgesByEvent(SERVER_TABLE);
+const CONTINUE = edgesByEvent(CONTINUE_TABLE);
+const KEEP_ALIVE = edgesByEvent(KEEP_ALIVE_TABLE);
 
 /** Response header names already checked; apps send the same few names again and again. */
 const knownTokens = new Set<string>();
@@ -190,45 +200,42 @@ export class ServerConnection {
     try {
       event = this.parser.nextEvent();
     } catch (err) {
-      this.theirState = this.move(CLIENT_TABLE, this.theirState, "error");
+      this.theirState = this.move(CLIENT.error, this.theirState);
       throw err;
     }
     if (event === NEED_DATA || event === PAUSED) return event;
     switch (event.type) {
       case "request":
         if (event.method === "CONNECT" && !this.acceptConnect) {
-          this.theirState = this.move(CLIENT_TABLE, this.theirState, "error");
+          this.theirState = this.move(CLIENT.error, this.theirState);
           throw new RemoteProtocolError(
             "CONNECT is not implemented: this server opens no tunnels",
             "TSGI_ERR_CONNECT_NOT_IMPLEMENTED",
             501,
           );
         }
-        this.theirState = this.move(CLIENT_TABLE, this.theirState, "request");
-        this.ourState = this.move(SERVER_TABLE, this.ourState, "request");
+        this.theirState = this.move(CLIENT.request, this.theirState);
+        this.ourState = this.move(SERVER.request, this.ourState);
         this.request = event;
         this.keepAlive = this.step(
-          KEEP_ALIVE_TABLE,
+          event.keepAlive ? KEEP_ALIVE.request_keep_alive : KEEP_ALIVE.request_close,
           this.keepAlive,
-          event.keepAlive ? "request_keep_alive" : "request_close",
         );
         this.continueState = this.step(
-          CONTINUE_TABLE,
+          event.expectContinue ? CONTINUE.expect : CONTINUE.request,
           this.continueState,
-          event.expectContinue ? "expect" : "request",
         );
         break;
       case "data":
-        this.theirState = this.move(CLIENT_TABLE, this.theirState, "data");
+        this.theirState = this.move(CLIENT.data, this.theirState);
         break;
       case "end":
-        this.theirState = this.move(CLIENT_TABLE, this.theirState, "end");
-        if (this.keepAlive === "CLOSE")
-          this.theirState = this.move(CLIENT_TABLE, this.theirState, "no_reuse");
+        this.theirState = this.move(CLIENT.end, this.theirState);
+        if (this.keepAlive === "CLOSE") this.theirState = this.move(CLIENT.no_reuse, this.theirState);
         break;
       case "closed":
         // Asked again after the close, the answer stays "closed" (CLOSED → CLOSED, as in h11).
-        this.theirState = this.move(CLIENT_TABLE, this.theirState, "close");
+        this.theirState = this.move(CLIENT.close, this.theirState);
         break;
     }
     return event;
@@ -239,12 +246,12 @@ export class ServerConnection {
    * when the app starts reading the body (RFC 9110 §10.1.1).
    */
   sendContinue(): Buffer | null {
-    const nextContinue = nextState(CONTINUE_TABLE, this.continueState, "informational");
-    const nextOurState = nextState(SERVER_TABLE, this.ourState, "informational");
+    const nextContinue = follow(CONTINUE.informational, this.continueState);
+    const nextOurState = follow(SERVER.informational, this.ourState);
     if (nextContinue === null || nextOurState === null) return null;
     this.continueState = nextContinue;
     this.ourState = nextOurState;
-    return CONTINUE;
+    return CONTINUE_BYTES;
   }
 
   /**
@@ -268,7 +275,7 @@ export class ServerConnection {
       throw new LocalProtocolError("invalid reason phrase", "TSGI_ERR_BAD_STATUS");
     }
     // Check the transition first: a refused call must leave the connection as it was.
-    const nextOurState = this.move(SERVER_TABLE, this.ourState, "response");
+    const nextOurState = this.move(SERVER.response, this.ourState);
     const request = this.request;
     const isHead = request !== null && request.method === "HEAD";
     // A 2xx to CONNECT turns the connection into a tunnel: no framing headers
@@ -352,13 +359,13 @@ export class ServerConnection {
     // A client still waiting for 100 may or may not send its body now; the
     // only safe way on is to close after this response (RFC 9110 §10.1.1).
     const ambiguousBody = this.continueState === "WAITING";
-    this.continueState = this.step(CONTINUE_TABLE, this.continueState, "response");
+    this.continueState = this.step(CONTINUE.response, this.continueState);
     if (request === null || appClose || this.closeRequested || ambiguousBody || tunnel) {
-      this.keepAlive = this.step(KEEP_ALIVE_TABLE, this.keepAlive, "no_reuse");
+      this.keepAlive = this.step(KEEP_ALIVE.no_reuse, this.keepAlive);
     }
     if (this.keepAlive === "CLOSE") {
       out += "Connection: close\r\n";
-      if (this.theirState === "DONE") this.theirState = this.move(CLIENT_TABLE, this.theirState, "no_reuse");
+      if (this.theirState === "DONE") this.theirState = this.move(CLIENT.no_reuse, this.theirState);
     } else if (request !== null && request.version === 10) {
       out += "Connection: keep-alive\r\n";
     }
@@ -404,7 +411,7 @@ export class ServerConnection {
     if (head.reason !== undefined && !isFieldText(head.reason)) {
       throw new LocalProtocolError("invalid reason phrase", "TSGI_ERR_BAD_STATUS");
     }
-    const nextOurState = this.move(SERVER_TABLE, this.ourState, "switch");
+    const nextOurState = this.move(SERVER.switch, this.ourState);
     let out = statusLine(101, head.reason);
     let hasDate = false;
     let hasServer = false;
@@ -424,9 +431,9 @@ export class ServerConnection {
     if (!hasServer && this.serverHeader !== null) out += `Server: ${this.serverHeader}\r\n`;
     out += "\r\n";
     this.ourState = nextOurState;
-    this.theirState = this.move(CLIENT_TABLE, this.theirState, "switch");
-    this.continueState = this.step(CONTINUE_TABLE, this.continueState, "switch");
-    this.keepAlive = this.step(KEEP_ALIVE_TABLE, this.keepAlive, "no_reuse");
+    this.theirState = this.move(CLIENT.switch, this.theirState);
+    this.continueState = this.step(CONTINUE.switch, this.continueState);
+    this.keepAlive = this.step(KEEP_ALIVE.no_reuse, this.keepAlive);
     return Buffer.from(out, "latin1");
   }
 
@@ -447,7 +454,7 @@ export class ServerConnection {
    * @throws LocalProtocolError when the app writes more than its Content-Length.
    */
   sendData(data: Uint8Array): Uint8Array[] {
-    const nextOurState = nextState(SERVER_TABLE, this.ourState, "data");
+    const nextOurState = follow(SERVER.data, this.ourState);
     if (nextOurState === null) {
       throw new LocalProtocolError(
         `cannot send body data in state ${this.ourState}`,
@@ -482,14 +489,14 @@ export class ServerConnection {
    * @throws LocalProtocolError when fewer bytes than the Content-Length were sent; close the connection.
    */
   sendEnd(): Buffer | null {
-    if (nextState(SERVER_TABLE, this.ourState, "end") === null) {
+    if (follow(SERVER.end, this.ourState) === null) {
       throw new LocalProtocolError(
         `cannot end the response in state ${this.ourState}`,
         "TSGI_ERR_INVALID_STATE",
       );
     }
     if (this.framing === LENGTH && this.remaining > 0) {
-      this.ourState = this.move(SERVER_TABLE, this.ourState, "error");
+      this.ourState = this.move(SERVER.error, this.ourState);
       throw new LocalProtocolError(
         `response ended ${this.remaining} bytes short of its Content-Length`,
         "TSGI_ERR_BODY_LENGTH_MISMATCH",
@@ -507,9 +514,9 @@ export class ServerConnection {
    */
   sendError(error: ProtocolError | { status: number; message: string }): Buffer | null {
     // A response can start only from IDLE or SEND_RESPONSE.
-    if (nextState(SERVER_TABLE, this.ourState, "response") === null) return null;
+    if (follow(SERVER.response, this.ourState) === null) return null;
     this.closeRequested = true;
-    this.keepAlive = this.step(KEEP_ALIVE_TABLE, this.keepAlive, "no_reuse");
+    this.keepAlive = this.step(KEEP_ALIVE.no_reuse, this.keepAlive);
     // Messages never contain request bytes, so echoing them in text/plain reflects nothing.
     const reason = STATUS_REASONS[error.status] ?? "Error";
     const body = Buffer.from(`${error.status} ${reason}: ${error.message}\n`, "utf8");
@@ -534,31 +541,31 @@ export class ServerConnection {
       );
     }
     this.parser.startNextCycle();
-    this.theirState = this.move(CLIENT_TABLE, this.theirState, "next_cycle");
-    this.ourState = this.move(SERVER_TABLE, this.ourState, "next_cycle");
-    this.keepAlive = this.step(KEEP_ALIVE_TABLE, this.keepAlive, "next_cycle");
-    this.continueState = this.step(CONTINUE_TABLE, this.continueState, "next_cycle");
+    this.theirState = this.move(CLIENT.next_cycle, this.theirState);
+    this.ourState = this.move(SERVER.next_cycle, this.ourState);
+    this.keepAlive = this.step(KEEP_ALIVE.next_cycle, this.keepAlive);
+    this.continueState = this.step(CONTINUE.next_cycle, this.continueState);
     this.request = null;
     this.framing = NO_BODY;
   }
 
   private finish(): void {
-    this.ourState = this.move(SERVER_TABLE, this.ourState, "end");
-    if (this.keepAlive === "CLOSE") this.ourState = this.move(SERVER_TABLE, this.ourState, "no_reuse");
+    this.ourState = this.move(SERVER.end, this.ourState);
+    if (this.keepAlive === "CLOSE") this.ourState = this.move(SERVER.no_reuse, this.ourState);
   }
 
   /** A move of one side (CLIENT_TABLE or SERVER_TABLE); refused → the side's protocol error. */
-  private move(table: Table<State, Transition>, state: State, event: Transition): State {
-    const next = nextState(table, state, event);
+  private move(edges: Edges<State, Transition>, state: State): State {
+    const next = follow(edges, state);
     if (next !== null) return next;
-    if (table === CLIENT_TABLE) {
+    if (edges.table === CLIENT_TABLE) {
       throw new RemoteProtocolError(
-        `client sent "${event}" in state ${state}`,
+        `client sent "${edges.event}" in state ${state}`,
         "TSGI_ERR_INVALID_STATE",
         400,
       );
     }
-    throw new LocalProtocolError(`cannot "${event}" in state ${state}`, "TSGI_ERR_INVALID_STATE");
+    throw new LocalProtocolError(`cannot "${edges.event}" in state ${state}`, "TSGI_ERR_INVALID_STATE");
   }
 
   /**
@@ -566,9 +573,12 @@ export class ServerConnection {
    * the two sides, so a refused one is a bug in this file, not a peer's or
    * an app's mistake.
    */
-  private step<S extends string, T extends string>(table: Table<S, T>, state: S, event: T): S {
-    const next = nextState(table, state, event);
-    if (next === null) throw new InternalError(`bug: "${event}" in state ${state}`);
+  private step<S extends ContinueState | KeepAliveState, T extends ContinueTransition | KeepAliveTransition>(
+    edges: Edges<S, T>,
+    state: S,
+  ): S {
+    const next = follow(edges, state);
+    if (next === null) throw new InternalError(`bug: "${edges.event}" in state ${state}`);
     return next;
   }
 }

@@ -4,11 +4,27 @@
  * means is head-semantics.ts.
  */
 
-import { COLON, HTAB, latin1, SP, TCHAR } from "./chars.ts";
+import { COLON, HTAB, latin1, SP, sameBytes, TCHAR } from "./chars.ts";
 import { fail } from "./errors.ts";
 
 /** Any byte FIELD_VALUE_CHAR refuses (CTLs but HTAB, and DEL), as a regex over a latin-1 string. */
 const INVALID_FIELD_VALUE = /[\x00-\x08\x0a-\x1f\x7f]/;
+
+// ---- remembered strings ----------------------------------------------------
+//
+// Clients send the same names, and mostly the same values, in every request:
+// comparing the bytes with the string decoded last time is much cheaper than
+// decoding (and, for a value, validating) them again. One slot per field
+// name length and first byte keeps the last name seen and the last valid
+// value that came with it. A string is only its bytes, so the slots are
+// shared by all connections; they hold at most 8192 short strings.
+
+/** Names shorter than this are remembered. */
+const MAX_REMEMBERED_NAME = 32;
+/** Values up to this long are remembered. */
+const MAX_REMEMBERED_VALUE = 256;
+const rememberedNames: string[] = new Array(MAX_REMEMBERED_NAME * 256).fill("");
+const rememberedValues: string[] = new Array(MAX_REMEMBERED_NAME * 256).fill("");
 
 /**
  * Parses one `field-name ":" OWS field-value OWS` line (RFC 9112 §5) and
@@ -26,14 +42,28 @@ export function parseFieldLine(buf: Buffer, start: number, end: number, out: str
     // Covers whitespace before the colon (RFC 9112 §5.1 says 400) and any non-tchar byte.
     fail("invalid header field name", "TSGI_ERR_BAD_HEADER_NAME");
   }
-  const name = latin1(buf, start, i);
   let vs = i + 1;
   let ve = end;
   while (vs < ve && (buf[vs] === SP || buf[vs] === HTAB)) vs++;
   while (ve > vs && (buf[ve - 1] === SP || buf[ve - 1] === HTAB)) ve--;
-  const value = latin1(buf, vs, ve);
-  // One regex scan of the decoded string is faster than a JS loop over the bytes.
-  if (INVALID_FIELD_VALUE.test(value))
-    fail("invalid character in header field value", "TSGI_ERR_BAD_HEADER_VALUE");
+
+  const slot = i - start < MAX_REMEMBERED_NAME ? ((i - start) << 8) | first : -1;
+  let name: string;
+  if (slot !== -1 && sameBytes(rememberedNames[slot]!, buf, start, i)) {
+    name = rememberedNames[slot]!;
+  } else {
+    name = latin1(buf, start, i);
+    if (slot !== -1) rememberedNames[slot] = name;
+  }
+  let value: string;
+  if (slot !== -1 && sameBytes(rememberedValues[slot]!, buf, vs, ve)) {
+    value = rememberedValues[slot]!;
+  } else {
+    value = latin1(buf, vs, ve);
+    // One regex scan of the decoded string is faster than a JS loop over the bytes.
+    if (INVALID_FIELD_VALUE.test(value))
+      fail("invalid character in header field value", "TSGI_ERR_BAD_HEADER_VALUE");
+    if (slot !== -1 && ve - vs <= MAX_REMEMBERED_VALUE) rememberedValues[slot] = value;
+  }
   out.push(name, value);
 }

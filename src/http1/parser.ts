@@ -180,18 +180,11 @@ export class RequestParser extends LineReader {
         this.pos = lf + 1;
         return this.finishHead();
       }
-      this.addFieldLine(buf, start, lf, this.headers, "too many header fields");
+      // A field line (its size already checked), CRLF included in the section's size.
+      this.sectionSize += lf + 1 - start;
+      checkFieldCount(this.headers, limits, "too many header fields");
+      parseFieldLine(buf, start, end, this.headers);
     }
-  }
-
-  /**
-   * Accepts one field line of the header or trailer section (`buf[start..lf]`,
-   * CRLF included, its size already checked) into `fields`.
-   */
-  private addFieldLine(buf: Buffer, start: number, lf: number, fields: string[], tooMany: string): void {
-    this.sectionSize += lf + 1 - start;
-    checkFieldCount(fields, this.limits, tooMany);
-    parseFieldLine(buf, start, lf - 1, fields);
   }
 
   /** The head is complete: read what its fields mean and go on to the body it announces. */
@@ -290,7 +283,10 @@ export class RequestParser extends LineReader {
             this.state = DONE; // empty_line
             return { type: "end", trailers: this.trailers };
           }
-          this.addFieldLine(buf, start, lf, this.trailers, "too many trailer fields");
+          // A field line, as in the head.
+          this.sectionSize += lf + 1 - start;
+          checkFieldCount(this.trailers, this.limits, "too many trailer fields");
+          parseFieldLine(buf, start, lf - 1, this.trailers);
           checkTrailerField(this.trailers);
           break;
         }

@@ -4,7 +4,7 @@
  * with which method is request-target.ts.
  */
 
-import { latin1, SP, TARGET_CHAR, TCHAR } from "./chars.ts";
+import { latin1, SP, sameBytes, TARGET_CHAR, TCHAR } from "./chars.ts";
 import { fail } from "./errors.ts";
 import { checkTargetForm } from "./request-target.ts";
 
@@ -16,6 +16,14 @@ export interface RequestLine {
   version: 10 | 11;
 }
 
+// Clients send the same few methods, and often the same target, again and
+// again: the last of each is kept and reused when the bytes match (see
+// sameBytes in chars.ts), one slot per method length and first byte.
+const MAX_REMEMBERED_METHOD = 16;
+const rememberedMethods: string[] = new Array(MAX_REMEMBERED_METHOD * 256).fill("");
+const MAX_REMEMBERED_TARGET = 256;
+let rememberedTarget = "";
+
 /** Parses `buf[start..end)` (the line without CRLF) into `into`. */
 export function parseRequestLine(buf: Buffer, start: number, end: number, into: RequestLine): void {
   let i = start;
@@ -24,7 +32,14 @@ export function parseRequestLine(buf: Buffer, start: number, end: number, into: 
     if (i < end && buf[i] !== SP) fail("invalid character in method", "TSGI_ERR_BAD_METHOD");
     fail("malformed request line", "TSGI_ERR_BAD_REQUEST_LINE");
   }
-  const method = latin1(buf, start, i);
+  let method: string;
+  const slot = i - start < MAX_REMEMBERED_METHOD ? ((i - start) << 8) | buf[start]! : -1;
+  if (slot !== -1 && sameBytes(rememberedMethods[slot]!, buf, start, i)) {
+    method = rememberedMethods[slot]!;
+  } else {
+    method = latin1(buf, start, i);
+    if (slot !== -1) rememberedMethods[slot] = method;
+  }
   const targetStart = ++i;
   while (i < end && TARGET_CHAR[buf[i]!] === 1) i++;
   if (i === targetStart) fail("malformed request line", "TSGI_ERR_BAD_REQUEST_LINE");
@@ -32,7 +47,13 @@ export function parseRequestLine(buf: Buffer, start: number, end: number, into: 
     if (i < end && buf[i] !== SP) fail("invalid character in request target", "TSGI_ERR_BAD_TARGET");
     fail("request line has no HTTP version", "TSGI_ERR_BAD_REQUEST_LINE");
   }
-  const target = latin1(buf, targetStart, i);
+  let target: string;
+  if (sameBytes(rememberedTarget, buf, targetStart, i)) {
+    target = rememberedTarget;
+  } else {
+    target = latin1(buf, targetStart, i);
+    if (i - targetStart <= MAX_REMEMBERED_TARGET) rememberedTarget = target;
+  }
   into.version = parseVersion(buf, i + 1, end);
   checkTargetForm(method, target);
   into.method = method;

@@ -94,6 +94,48 @@ export function nextState<S extends string, T extends string>(
   return table[state][event] ?? null;
 }
 
+/**
+ * The edges of one event of a table, as two parallel arrays: `from[i]`
+ * moves to `to[i]`. The same table read by event rather than by state, so
+ * that a hot caller that knows its event (every call site does) follows an
+ * edge with a pointer comparison or two instead of two keyed lookups with
+ * variable strings.
+ */
+export interface Edges<S extends string, T extends string> {
+  readonly table: Table<S, T>;
+  readonly event: T;
+  readonly from: readonly S[];
+  readonly to: readonly S[];
+}
+
+/**
+ * Every event of `table` with its edges ({@link Edges}); built once, at
+ * module load. An event no state of the table accepts gets no edges.
+ */
+export function edgesByEvent<S extends string, T extends string>(
+  table: Table<S, T>,
+): Readonly<Record<T, Edges<S, T>>> {
+  const out = {} as Record<T, { table: Table<S, T>; event: T; from: S[]; to: S[] }>;
+  const states = Object.keys(table) as S[];
+  for (const state of states) {
+    for (const event of Object.keys(table[state]) as T[]) out[event] = { table, event, from: [], to: [] };
+  }
+  for (const state of states) {
+    for (const [event, next] of Object.entries(table[state]) as [T, S][]) {
+      out[event].from.push(state);
+      out[event].to.push(next);
+    }
+  }
+  return out;
+}
+
+/** The state after following `edges` from `state`, or null when the table has no such edge (as {@link nextState}). */
+export function follow<S extends string, T extends string>(edges: Edges<S, T>, state: S): S | null {
+  const from = edges.from;
+  for (let i = 0; i < from.length; i++) if (from[i] === state) return edges.to[i]!;
+  return null;
+}
+
 // ---- 2. Expect: 100-continue (RFC 9110 §10.1.1) -----------------------------
 
 /** Where the client stands with `Expect: 100-continue`, for the request being answered. */
