@@ -32,9 +32,9 @@ export interface NodeExchange {
  * response is finished, `'aborted'`/`'close'` on `req` and `'close'` on
  * `res` when the client leaves first.
  */
-export function prepareExchange(exchange: Exchange): NodeExchange {
+export function prepareExchange(exchange: Exchange, maxHeaders = 0): NodeExchange {
   const socket = new ExchangeSocket(exchange, exchange.info);
-  const { req, startBody } = createRequest(exchange, socket);
+  const { req, startBody } = createRequest(exchange, socket, maxHeaders);
   const res = createResponse(exchange, req, socket, startBody);
   (req as { res?: ServerResponse }).res = res;
 

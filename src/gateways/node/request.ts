@@ -36,6 +36,8 @@ export interface RequestState {
 export function createRequest(
   exchange: Exchange,
   socket: ExchangeSocket,
+  /** node's `server.maxHeadersCount`: keep only this many header fields (0: all). */
+  maxHeaders = 0,
 ): { req: IncomingMessage; startBody: () => void } {
   const head = exchange.request;
   const req = new IncomingMessage(socket as never);
@@ -47,7 +49,8 @@ export function createRequest(
   req.httpVersion = head.version === 11 ? "1.1" : "1.0";
   // node's own parser callback: sets rawHeaders and the count its lazy
   // `headers`/`headersDistinct` getters read (with node's joining rules).
-  (req as unknown as NodeInternals)._addHeaderLines(head.headers, head.headers.length);
+  const fields = maxHeaders > 0 ? head.headers.slice(0, maxHeaders * 2) : head.headers;
+  (req as unknown as NodeInternals)._addHeaderLines(fields, fields.length);
   // Set for the 'upgrade' path only, as node does when it emits 'upgrade'.
   (req as { upgrade?: boolean }).upgrade = false;
 

@@ -1,0 +1,155 @@
+/**
+ * `createServer()` of `tsgi/node`: a server with node:http's `Server`
+ * surface on a real `net.Server` (so `listen(0)` binds synchronously,
+ * `address()`, `_handle`, `'listening'`, `'close'`, EADDRINUSE are node's
+ * own) whose connections are tsgi's `HttpConnection`s: tsgi's parser,
+ * limits, timeouts, keep-alive and pipelining, with each request emitted as
+ * `'request'` (or `'checkContinue'`, or `'upgrade'`) in node's manner.
+ */
+
+import { type ServerOpts as NetServerOptions, Server as NetServer, type Socket } from "node:net";
+import { Clock } from "../../server/clock.ts";
+import { type ConnectionHost, HttpConnection } from "../../server/connection.ts";
+import { Logger } from "../../server/log.ts";
+import { resolveOptions, type ServeOptions, type ServerOptions } from "../../server/options.ts";
+import { TrustedProxies } from "../../server/proxy-headers.ts";
+import type { Tracer } from "../../server/trace.ts";
+import { tracerFor } from "../../server/trace.ts";
+import type { WebSocketSession } from "../../server/websocket.ts";
+import { emitterGateway } from "./dispatch.ts";
+import type { NodeListener } from "./gateway.ts";
+
+/** Options of {@link createServer}: node's `http.createServer` options that apply, plus tsgi's own. */
+export interface NodeServerOptions {
+  /** tsgi's server settings (timeouts, limits, proxy headers, access log, ...). The access log is off unless set. */
+  tsgi?: ServeOptions;
+  /** node's `maxHeaderSize`: tsgi's `limits.maxHeaderSize`. */
+  maxHeaderSize?: number;
+  /** node's `keepAliveTimeout` in ms: tsgi's `keepAliveTimeout`. */
+  keepAliveTimeout?: number;
+  /** node's `headersTimeout` in ms: tsgi's `headerTimeout`. */
+  headersTimeout?: number;
+  /** Accepted for node's sake; other node:http options are ignored. */
+  [key: string]: unknown;
+}
+
+/**
+ * node:http's `Server`, served by tsgi. Extends `net.Server` (not
+ * `http.Server`: its constructor would install node's own HTTP parser on
+ * every connection).
+ */
+export class Server extends NetServer {
+  /** Most header fields a request carries to the app (node's; null or 0: all of them). */
+  maxHeadersCount: number | null = null;
+  /** node's server timeouts, kept for code that reads or sets them; tsgi's own options govern the wire. */
+  timeout = 0;
+  keepAliveTimeout: number;
+  headersTimeout: number;
+  requestTimeout = 300_000;
+  maxRequestsPerSocket = 0;
+  readonly #connections = new Set<HttpConnection>();
+  readonly #host: ConnectionHost;
+  readonly #clock: Clock;
+  #closing = false;
+
+  constructor(options: NodeServerOptions = {}, listener?: NodeListener) {
+    super({ allowHalfOpen: true, noDelay: true } as NetServerOptions, (socket: Socket) => this.#accept(socket));
+    const given: ServeOptions = { accessLog: false, ...options.tsgi };
+    if (options.maxHeaderSize !== undefined) given.limits = { ...given.limits, maxHeaderSize: options.maxHeaderSize };
+    if (options.keepAliveTimeout !== undefined) given.keepAliveTimeout = options.keepAliveTimeout;
+    if (options.headersTimeout !== undefined) given.headerTimeout = options.headersTimeout;
+    const resolved: ServerOptions = resolveOptions(given);
+    this.keepAliveTimeout = resolved.keepAliveTimeout;
+    this.headersTimeout = resolved.headerTimeout;
+    const logger = new Logger(resolved.logLevel);
+    const tracer: Tracer | null = tracerFor(resolved.trace, logger.errorStream);
+    const trust = resolved.proxyHeaders ? TrustedProxies.parse(resolved.forwardedAllowIps) : null;
+    const connections = this.#connections;
+    const self = this;
+    this.#host = {
+      options: resolved,
+      logger,
+      handler: emitterGateway(this),
+      get shuttingDown() {
+        return self.#closing;
+      },
+      webSocketCount: 0,
+      tracer,
+      stats: null,
+      proxyTrust: trust,
+      connectionClosed(connection: HttpConnection) {
+        connections.delete(connection);
+      },
+      connectionUpgraded(connection: HttpConnection, _session: WebSocketSession) {
+        connections.delete(connection);
+      },
+      sessionClosed(_session: WebSocketSession) {},
+    };
+    this.#clock = new Clock(connections);
+    if (listener !== undefined) this.on("request", listener);
+    this.on("listening", () => {
+      this.#closing = false;
+      this.#clock.start();
+    });
+  }
+
+  /**
+   * node ≥ 19's `close()`: stop accepting, close idle keep-alive
+   * connections now; busy ones answer their request with `Connection:
+   * close`; `callback` runs on `'close'`, once every connection is gone
+   * (with `ERR_SERVER_NOT_RUNNING` if the server was not listening).
+   */
+  override close(callback?: (err?: Error) => void): this {
+    this.#closing = true;
+    super.close(callback);
+    for (const connection of this.#connections) connection.shutdown();
+    this.once("close", () => {
+      if (this.#connections.size === 0) this.#clock.stop();
+    });
+    return this;
+  }
+
+  /** Closes the connections that carry no request now. */
+  closeIdleConnections(): void {
+    for (const connection of this.#connections) if (connection.idle) connection.shutdown();
+  }
+
+  /** Drops every connection at once. */
+  closeAllConnections(): void {
+    for (const connection of this.#connections) connection.destroy();
+  }
+
+  /** node's `server.setTimeout`: kept as `timeout` (tsgi's timeouts govern the wire). */
+  setTimeout(ms = 0, callback?: () => void): this {
+    this.timeout = ms;
+    if (callback !== undefined) this.on("timeout", callback);
+    return this;
+  }
+
+  /** A connection (accepted, or emitted as `'connection'` by other code) served by tsgi. */
+  #accept(socket: Socket): void {
+    if (socket.destroyed) return;
+    this.#clock.start();
+    const connection = new HttpConnection(socket, this.#host);
+    this.#connections.add(connection);
+    if (socket.isPaused()) socket.resume();
+  }
+}
+
+/**
+ * node:http's `createServer`, served by tsgi.
+ *
+ * @example
+ * import { createServer } from "tsgi/node";
+ * const server = createServer((req, res) => res.end("hi\n"));
+ * server.listen(0, () => console.log(server.address()));
+ */
+export function createServer(listener?: NodeListener): Server;
+export function createServer(options: NodeServerOptions, listener?: NodeListener): Server;
+export function createServer(
+  options?: NodeServerOptions | NodeListener,
+  listener?: NodeListener,
+): Server {
+  if (typeof options === "function") return new Server({}, options);
+  return new Server(options ?? {}, listener);
+}
