@@ -283,7 +283,8 @@ export class Exchange {
    */
   detachSocket(upgraded: boolean): DetachedSocket {
     if (this.#finished) throw new Error("this response is already complete");
-    if (this.#owner.detachSocket === undefined) throw new Error("this connection cannot hand its socket over");
+    if (this.#owner.detachSocket === undefined)
+      throw new Error("this connection cannot hand its socket over");
     const detached = this.#owner.detachSocket(this);
     if (upgraded) {
       this.#headersSent = true;

@@ -28,7 +28,10 @@ function upgradeRequest(exchange: Exchange, socket: Socket, maxHeaders: number):
   req.httpVersionMinor = head.version === 11 ? 1 : 0;
   req.httpVersion = head.version === 11 ? "1.1" : "1.0";
   const fields = maxHeaders > 0 ? head.headers.slice(0, maxHeaders * 2) : head.headers;
-  (req as unknown as { _addHeaderLines(h: string[], n: number): void })._addHeaderLines(fields, fields.length);
+  (req as unknown as { _addHeaderLines(h: string[], n: number): void })._addHeaderLines(
+    fields,
+    fields.length,
+  );
   (req as { upgrade?: boolean }).upgrade = true;
   req.complete = true;
   req.push(null);
@@ -51,7 +54,9 @@ export function emitterGateway(target: NodeEmitter): Handler {
     }
     const prepared = prepareExchange(exchange, maxHeaders);
     const event =
-      exchange.request.expectContinue && target.listenerCount("checkContinue") > 0 ? "checkContinue" : "request";
+      exchange.request.expectContinue && target.listenerCount("checkContinue") > 0
+        ? "checkContinue"
+        : "request";
     target.emit(event, prepared.req, prepared.res);
   };
 }

@@ -24,7 +24,12 @@ import type { ExchangeSocket } from "./socket.ts";
 type Callback = (err?: Error | null) => void;
 
 /** node's internal symbols, found by description (they are not exported); undefined if a Node renamed them. */
-const probe = new ServerResponse({ method: "GET", httpVersionMajor: 1, httpVersionMinor: 1, headers: {} } as never);
+const probe = new ServerResponse({
+  method: "GET",
+  httpVersionMajor: 1,
+  httpVersionMinor: 1,
+  headers: {},
+} as never);
 probe.setHeader("x-probe", "1");
 const symbols = Object.getOwnPropertySymbols(probe);
 const kOutHeaders = symbols.find((s) => s.description === "kOutHeaders");
@@ -148,57 +153,70 @@ export function createResponse(
     }
   };
 
-  define(res, "_storeHeader", function _storeHeader(this: ServerResponse, firstLine: string, headers: unknown) {
-    const list = headerList(this, headers);
-    const reason = this.statusMessage || STATUS_CODES[this.statusCode] || "unknown";
-    state.head = { status: this.statusCode, reason, headers: list };
-    let text = firstLine;
-    for (let i = 0; i < list.length; i += 2) text += `${list[i]}: ${list[i + 1]}\r\n`;
-    const self = this as unknown as Record<string, unknown>;
-    // Informative only (morgan, express-session read it); tsgi serializes the real head.
-    self._header = `${text}\r\n`;
-    self._headerSent = false;
-    self.chunkedEncoding = false;
-    self._last = false;
-  });
+  define(
+    res,
+    "_storeHeader",
+    function _storeHeader(this: ServerResponse, firstLine: string, headers: unknown) {
+      const list = headerList(this, headers);
+      const reason = this.statusMessage || STATUS_CODES[this.statusCode] || "unknown";
+      state.head = { status: this.statusCode, reason, headers: list };
+      let text = firstLine;
+      for (let i = 0; i < list.length; i += 2) text += `${list[i]}: ${list[i + 1]}\r\n`;
+      const self = this as unknown as Record<string, unknown>;
+      // Informative only (morgan, express-session read it); tsgi serializes the real head.
+      self._header = `${text}\r\n`;
+      self._headerSent = false;
+      self.chunkedEncoding = false;
+      self._last = false;
+    },
+  );
 
-  define(res, "_send", function _send(this: ServerResponse, data: unknown, encoding: unknown, callback: unknown) {
-    (this as unknown as { _headerSent: boolean })._headerSent = true;
-    const cb = typeof callback === "function" ? (callback as Callback) : typeof encoding === "function" ? (encoding as Callback) : null;
-    const bytes = toBytes(data, encoding);
-    if (state.refused || (exchange.finished && !state.ending)) {
-      if (cb !== null) process.nextTick(cb);
-      return true;
-    }
-    if (state.ending && !state.sent) {
-      if (bytes.length > 0) state.pending.push(bytes);
+  define(
+    res,
+    "_send",
+    function _send(this: ServerResponse, data: unknown, encoding: unknown, callback: unknown) {
+      (this as unknown as { _headerSent: boolean })._headerSent = true;
+      const cb =
+        typeof callback === "function"
+          ? (callback as Callback)
+          : typeof encoding === "function"
+            ? (encoding as Callback)
+            : null;
+      const bytes = toBytes(data, encoding);
+      if (state.refused || (exchange.finished && !state.ending)) {
+        if (cb !== null) process.nextTick(cb);
+        return true;
+      }
+      if (state.ending && !state.sent) {
+        if (bytes.length > 0) state.pending.push(bytes);
+        if (cb !== null) state.callbacks.push(cb);
+        return true;
+      }
+      if (!state.sent && !sendHead()) {
+        if (cb !== null) process.nextTick(cb);
+        return true;
+      }
+      let flowing = true;
+      if (bytes.length > 0 && !exchange.finished) flowing = exchange.write(bytes);
       if (cb !== null) state.callbacks.push(cb);
-      return true;
-    }
-    if (!state.sent && !sendHead()) {
-      if (cb !== null) process.nextTick(cb);
-      return true;
-    }
-    let flowing = true;
-    if (bytes.length > 0 && !exchange.finished) flowing = exchange.write(bytes);
-    if (cb !== null) state.callbacks.push(cb);
-    if (flowing && !state.waiting) {
-      flushCallbacks();
-    } else if (!state.waiting) {
-      state.waiting = true;
-      exchange.onDrain(() => {
-        state.waiting = false;
+      if (flowing && !state.waiting) {
         flushCallbacks();
-        const self = this as unknown as Record<symbol, unknown>;
-        if (kNeedDrain !== undefined) {
-          if (!self[kNeedDrain]) return;
-          self[kNeedDrain] = false;
-        }
-        if (!this.finished) this.emit("drain");
-      });
-    }
-    return flowing;
-  });
+      } else if (!state.waiting) {
+        state.waiting = true;
+        exchange.onDrain(() => {
+          state.waiting = false;
+          flushCallbacks();
+          const self = this as unknown as Record<symbol, unknown>;
+          if (kNeedDrain !== undefined) {
+            if (!self[kNeedDrain]) return;
+            self[kNeedDrain] = false;
+          }
+          if (!this.finished) this.emit("drain");
+        });
+      }
+      return flowing;
+    },
+  );
 
   define(res, "end", function end(this: ServerResponse, ...args: unknown[]): ServerResponse {
     if (this.finished || state.refused) return (nodeEnd as EndFn).apply(this, args);

@@ -7,7 +7,7 @@
  * `'request'` (or `'checkContinue'`, or `'upgrade'`) in node's manner.
  */
 
-import { type ServerOpts as NetServerOptions, Server as NetServer, type Socket } from "node:net";
+import { Server as NetServer, type ServerOpts as NetServerOptions, type Socket } from "node:net";
 import { Clock } from "../../server/clock.ts";
 import { type ConnectionHost, HttpConnection } from "../../server/connection.ts";
 import { Logger } from "../../server/log.ts";
@@ -53,9 +53,12 @@ export class Server extends NetServer {
   #closing = false;
 
   constructor(options: NodeServerOptions = {}, listener?: NodeListener) {
-    super({ allowHalfOpen: true, noDelay: true } as NetServerOptions, (socket: Socket) => this.#accept(socket));
+    super({ allowHalfOpen: true, noDelay: true } as NetServerOptions, (socket: Socket) =>
+      this.#accept(socket),
+    );
     const given: ServeOptions = { accessLog: false, ...options.tsgi };
-    if (options.maxHeaderSize !== undefined) given.limits = { ...given.limits, maxHeaderSize: options.maxHeaderSize };
+    if (options.maxHeaderSize !== undefined)
+      given.limits = { ...given.limits, maxHeaderSize: options.maxHeaderSize };
     if (options.keepAliveTimeout !== undefined) given.keepAliveTimeout = options.keepAliveTimeout;
     if (options.headersTimeout !== undefined) given.headerTimeout = options.headersTimeout;
     const resolved: ServerOptions = resolveOptions(given);
@@ -146,10 +149,7 @@ export class Server extends NetServer {
  */
 export function createServer(listener?: NodeListener): Server;
 export function createServer(options: NodeServerOptions, listener?: NodeListener): Server;
-export function createServer(
-  options?: NodeServerOptions | NodeListener,
-  listener?: NodeListener,
-): Server {
+export function createServer(options?: NodeServerOptions | NodeListener, listener?: NodeListener): Server {
   if (typeof options === "function") return new Server({}, options);
   return new Server(options ?? {}, listener);
 }
