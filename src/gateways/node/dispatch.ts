@@ -11,6 +11,7 @@ import type { Socket } from "node:net";
 import type { Exchange } from "../../server/exchange.ts";
 import type { Handler } from "../../server/server.ts";
 import { prepareExchange } from "./gateway.ts";
+import { addHeaderLines } from "./request.ts";
 
 /** What the dispatcher reads of its emitter besides the events. */
 export interface NodeEmitter extends EventEmitter {
@@ -28,10 +29,7 @@ function upgradeRequest(exchange: Exchange, socket: Socket, maxHeaders: number):
   req.httpVersionMinor = head.version === 11 ? 1 : 0;
   req.httpVersion = head.version === 11 ? "1.1" : "1.0";
   const fields = maxHeaders > 0 ? head.headers.slice(0, maxHeaders * 2) : head.headers;
-  (req as unknown as { _addHeaderLines(h: string[], n: number): void })._addHeaderLines(
-    fields,
-    fields.length,
-  );
+  addHeaderLines(req, fields);
   (req as { upgrade?: boolean }).upgrade = true;
   req.complete = true;
   req.push(null);

@@ -21,6 +21,33 @@ interface NodeInternals {
   _addHeaderLines(headers: string[], n: number): void;
 }
 
+/**
+ * Gives `req` its header fields (or, once `complete`, its trailers) as
+ * node's parser does, so node's lazy `headers`/`trailers` getters apply
+ * node's own joining rules. Should a Node lack the internal, the raw list
+ * and a plain joined object are set instead.
+ */
+export function addHeaderLines(req: IncomingMessage, fields: string[]): void {
+  const internals = req as unknown as Partial<NodeInternals>;
+  if (typeof internals._addHeaderLines === "function") {
+    internals._addHeaderLines(fields, fields.length);
+    return;
+  }
+  const joined: Record<string, string> = {};
+  for (let i = 0; i < fields.length; i += 2) {
+    const name = fields[i]!.toLowerCase();
+    const value = fields[i + 1]!;
+    joined[name] = joined[name] === undefined ? value : `${joined[name]}, ${value}`;
+  }
+  if (req.complete) {
+    req.rawTrailers = fields;
+    (req as { trailers: unknown }).trailers = joined;
+  } else {
+    req.rawHeaders = fields;
+    (req as { headers: unknown }).headers = joined;
+  }
+}
+
 /** What the gateway keeps about one request beyond node's own fields. */
 export interface RequestState {
   /** `exchange.readBody` was called. */
@@ -50,7 +77,7 @@ export function createRequest(
   // node's own parser callback: sets rawHeaders and the count its lazy
   // `headers`/`headersDistinct` getters read (with node's joining rules).
   const fields = maxHeaders > 0 ? head.headers.slice(0, maxHeaders * 2) : head.headers;
-  (req as unknown as NodeInternals)._addHeaderLines(fields, fields.length);
+  addHeaderLines(req, fields);
   // Set for the 'upgrade' path only, as node does when it emits 'upgrade'.
   (req as { upgrade?: boolean }).upgrade = false;
 
@@ -62,7 +89,7 @@ export function createRequest(
     end(trailers: string[]): void {
       state.done = true;
       req.complete = true;
-      if (trailers.length > 0) (req as unknown as NodeInternals)._addHeaderLines(trailers, trailers.length);
+      if (trailers.length > 0) addHeaderLines(req, trailers);
       req.push(null);
     },
     error(_err: Error): void {
