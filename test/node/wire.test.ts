@@ -242,3 +242,26 @@ describe("tsgi/node listen and close", () => {
     await new Promise((r) => a.close(r));
   });
 });
+
+describe("tsgi/node and the connection's facts", () => {
+  test("--proxy-headers: req.socket speaks for the client a trusted proxy names", async () => {
+    const seen = deferred<string>();
+    const server = createServer({ tsgi: { proxyHeaders: true } }, (req, res) => {
+      seen.resolve(
+        `${req.socket.remoteAddress} ${(req.socket as { encrypted?: boolean }).encrypted === true}`,
+      );
+      res.end();
+    });
+    server.listen(0, "127.0.0.1");
+    await new Promise((r) => server.once("listening", r));
+    try {
+      await raw(
+        (server.address() as AddressInfo).port,
+        "GET / HTTP/1.1\r\nHost: x\r\nX-Forwarded-For: 203.0.113.7\r\nX-Forwarded-Proto: https\r\nConnection: close\r\n\r\n",
+      );
+      assert.equal(await seen.promise, "203.0.113.7 true");
+    } finally {
+      await new Promise((r) => server.close(r));
+    }
+  });
+});

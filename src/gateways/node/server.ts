@@ -9,10 +9,11 @@
 
 import { Server as NetServer, type ServerOpts as NetServerOptions, type Socket } from "node:net";
 import { Clock } from "../../server/clock.ts";
-import { type ConnectionHost, HttpConnection } from "../../server/connection.ts";
+import { type ConnectionAddresses, type ConnectionHost, HttpConnection } from "../../server/connection.ts";
 import { Logger } from "../../server/log.ts";
 import { resolveOptions, type ServeOptions, type ServerOptions } from "../../server/options.ts";
 import { TrustedProxies } from "../../server/proxy-headers.ts";
+import { readProxyHeader } from "../../server/proxy-reader.ts";
 import type { Tracer } from "../../server/trace.ts";
 import { tracerFor } from "../../server/trace.ts";
 import type { WebSocketSession } from "../../server/websocket.ts";
@@ -50,6 +51,8 @@ export class Server extends NetServer {
   readonly #connections = new Set<HttpConnection>();
   readonly #host: ConnectionHost;
   readonly #clock: Clock;
+  /** Peers trusted by `proxyHeaders` and `proxyProtocol` (null when both are off). */
+  readonly #trusted: TrustedProxies | null;
   #closing = false;
 
   constructor(options: NodeServerOptions = {}, listener?: NodeListener) {
@@ -66,7 +69,12 @@ export class Server extends NetServer {
     this.headersTimeout = resolved.headerTimeout;
     const logger = new Logger(resolved.logLevel);
     const tracer: Tracer | null = tracerFor(resolved.trace, logger.errorStream);
-    const trust = resolved.proxyHeaders ? TrustedProxies.parse(resolved.forwardedAllowIps) : null;
+    const trusted =
+      resolved.proxyHeaders || resolved.proxyProtocol
+        ? TrustedProxies.parse(resolved.forwardedAllowIps)
+        : null;
+    this.#trusted = trusted;
+    const trust = resolved.proxyHeaders ? trusted : null;
     const connections = this.#connections;
     const self = this;
     this.#host = {
@@ -133,7 +141,19 @@ export class Server extends NetServer {
   #accept(socket: Socket): void {
     if (socket.destroyed) return;
     this.#clock.start();
-    const connection = new HttpConnection(socket, this.#host);
+    const options = this.#host.options;
+    if (options.proxyProtocol && this.#trusted!.trusts(socket.remoteAddress ?? "")) {
+      // A trusted peer says whom it relays in a PROXY header first (as tsgi's own server).
+      readProxyHeader(socket, options.headerTimeout, (err, addresses) => {
+        if (err === null) this.#serve(socket, addresses);
+      });
+      return;
+    }
+    this.#serve(socket, null);
+  }
+
+  #serve(socket: Socket, addresses: ConnectionAddresses | null): void {
+    const connection = new HttpConnection(socket, this.#host, false, addresses);
     this.#connections.add(connection);
     if (socket.isPaused()) socket.resume();
   }
