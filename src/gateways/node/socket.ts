@@ -103,7 +103,11 @@ export class ExchangeSocket extends Duplex {
     this.#clearTimer();
     if (callback !== undefined) this.once("timeout", callback);
     if (ms > 0) {
-      this.#timeout = setTimeout(() => this.emit("timeout"), ms);
+      this.#timeout = setTimeout(() => {
+        // As node's socketOnTimeout: the response hears of it too.
+        this.emit("timeout");
+        (this._httpMessage as { emit?(event: string, socket: unknown): boolean } | null)?.emit?.("timeout", this);
+      }, ms);
       this.#timeout.unref();
     }
     return this;
