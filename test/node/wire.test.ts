@@ -12,7 +12,7 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { after, before, describe, test } from "node:test";
 import { WebSocket, WebSocketServer } from "ws";
-import { createServer, type Server } from "../../src/gateways/node/index.ts";
+import { createSecureServer, createServer, type Server } from "../../src/gateways/node/index.ts";
 import { deferred, open, raw, sleep } from "./support.ts";
 
 type Listener = (req: IncomingMessage, res: ServerResponse) => void;
@@ -263,5 +263,39 @@ describe("tsgi/node and the connection's facts", () => {
     } finally {
       await new Promise((r) => server.close(r));
     }
+  });
+});
+
+describe("tsgi/node createSecureServer", () => {
+  test("HTTPS through tsgi: req.socket.encrypted, keep-alive, close(cb)", async () => {
+    const fixtures = new URL("../compat/ws/test/fixtures/", import.meta.url);
+    const { readFileSync } = await import("node:fs");
+    const https = await import("node:https");
+    const server = createSecureServer(
+      {
+        cert: readFileSync(new URL("certificate.pem", fixtures)),
+        key: readFileSync(new URL("key.pem", fixtures)),
+      },
+      (req, res) => res.end(`secure ${(req.socket as { encrypted?: boolean }).encrypted === true}`),
+    );
+    server.listen(0, "127.0.0.1");
+    await new Promise((r) => server.once("listening", r));
+    const body = await new Promise<string>((resolve, reject) => {
+      https
+        .get(
+          { host: "127.0.0.1", port: (server.address() as AddressInfo).port, rejectUnauthorized: false },
+          (res) => {
+            let text = "";
+            res.setEncoding("utf8");
+            res.on("data", (c: string) => {
+              text += c;
+            });
+            res.on("end", () => resolve(text));
+          },
+        )
+        .on("error", reject);
+    });
+    assert.equal(body, "secure true");
+    await new Promise((r) => server.close(r));
   });
 });

@@ -6,5 +6,11 @@
 
 export { emitterGateway, type NodeEmitter } from "./dispatch.ts";
 export { type NodeExchange, type NodeListener, nodeGateway, prepareExchange } from "./gateway.ts";
-export { createServer, type NodeServerOptions, Server } from "./server.ts";
+export {
+  createSecureServer,
+  createServer,
+  type NodeServerOptions,
+  SecureServer,
+  Server,
+} from "./server.ts";
 export { SocketWriteError } from "./socket.ts";

@@ -106,7 +106,10 @@ export class ExchangeSocket extends Duplex {
       this.#timeout = setTimeout(() => {
         // As node's socketOnTimeout: the response hears of it too.
         this.emit("timeout");
-        (this._httpMessage as { emit?(event: string, socket: unknown): boolean } | null)?.emit?.("timeout", this);
+        (this._httpMessage as { emit?(event: string, socket: unknown): boolean } | null)?.emit?.(
+          "timeout",
+          this,
+        );
       }, ms);
       this.#timeout.unref();
     }
