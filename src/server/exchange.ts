@@ -10,7 +10,7 @@
  * happen here and nowhere else. Its owner (the socket connection, or a
  * `--threads` worker's stand-in) does the I/O through {@link ExchangeOwner}
  * and reports what only it can see (body bytes arriving, the client leaving)
- * through the `@internal` methods at the end of the class.
+ * through the internal (owner-only) methods at the end of the class.
  */
 
 import type { Socket } from "node:net";
