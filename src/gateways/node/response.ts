@@ -59,7 +59,12 @@ function addHeader(list: string[], name: unknown, value: unknown, validate: bool
 function headerList(res: ServerResponse, headers: unknown): string[] {
   const list: string[] = [];
   if (headers === null || headers === undefined) return list;
-  if (kOutHeaders !== undefined && headers === (res as unknown as Record<symbol, unknown>)[kOutHeaders]) {
+  // setHeader's store is a null-prototype object; the symbol check is exact, the prototype one a fallback.
+  const isStore =
+    kOutHeaders !== undefined
+      ? headers === (res as unknown as Record<symbol, unknown>)[kOutHeaders]
+      : typeof headers === "object" && !Array.isArray(headers) && Object.getPrototypeOf(headers) === null;
+  if (isStore) {
     // setHeader's store: { lowercase: [name, value] }, already validated.
     for (const key in headers as Record<string, [string, unknown]>) {
       const entry = (headers as Record<string, [string, unknown]>)[key]!;
