@@ -31,6 +31,7 @@ export {
   type LifespanMode,
   type LifespanOptions,
 } from "./gateways/lifespan.ts";
+export { type NodeListener, nodeGateway } from "./gateways/node/index.ts";
 export {
   buildGateway,
   detectInterface,

@@ -11,11 +11,12 @@ import type { ASGIApp } from "./asgi/types.ts";
 import { fetchGateway } from "./fetch/gateway.ts";
 import type { FetchApp, FetchHandler } from "./fetch/types.ts";
 import { DEFAULT_LIFESPAN, fetchLifespan, type Lifespan, type LifespanOptions } from "./lifespan.ts";
+import { nodeAppShape, nodeHandlerFor } from "./node/detect.ts";
 import { wsgiGateway } from "./wsgi/gateway.ts";
 import type { WSGIApp } from "./wsgi/types.ts";
 
 /** The interfaces an app can speak. */
-export const INTERFACES = ["auto", "wsgi", "fetch", "asgi"] as const;
+export const INTERFACES = ["auto", "wsgi", "fetch", "asgi", "node"] as const;
 export type Interface = (typeof INTERFACES)[number];
 
 /** The app is not something the chosen interface can serve. */
@@ -66,6 +67,11 @@ export function detectInterface(app: unknown, requested: Interface = "auto"): Ex
     case "asgi":
       if (typeof app === "function") return "asgi";
       throw new NotAnAppError(`expected an async function (scope, receive, send), got ${describe(app)}`);
+    case "node":
+      if (typeof app === "function" || nodeAppShape(app) !== null) return "node";
+      throw new NotAnAppError(
+        `expected a function (req, res), an Express or Koa app, or an http.Server not listening, got ${describe(app)}`,
+      );
     default:
       // An object with fetch() is a Fetch app (Hono, itty-router, ...). A plain
       // function is taken as WSGI-style: (request, info) and (environ,
@@ -73,6 +79,10 @@ export function detectInterface(app: unknown, requested: Interface = "auto"): Ex
       // Three declared parameters are ASGI's (scope, receive, send); default and
       // rest parameters do not count in `length`, so such apps name their interface.
       if (hasFetch) return "fetch";
+      // Express (a function with handle() and set()), Koa (callback() and
+      // use()), an http.Server not listening: node:http-style, checked before
+      // the parameter counts (an Express app takes three).
+      if (nodeAppShape(app) !== null) return "node";
       if (typeof app === "function" && app.length <= 2) {
         // A WSGI-style app answers synchronously; an async function never can.
         if (isAsyncFunction(app)) throw new NotAnAppError(asyncNotWsgi(app, "auto"));
@@ -150,5 +160,7 @@ export function buildGateway(
       };
     case "asgi":
       return asgiApplication(app as ASGIApp, { logger, ...lifespan });
+    case "node":
+      return { handler: nodeHandlerFor(app), lifespan: null };
   }
 }

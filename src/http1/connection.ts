@@ -438,6 +438,15 @@ export class ServerConnection {
   }
 
   /**
+   * The bytes received after a complete request, handed over once, when the
+   * socket leaves HTTP without our 101 (a node:http-style `'upgrade'`
+   * listener answers on the raw socket itself).
+   */
+  takeUnparsedData(): Uint8Array {
+    return this.parser.takeTrailingData();
+  }
+
+  /**
    * After {@link sendSwitchingProtocols}: the bytes the client sent after its
    * request (already the new protocol's), handed over once.
    */

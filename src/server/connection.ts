@@ -15,7 +15,7 @@ import type { HandshakeRequest } from "../websocket/handshake.ts";
 import { type Expirable, httpDate } from "./clock.ts";
 import type { ConnectionInfo } from "./connection-info.ts";
 import { type ConnectionPhase, checkTransition } from "./connection-phase.ts";
-import { Exchange, type ExchangeOwner, type ExchangeRecords } from "./exchange.ts";
+import { type DetachedSocket, Exchange, type ExchangeOwner, type ExchangeRecords } from "./exchange.ts";
 import type { Logger } from "./log.ts";
 import type { RequestStats } from "./metrics.ts";
 import type { ServerOptions } from "./options.ts";
@@ -129,12 +129,18 @@ export class HttpConnection implements ExchangeOwner, Expirable {
       );
     }
     this.setDeadline(this.options.headerTimeout);
-    socket.on("data", (chunk: Buffer) => this.onData(chunk));
-    socket.on("end", () => this.onEnd());
-    socket.on("drain", () => this.onDrain());
-    socket.on("error", (err) => this.onSocketError(err));
-    socket.on("close", () => this.onClose());
+    this.listeners = {
+      data: (chunk: Buffer) => this.onData(chunk),
+      end: () => this.onEnd(),
+      drain: () => this.onDrain(),
+      error: (err: NodeJS.ErrnoException) => this.onSocketError(err),
+      close: () => this.onClose(),
+    };
+    for (const [event, listener] of Object.entries(this.listeners)) socket.on(event, listener);
   }
+
+  /** Our socket listeners, kept so {@link detachSocket} removes exactly these. */
+  private readonly listeners: Record<string, (arg: Buffer & NodeJS.ErrnoException) => void>;
 
   /** No request is in progress and no byte of the next one has arrived. */
   get idle(): boolean {
@@ -475,6 +481,22 @@ export class HttpConnection implements ExchangeOwner, Expirable {
     );
     this.host.connectionUpgraded(this, session);
     return session;
+  }
+
+  detachSocket(ex: Exchange): DetachedSocket {
+    let head: Uint8Array = new Uint8Array(0);
+    // The bytes after a complete request head belong to whoever takes the socket.
+    if (this.core.theirState === "DONE") head = this.core.takeUnparsedData();
+    if (this.tracer !== null) this.trace("detach", `the app took the socket for ${this.describe(ex)}`);
+    this.exchange = null;
+    this.enter("switched");
+    this.deadline = 0;
+    const socket = this.socket;
+    for (const [event, listener] of Object.entries(this.listeners)) socket.removeListener(event, listener);
+    // Flowing again for the new owner's 'data' listener, whatever we last told the socket.
+    if (this.readingPaused) socket.resume();
+    this.host.connectionClosed(this);
+    return { socket, head };
   }
 
   waitForDrain(ex: Exchange, callback: () => void): void {

@@ -10,9 +10,10 @@
  * happen here and nowhere else. Its owner (the socket connection, or a
  * `--threads` worker's stand-in) does the I/O through {@link ExchangeOwner}
  * and reports what only it can see (body bytes arriving, the client leaving)
- * through the internal methods at the end of the class.
+ * through the internal (owner-only) methods at the end of the class.
  */
 
+import type { Socket } from "node:net";
 import type { RequestHead, ResponseHead } from "../http1/events.ts";
 import type { HandshakeRequest } from "../websocket/handshake.ts";
 import { CLIENT_CLOSED_REQUEST } from "./access-log.ts";
@@ -76,6 +77,18 @@ export interface ExchangeOwner {
   checkWebSocket(exchange: Exchange): HandshakeRequest;
   /** Sends `101 Switching Protocols` and hands the socket to the session it returns. */
   acceptWebSocket(exchange: Exchange, accept: WebSocketAccept): WebSocketSession;
+  /**
+   * Gives up the socket: HTTP is over on it and the caller owns it (see
+   * {@link Exchange.detachSocket}). Absent where there is no socket (a thread).
+   */
+  detachSocket?(exchange: Exchange): DetachedSocket;
+}
+
+/** A socket handed over by {@link Exchange.detachSocket}. */
+export interface DetachedSocket {
+  readonly socket: Socket;
+  /** The bytes received after the request head (already the next protocol's). */
+  readonly head: Uint8Array;
 }
 
 const CLIENT_GONE = "client disconnected";
@@ -262,6 +275,26 @@ export class Exchange {
     this.#status = 101;
     this.#finish(true);
     return session;
+  }
+
+  /**
+   * Hands the raw socket over and ends the exchange: the node:http-style
+   * gateway's `'upgrade'` listeners speak the next protocol themselves
+   * (`upgraded`, accounted as 101), and an app that destroys its socket
+   * gets it to destroy (accounted as cut short). tsgi writes nothing more on it.
+   * @throws ExchangeStateError where the owner has no socket to give (a `--threads` worker), or the exchange is over.
+   */
+  detachSocket(upgraded: boolean): DetachedSocket {
+    if (this.#finished) throw new ExchangeStateError("this response is already complete");
+    if (this.#owner.detachSocket === undefined)
+      throw new ExchangeStateError("this connection cannot hand its socket over");
+    const detached = this.#owner.detachSocket(this);
+    if (upgraded) {
+      this.#headersSent = true;
+      this.#status = 101;
+    }
+    this.#finish(upgraded);
+    return detached;
   }
 
   /** Calls `listener` if the client goes away before the response completes. */

@@ -1,0 +1,138 @@
+/**
+ * The request side of the node:http-style gateway: a genuine
+ * `http.IncomingMessage` filled from the Exchange's request head, its body
+ * pushed from `exchange.readBody` with backpressure both ways (`_read` asks
+ * the Exchange for more, a full stream buffer pauses it).
+ */
+
+import { IncomingMessage } from "node:http";
+import type { Exchange } from "../../server/exchange.ts";
+import type { ExchangeSocket } from "./socket.ts";
+
+/** node's error for a request whose client left: `ECONNRESET`, message "aborted". */
+function abortedError(): Error {
+  const err = new Error("aborted") as NodeJS.ErrnoException;
+  err.code = "ECONNRESET";
+  return err;
+}
+
+/** node's parser callback on IncomingMessage (the same in Node 20 and 24). */
+interface NodeInternals {
+  _addHeaderLines(headers: string[], n: number): void;
+}
+
+/**
+ * Gives `req` its header fields (or, once `complete`, its trailers) as
+ * node's parser does, so node's lazy `headers`/`trailers` getters apply
+ * node's own joining rules. Should a Node lack the internal, the raw list
+ * and a plain joined object are set instead.
+ */
+export function addHeaderLines(req: IncomingMessage, fields: string[]): void {
+  const internals = req as unknown as Partial<NodeInternals>;
+  if (typeof internals._addHeaderLines === "function") {
+    internals._addHeaderLines(fields, fields.length);
+    return;
+  }
+  const joined: Record<string, string> = {};
+  for (let i = 0; i < fields.length; i += 2) {
+    const name = fields[i]!.toLowerCase();
+    const value = fields[i + 1]!;
+    joined[name] = joined[name] === undefined ? value : `${joined[name]}, ${value}`;
+  }
+  if (req.complete) {
+    req.rawTrailers = fields;
+    (req as { trailers: unknown }).trailers = joined;
+  } else {
+    req.rawHeaders = fields;
+    (req as { headers: unknown }).headers = joined;
+  }
+}
+
+/** What the gateway keeps about one request beyond node's own fields. */
+export interface RequestState {
+  /** `exchange.readBody` was called. */
+  reading: boolean;
+  /** The body ended (or was failed). */
+  done: boolean;
+}
+
+/**
+ * Builds the `IncomingMessage` for `exchange`. Its `_read` is an own
+ * property, so it survives Express's prototype swap.
+ */
+export function createRequest(
+  exchange: Exchange,
+  socket: ExchangeSocket,
+  /** node's `server.maxHeadersCount`: keep only this many header fields (0: all). */
+  maxHeaders = 0,
+): { req: IncomingMessage; startBody: () => void } {
+  const head = exchange.request;
+  const req = new IncomingMessage(socket as never);
+  const state: RequestState = { reading: false, done: false };
+  req.method = head.method;
+  req.url = head.target;
+  req.httpVersionMajor = 1;
+  req.httpVersionMinor = head.version === 11 ? 1 : 0;
+  req.httpVersion = head.version === 11 ? "1.1" : "1.0";
+  // node's own parser callback: sets rawHeaders and the count its lazy
+  // `headers`/`headersDistinct` getters read (with node's joining rules).
+  const fields = maxHeaders > 0 ? head.headers.slice(0, maxHeaders * 2) : head.headers;
+  addHeaderLines(req, fields);
+  // Set for the 'upgrade' path only, as node does when it emits 'upgrade'.
+  (req as { upgrade?: boolean }).upgrade = false;
+
+  const sink = {
+    data(chunk: Uint8Array): void {
+      const buffer = Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
+      if (!req.push(buffer)) exchange.pauseBody();
+    },
+    end(trailers: string[]): void {
+      state.done = true;
+      req.complete = true;
+      if (trailers.length > 0) addHeaderLines(req, trailers);
+      req.push(null);
+    },
+    error(_err: Error): void {
+      state.done = true;
+      if (!req.destroyed) req.destroy(abortedError());
+    },
+  };
+
+  /** Starts the body read (which sends `100 Continue` to a client waiting for it). */
+  const startBody = (): void => {
+    if (state.reading || state.done) return;
+    state.reading = true;
+    if (exchange.finished && !exchange.clientGone) {
+      // The response completed before the body was read: tsgi discards
+      // the rest (up to maxDrainSize) so the connection can go on.
+      state.done = true;
+      req.push(null);
+      return;
+    }
+    exchange.readBody(sink);
+  };
+
+  Object.defineProperty(req, "_read", {
+    configurable: true,
+    writable: true,
+    value: function _read(this: IncomingMessage & { _consuming: boolean }): void {
+      if (!this._consuming) {
+        (this as unknown as { _readableState: { readingMore: boolean } })._readableState.readingMore = false;
+        this._consuming = true;
+      }
+      if (state.done) return;
+      if (!state.reading) startBody();
+      else if (exchange.bodyPaused) exchange.resumeBody();
+    },
+  });
+  return { req, startBody };
+}
+
+/**
+ * The client left before the response completed: node destroys the request
+ * with `ECONNRESET` "aborted", which emits `'aborted'` (if the body was not
+ * complete) and `'close'`.
+ */
+export function abortRequest(req: IncomingMessage): void {
+  if (!req.destroyed) req.destroy(abortedError());
+}

@@ -1,0 +1,273 @@
+/**
+ * The response side of the node:http-style gateway: a genuine
+ * `http.ServerResponse` whose output goes to the Exchange instead of a
+ * socket. Node's own `writeHead`/`write`/`end` run unchanged (so
+ * `headersSent`, `writableEnded`, `finished`, `'finish'`, `write()`'s
+ * return value behave as node's); four internal calls are replaced by own
+ * properties of the instance, which survive Express's prototype swap:
+ *
+ * - `_storeHeader(statusLine, headers)`: keeps the status and the header
+ *   list for `exchange.respond` instead of serializing them, and turns off
+ *   node's chunked framing (tsgi's serializer frames the body);
+ * - `_send(data, encoding, callback)`: body bytes to `exchange.write`
+ *   (the head first), or, inside `end()`, gathered for one `respond(head, body)`;
+ * - `end(...)`: node's `end`, then `exchange.end()` (or the one-write respond);
+ * - `writeContinue`/`writeProcessing`/`writeEarlyHints`/`_writeRaw`: nothing
+ *   is written raw; `100 Continue` is sent by reading the body.
+ */
+
+import { ServerResponse, STATUS_CODES, validateHeaderName, validateHeaderValue } from "node:http";
+import type { ResponseHead } from "../../http1/events.ts";
+import type { Exchange } from "../../server/exchange.ts";
+import type { ExchangeSocket } from "./socket.ts";
+
+type Callback = (err?: Error | null) => void;
+
+/** node's internal symbols, found by description (they are not exported); undefined if a Node renamed them. */
+const probe = new ServerResponse({
+  method: "GET",
+  httpVersionMajor: 1,
+  httpVersionMinor: 1,
+  headers: {},
+} as never);
+probe.setHeader("x-probe", "1");
+const symbols = Object.getOwnPropertySymbols(probe);
+const kOutHeaders = symbols.find((s) => s.description === "kOutHeaders");
+const kNeedDrain = symbols.find((s) => s.description === "kNeedDrain");
+
+const nodeEnd = ServerResponse.prototype.end;
+
+/** Node's `end`, whose overloads TypeScript cannot call generically. */
+type EndFn = (this: ServerResponse, ...args: unknown[]) => ServerResponse;
+
+/** Appends one header (a value array is one field line per element) to a flat list, validated as node does. */
+function addHeader(list: string[], name: unknown, value: unknown, validate: boolean): void {
+  const field = String(name);
+  if (validate) validateHeaderName(field);
+  if (Array.isArray(value)) {
+    for (const v of value) {
+      if (validate) validateHeaderValue(field, v as string);
+      list.push(field, String(v));
+    }
+    return;
+  }
+  if (validate) validateHeaderValue(field, value as string);
+  list.push(field, String(value));
+}
+
+/** The header list of `writeHead`'s `headers` argument, in any of the forms node takes. */
+function headerList(res: ServerResponse, headers: unknown): string[] {
+  const list: string[] = [];
+  if (headers === null || headers === undefined) return list;
+  // setHeader's store is a null-prototype object; the symbol check is exact, the prototype one a fallback.
+  const isStore =
+    kOutHeaders !== undefined
+      ? headers === (res as unknown as Record<symbol, unknown>)[kOutHeaders]
+      : typeof headers === "object" && !Array.isArray(headers) && Object.getPrototypeOf(headers) === null;
+  if (isStore) {
+    // setHeader's store: { lowercase: [name, value] }, already validated.
+    for (const key in headers as Record<string, [string, unknown]>) {
+      const entry = (headers as Record<string, [string, unknown]>)[key]!;
+      addHeader(list, entry[0], entry[1], false);
+    }
+  } else if (Array.isArray(headers)) {
+    if (headers.length > 0 && Array.isArray(headers[0])) {
+      for (const entry of headers as unknown[][]) addHeader(list, entry[0], entry[1], true);
+    } else {
+      for (let i = 0; i + 1 < headers.length; i += 2) addHeader(list, headers[i], headers[i + 1], true);
+    }
+  } else {
+    for (const key of Object.keys(headers as object)) {
+      addHeader(list, key, (headers as Record<string, unknown>)[key], true);
+    }
+  }
+  return list;
+}
+
+function toBytes(data: unknown, encoding: unknown): Uint8Array {
+  if (typeof data === "string") {
+    return Buffer.from(data, typeof encoding === "string" ? (encoding as BufferEncoding) : "utf8");
+  }
+  return data as Uint8Array;
+}
+
+/** What the gateway tracks beside node's own state. */
+interface ResponseState {
+  head: ResponseHead | null;
+  /** The head went to the Exchange. */
+  sent: boolean;
+  /** Inside `end()`: body pieces are gathered for one write. */
+  ending: boolean;
+  pending: Uint8Array[];
+  /** Write callbacks waiting for the pending pieces or a drain. */
+  callbacks: Callback[];
+  /** The Exchange refused the response (see {@link refuse}); output is dropped. */
+  refused: boolean;
+  /** exchange.onDrain is armed. */
+  waiting: boolean;
+}
+
+function define(res: ServerResponse, name: string, value: unknown): void {
+  Object.defineProperty(res, name, { configurable: true, writable: true, enumerable: false, value });
+}
+
+/**
+ * Builds the `ServerResponse` for `req`, wired to `exchange`. `startBody`
+ * begins the request body read (which sends `100 Continue`).
+ */
+export function createResponse(
+  exchange: Exchange,
+  req: import("node:http").IncomingMessage,
+  socket: ExchangeSocket,
+  startBody: () => void,
+): ServerResponse {
+  const res = new ServerResponse(req);
+  const state: ResponseState = {
+    head: null,
+    sent: false,
+    ending: false,
+    pending: [],
+    callbacks: [],
+    refused: false,
+    waiting: false,
+  };
+
+  const flushCallbacks = (): void => {
+    const callbacks = state.callbacks;
+    if (callbacks.length === 0) return;
+    state.callbacks = [];
+    process.nextTick(() => {
+      for (const cb of callbacks) cb();
+    });
+  };
+
+  /** The Exchange refused the head (an invalid header, a body that contradicts Content-Length): a 500, logged. */
+  const refuse = (err: unknown): void => {
+    state.refused = true;
+    if (!exchange.finished) exchange.fail(err);
+  };
+
+  const sendHead = (body?: Uint8Array): boolean => {
+    state.sent = true;
+    try {
+      exchange.respond(state.head!, body);
+      return true;
+    } catch (err) {
+      refuse(err);
+      return false;
+    }
+  };
+
+  define(
+    res,
+    "_storeHeader",
+    function _storeHeader(this: ServerResponse, firstLine: string, headers: unknown) {
+      const list = headerList(this, headers);
+      const reason = this.statusMessage || STATUS_CODES[this.statusCode] || "unknown";
+      state.head = { status: this.statusCode, reason, headers: list };
+      let text = firstLine;
+      for (let i = 0; i < list.length; i += 2) text += `${list[i]}: ${list[i + 1]}\r\n`;
+      const self = this as unknown as Record<string, unknown>;
+      // Informative only (morgan, express-session read it); tsgi serializes the real head.
+      self._header = `${text}\r\n`;
+      self._headerSent = false;
+      self.chunkedEncoding = false;
+      self._last = false;
+    },
+  );
+
+  define(
+    res,
+    "_send",
+    function _send(this: ServerResponse, data: unknown, encoding: unknown, callback: unknown) {
+      (this as unknown as { _headerSent: boolean })._headerSent = true;
+      const cb =
+        typeof callback === "function"
+          ? (callback as Callback)
+          : typeof encoding === "function"
+            ? (encoding as Callback)
+            : null;
+      const bytes = toBytes(data, encoding);
+      if (state.refused || (exchange.finished && !state.ending)) {
+        if (cb !== null) process.nextTick(cb);
+        return true;
+      }
+      if (state.ending && !state.sent) {
+        if (bytes.length > 0) state.pending.push(bytes);
+        if (cb !== null) state.callbacks.push(cb);
+        return true;
+      }
+      if (!state.sent && !sendHead()) {
+        if (cb !== null) process.nextTick(cb);
+        return true;
+      }
+      let flowing = true;
+      if (bytes.length > 0 && !exchange.finished) flowing = exchange.write(bytes);
+      if (cb !== null) state.callbacks.push(cb);
+      if (flowing && !state.waiting) {
+        flushCallbacks();
+      } else if (!state.waiting) {
+        state.waiting = true;
+        exchange.onDrain(() => {
+          state.waiting = false;
+          flushCallbacks();
+          const self = this as unknown as Record<symbol, unknown>;
+          if (kNeedDrain !== undefined) {
+            if (!self[kNeedDrain]) return;
+            self[kNeedDrain] = false;
+          }
+          if (!this.finished) this.emit("drain");
+        });
+      }
+      return flowing;
+    },
+  );
+
+  define(res, "end", function end(this: ServerResponse, ...args: unknown[]): ServerResponse {
+    if (this.finished || state.refused) return (nodeEnd as EndFn).apply(this, args);
+    state.ending = true;
+    try {
+      (nodeEnd as EndFn).apply(this, args);
+    } finally {
+      state.ending = false;
+    }
+    if (!this.finished || state.refused) return this;
+    if (!state.sent) {
+      // The whole response in one write, with its Content-Length.
+      const pending = state.pending;
+      state.pending = [];
+      const body = pending.length === 1 ? pending[0]! : Buffer.concat(pending);
+      if (exchange.finished) {
+        flushCallbacks();
+        return this;
+      }
+      sendHead(body);
+      flushCallbacks();
+      return this;
+    }
+    if (!exchange.finished) exchange.end();
+    if (!state.waiting) flushCallbacks();
+    return this;
+  });
+
+  define(res, "writeContinue", function writeContinue(this: ServerResponse, cb?: () => void): void {
+    startBody();
+    (this as unknown as { _sent100: boolean })._sent100 = true;
+    if (typeof cb === "function") process.nextTick(cb);
+  });
+  const noInterim = function (this: ServerResponse, ...args: unknown[]): void {
+    const cb = args.find((a) => typeof a === "function") as (() => void) | undefined;
+    if (cb !== undefined) process.nextTick(cb);
+  };
+  define(res, "writeProcessing", noInterim);
+  define(res, "writeEarlyHints", noInterim);
+  define(res, "_writeRaw", function _writeRaw(this: ServerResponse, ...args: unknown[]): boolean {
+    // Nothing reaches the socket but through the Exchange.
+    const cb = args.find((a) => typeof a === "function") as (() => void) | undefined;
+    if (cb !== undefined) process.nextTick(cb);
+    return false;
+  });
+
+  res.assignSocket(socket as never);
+  return res;
+}

@@ -1,0 +1,65 @@
+/**
+ * `--interface auto` and `--interface node`: which apps the node:http-style
+ * gateway serves, and an `http.Server` (made, not listened) served by tsgi.
+ */
+
+import assert from "node:assert/strict";
+import http from "node:http";
+import { test } from "node:test";
+import express from "express";
+import { detectInterface, NotAnAppError } from "../../src/gateways/select.ts";
+import { serve } from "../../src/serve.ts";
+
+test("an Express app is node-style, not ASGI, though it takes three parameters", () => {
+  const app = express();
+  assert.equal(app.length, 3);
+  assert.equal(detectInterface(app), "node");
+});
+
+test("a Koa-shaped app (callback() and use()) is node-style", () => {
+  const koa = { use() {}, callback: () => (_req: unknown, _res: unknown) => {} };
+  assert.equal(detectInterface(koa), "node");
+});
+
+test("an http.Server is node-style; a plain (req, res) function only with --interface node", () => {
+  assert.equal(detectInterface(http.createServer()), "node");
+  const plain = (_req: unknown, _res: unknown) => {};
+  assert.equal(detectInterface(plain), "wsgi");
+  assert.equal(detectInterface(plain, "node"), "node");
+  assert.throws(() => detectInterface(42, "node"), NotAnAppError);
+});
+
+test("a Koa-shaped app is served through callback()", async () => {
+  const koa = {
+    use() {},
+    callback: () => (_req: http.IncomingMessage, res: http.ServerResponse) => res.end("koa"),
+  };
+  const server = await serve(koa, { port: 0, accessLog: false });
+  try {
+    assert.equal(await (await fetch(server.url)).text(), "koa");
+  } finally {
+    await server.close(200);
+  }
+});
+
+test("an http.Server not listening gets its 'request' events from tsgi", async () => {
+  const nodeServer = http.createServer((req, res) => res.end(`via ${req.method}`));
+  const server = await serve(nodeServer, { port: 0, accessLog: false });
+  try {
+    assert.equal(await (await fetch(server.url)).text(), "via GET");
+    assert.equal(nodeServer.listening, false);
+  } finally {
+    await server.close(200);
+  }
+});
+
+test("a listening http.Server is refused", async () => {
+  const nodeServer = http.createServer();
+  nodeServer.listen(0, "127.0.0.1");
+  await new Promise((r) => nodeServer.once("listening", r));
+  try {
+    await assert.rejects(serve(nodeServer, { port: 0, accessLog: false }), /already listening/);
+  } finally {
+    nodeServer.close();
+  }
+});
