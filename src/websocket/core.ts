@@ -697,6 +697,11 @@ export class WebSocketCore {
 
   private decompressFailed(err: unknown): never {
     if (err instanceof InflateLimitError) {
+      // The bytes up to the limit come first: split differently, they would
+      // have arrived (and been checked) before the limit was passed.
+      if (this.messageOpcode === OP_TEXT && !this.utf8!.feed(err.allowed)) {
+        this.fail("text message is not UTF-8", "TSGI_ERR_WS_INVALID_UTF8", 1007);
+      }
       this.fail("message too big", "TSGI_ERR_WS_MESSAGE_TOO_BIG", 1009);
     }
     if (err instanceof InflateDataError) {

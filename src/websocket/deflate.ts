@@ -257,6 +257,13 @@ const TAIL = Buffer.from([0x00, 0x00, 0xff, 0xff]);
 export class InflateLimitError extends TsgiError {
   override readonly name = "InflateLimitError";
   readonly code = "TSGI_ERR_WS_MESSAGE_TOO_BIG";
+  constructor(
+    message: string,
+    /** The output up to the limit: the core checks it as text before answering 1009. */
+    readonly allowed: Buffer,
+  ) {
+    super(message);
+  }
 }
 
 /** Thrown by `decompress()` on data zlib cannot inflate (the core answers 1007). */
@@ -335,7 +342,12 @@ function zlibSync(
     const have = SCRATCH_SIZE - availOut;
     if (have > 0) {
       total += have;
-      if (total > maxOutput) throw new InflateLimitError("inflated message over the limit");
+      if (total > maxOutput) {
+        // What fits is kept for the caller: an error in those bytes (invalid
+        // UTF-8) comes before the size error, however the input was split.
+        pieces.push(Buffer.from(scratch.subarray(0, have - (total - maxOutput))));
+        throw new InflateLimitError("inflated message over the limit", Buffer.concat(pieces));
+      }
       pieces.push(Buffer.from(scratch.subarray(0, have)));
     }
     inOff += inLen - availIn;

@@ -323,3 +323,18 @@ test("the fuzzers' bounds bite: a deflate bomb is 1009, an over-long frame is 10
   const fragments = Buffer.concat([frag(false, 1), frag(false, 0), frag(false, 0), frag(true, 0)]);
   assert.equal(wsTranscript(server(), fragments, [100, 2000]).end, "error 1009");
 });
+
+test("found by the fuzzer: compressed text that is invalid UTF-8 before its inflated size passes the limit is 1007, however it is split", () => {
+  // Whole, the inflater passed the limit in one call and the core answered
+  // 1009 without looking at the bytes before it; in pieces those bytes came
+  // first and were 1007. The bytes up to the limit are now checked first.
+  const bytes = Buffer.from([
+    193, 24, 236, 194, 49, 13, 0, 0, 0, 2, 160, 254, 81, 204, 97, 49, 107, 120, 48, 104, 2, 10, 0, 0, 2, 156,
+    27, 0, 137, 5, 0, 41, 236, 165, 204,
+  ]);
+  const cuts = [8, 9, 14, 21, 21, 21, 24, 28, 31, 31];
+  const whole = wsTranscript(core(true, DEFLATE), bytes, []);
+  assert.deepEqual(wsTranscript(core(true, DEFLATE), bytes, cuts), whole);
+  for (let i = 1; i < bytes.length; i++)
+    assert.deepEqual(wsTranscript(core(true, DEFLATE), bytes, [i]), whole, `cut at ${i}`);
+});
