@@ -52,6 +52,8 @@ export interface ConnectionHost extends ExchangeRecords {
   /** The connection switched to WebSocket: `session` owns the socket from now on. */
   connectionUpgraded(connection: HttpConnection, session: WebSocketSession): void;
   sessionClosed(session: WebSocketSession): void;
+  /** The app took the socket (absent: treated as {@link connectionClosed}). */
+  connectionDetached?(connection: HttpConnection, socket: Socket): void;
 }
 
 const INTERNAL_ERROR = Buffer.from("500 Internal Server Error\n", "latin1");
@@ -495,7 +497,8 @@ export class HttpConnection implements ExchangeOwner, Expirable {
     for (const [event, listener] of Object.entries(this.listeners)) socket.removeListener(event, listener);
     // Flowing again for the new owner's 'data' listener, whatever we last told the socket.
     if (this.readingPaused) socket.resume();
-    this.host.connectionClosed(this);
+    if (this.host.connectionDetached !== undefined) this.host.connectionDetached(this, socket);
+    else this.host.connectionClosed(this);
     return { socket, head };
   }
 

@@ -10,6 +10,7 @@ import { type AddressInfo, createServer, type Server as NetServer, type Socket }
 import type { TLSSocket, Server as TlsServer } from "node:tls";
 import { Clock } from "./clock.ts";
 import { type ConnectionAddresses, HttpConnection } from "./connection.ts";
+import { DetachedSocket } from "./detached.ts";
 import { NotListeningError } from "./errors.ts";
 import type { Exchange } from "./exchange.ts";
 import {
@@ -33,7 +34,7 @@ import type { WebSocketSession } from "./websocket.ts";
 export type Handler = (exchange: Exchange) => void;
 
 /** An open connection of either protocol, as the server manages it. */
-type Live = HttpConnection | WebSocketSession;
+type Live = HttpConnection | WebSocketSession | DetachedSocket;
 
 /** A running tsgi server. */
 export class Server {
@@ -214,6 +215,13 @@ export class Server {
     this.webSockets++;
     // Shutting down already: the new WebSocket is told at once.
     if (this.closing !== null) session.shutdown();
+  }
+
+  /** @internal The app took the connection's socket: drain still waits for it (node does). */
+  connectionDetached(connection: HttpConnection, socket: Socket): void {
+    // Added before the connection leaves, so a drain in progress never sees zero in between.
+    this.connections.add(new DetachedSocket(socket, (detached) => this.connectionClosed(detached)));
+    this.connectionClosed(connection);
   }
 
   /** @internal */
