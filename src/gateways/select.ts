@@ -48,7 +48,7 @@ function asyncNotWsgi(fn: { readonly length: number }, requested: "auto" | "wsgi
   return (
     `${lead}an async function of ${params} cannot be a WSGI-style app; ` +
     "it looks like a Fetch handler (request, info): run it with --interface fetch " +
-    "(or export an object with a fetch() method)"
+    "(or export an object with a fetch() method), or, for a node:http-style handler (req, res), --interface node"
   );
 }
 
@@ -98,6 +98,31 @@ export function detectInterface(app: unknown, requested: Interface = "auto"): Ex
   }
 }
 
+/**
+ * A function of one or two parameters is taken for WSGI-style by `--interface
+ * auto`, but a node:http-style `(req, res)` handler or a Fetch handler
+ * `(request)` looks the same. When such an app fails with a TypeError
+ * (`res.setHeader is not a function`), the first failure also says how to
+ * choose the interface.
+ */
+function withGuessHint(app: WSGIApp, logger: Logger): WSGIApp {
+  let hinted = false;
+  return (environ, startResponse) => {
+    try {
+      return app(environ, startResponse);
+    } catch (err) {
+      if (!hinted && err instanceof TypeError) {
+        hinted = true;
+        logger.warning(
+          `--interface auto took this ${app.length}-parameter function for a WSGI-style app (environ, startResponse); ` +
+            "a node:http-style handler (req, res) needs --interface node, a Fetch handler (request) --interface fetch",
+        );
+      }
+      throw err;
+    }
+  };
+}
+
 /** Settings that belong to one gateway or another. */
 export interface GatewaySettings extends Partial<LifespanOptions> {
   /** Fetch: install the lightweight Response as `globalThis.Response` (default true). */
@@ -144,10 +169,13 @@ export function buildGateway(
   switch (detectInterface(app, requested)) {
     case "wsgi":
       return {
-        handler: wsgiGateway(app as WSGIApp, {
-          logger,
-          flags: { multiprocess: settings.multiprocess ?? false },
-        }),
+        handler: wsgiGateway(
+          requested === "auto" ? withGuessHint(app as WSGIApp, logger) : (app as WSGIApp),
+          {
+            logger,
+            flags: { multiprocess: settings.multiprocess ?? false },
+          },
+        ),
         lifespan: null,
       };
     case "fetch":

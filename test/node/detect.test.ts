@@ -4,11 +4,15 @@
  */
 
 import assert from "node:assert/strict";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import http from "node:http";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { test } from "node:test";
 import express from "express";
 import { detectInterface, NotAnAppError } from "../../src/gateways/select.ts";
 import { serve } from "../../src/serve.ts";
+import { startCli } from "../helpers.ts";
 
 test("an Express app is node-style, not ASGI, though it takes three parameters", () => {
   const app = express();
@@ -61,5 +65,47 @@ test("a listening http.Server is refused", async () => {
     await assert.rejects(serve(nodeServer, { port: 0, accessLog: false }), /already listening/);
   } finally {
     nodeServer.close();
+  }
+});
+
+test("a (req, res) handler taken for WSGI-style by auto: its 500 comes with how to choose the interface", async () => {
+  const dir = mkdtempSync(join(tmpdir(), "tsgi-guess-"));
+  const file = join(dir, "plain.mjs");
+  writeFileSync(file, 'export default function (req, res) { res.setHeader("x", "1"); res.end("hi"); }\n');
+  const cli = await startCli(["--port", "0", "--no-access-log", file]);
+  try {
+    for (let i = 0; i < 2; i++) {
+      const r = await fetch(`http://127.0.0.1:${cli.port}/`);
+      assert.equal(r.status, 500);
+      await r.text();
+    }
+    const log = cli.stderr();
+    assert.match(log, /res\.setHeader is not a function/);
+    assert.match(
+      log,
+      /--interface auto took this 2-parameter function for a WSGI-style app.*--interface node/,
+    );
+    // Said once, not per request.
+    assert.equal(log.split("--interface auto took").length, 2);
+  } finally {
+    cli.child.kill("SIGTERM");
+    await cli.exited;
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test("with --interface node the same handler is served", async () => {
+  const dir = mkdtempSync(join(tmpdir(), "tsgi-guess-"));
+  const file = join(dir, "plain.mjs");
+  writeFileSync(file, 'export default function (req, res) { res.setHeader("x", "1"); res.end("hi"); }\n');
+  const cli = await startCli(["--port", "0", "--no-access-log", "--interface", "node", file]);
+  try {
+    const r = await fetch(`http://127.0.0.1:${cli.port}/`);
+    assert.equal(r.headers.get("x"), "1");
+    assert.equal(await r.text(), "hi");
+  } finally {
+    cli.child.kill("SIGTERM");
+    await cli.exited;
+    rmSync(dir, { recursive: true, force: true });
   }
 });
