@@ -36,10 +36,20 @@ function takeoverApplies(config: RuntimeConfig): boolean {
   );
 }
 
+/** How the import ended: the export, or the error. */
+type Imported = { ok: true; app: unknown } | { ok: false; err: unknown };
+
+/** Resolves after `ms`, or at once when `ms` is 0 (on the next turn of the event loop). */
+function delay(ms: number): Promise<void> {
+  return new Promise((resolve) => (ms === 0 ? setImmediate(resolve) : setTimeout(resolve, ms)));
+}
+
 /**
  * The module's app, or the server its first `listen()` was called on:
  * - a `listen()` during the import wins over an export (the listened server
- *   is what the module serves: it has the app, and maybe socket.io on it);
+ *   is what the module serves: it has the app, and maybe socket.io on it).
+ *   It is served even if the import has not finished: `await app.listen()`
+ *   at the top level finishes only once tsgi listens and the callback runs;
  * - an export without a `listen()` is served at once, with no waiting;
  * - neither: wait up to `--startup-timeout` for a `listen()` that comes
  *   after an `await` (a database connection first), then fail naming the module.
@@ -60,31 +70,55 @@ export async function loadServedApp(config: RuntimeConfig, logger: Logger): Prom
   const takeover = new ListenTakeover(module, (line) => logger.info(line), plannedAddress(config));
   takeover.install();
   try {
-    let exported: unknown;
-    let missing: NoAppExportError | null = null;
-    try {
-      exported = await loadApp(config.target);
-    } catch (err) {
-      if (!(err instanceof NoAppExportError)) throw err;
-      missing = err;
+    const importing: Promise<Imported> = loadApp(config.target).then(
+      (app) => ({ ok: true, app }),
+      (err: unknown) => ({ ok: false, err }),
+    );
+    let imported = await Promise.race([importing, takeover.first.then(() => null)]);
+    // A listen() came first: give the import one turn of the event loop to end
+    // (it usually does; an error right after listen() is then reported as such).
+    if (imported === null) imported = await Promise.race([importing, delay(0).then(() => null)]);
+    if (imported !== null && !imported.ok) {
+      if (!(imported.err instanceof NoAppExportError)) throw imported.err;
     }
+    const missing = imported === null || imported.ok ? null : (imported.err as NoAppExportError);
     const ms = config.gateway.startupTimeout ?? DEFAULT_LIFESPAN.startupTimeout;
-    if (missing !== null && !takeover.settled)
+    if (missing !== null && !takeover.settled) {
       logger.info(`${module} exports no app: waiting up to ${ms / 1000}s for it to call listen()`);
-    const server = await takeover.wait(missing !== null ? ms : 0);
+      await Promise.race([takeover.first, delay(ms)]);
+    }
+    const server = takeover.result();
     if (server === null) {
-      if (missing === null) return { app: exported, takeover: null };
+      if (missing === null) return { app: (imported as { app: unknown }).app, takeover: null };
       throw new NoAppExportError(
         `${missing.message}, and called no listen() within ${ms / 1000}s (--startup-timeout)`,
         { cause: missing },
       );
     }
-    const unused = missing === null ? " (its export is not used)" : "";
+    if (imported === null) {
+      void importing.then((late) => {
+        // Exporting nothing is fine now: the listened server is the app.
+        if (!late.ok && !(late.err instanceof NoAppExportError)) lateFailure(module, late.err, logger);
+      });
+    }
+    const unused = imported?.ok === true ? " (its export is not used)" : "";
     logger.info(`${module} called listen(${takeover.asked}): tsgi serves that server instead${unused}`);
     return { app: server, takeover };
   } finally {
     takeover.restore();
   }
+}
+
+/**
+ * The module failed after its `listen()` was taken, while tsgi was already
+ * starting to serve it. On node that is an uncaught error that ends the
+ * process; so it is here, after one line saying where it came from.
+ */
+function lateFailure(module: string, err: unknown, logger: Logger): void {
+  logger.error(`${module} failed after its listen(): ${err instanceof Error ? err.message : String(err)}`);
+  process.nextTick(() => {
+    throw err;
+  });
 }
 
 /**

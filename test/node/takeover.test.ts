@@ -4,7 +4,7 @@
  * address (the port it asked for is held by the test, so a real bind would
  * fail with EADDRINUSE), its callback runs and `server.address()` reports
  * tsgi's port; `http.createServer(app).listen({ port })`; a listen() after
- * an await; a second server binding itself; the listened server winning
+ * an await; `await listen()` at the top level; a second server binding itself; the listened server winning
  * over an export; the off switch (flag and variable); an https.Server
  * refused; a module with neither export nor listen failing in bounded time;
  * `--workers 2`. Then the takeover object itself in one process. Needs
@@ -127,6 +127,23 @@ describe("listen() takeover", () => {
     }
   });
 
+  test("await listen() at the top level: served while the import still waits for the callback", async () => {
+    const cli = await startCli(["--port", "0", `${DIR}/listen_awaited.mjs`], {
+      ...TIMEOUT,
+      env: { APP_PORT: String(heldPort) },
+    });
+    try {
+      const res = await fetch(`http://127.0.0.1:${cli.port}/`);
+      assert.equal(await res.text(), "hello after the awaited listen");
+      // The rest of the module ran once tsgi listened.
+      const m = await stdoutMatch(cli, /app listening on port (\d+)/);
+      assert.equal(Number(m[1]), cli.port);
+      assert.doesNotMatch(cli.stderr(), /waiting up to|ERROR/);
+    } finally {
+      assert.equal(await stop(cli), 0, cli.stderr());
+    }
+  });
+
   test("a module that exports an app and listens: the listened server is served", async () => {
     const cli = await startCli(["--port", "0", `${DIR}/export_and_listen.mjs`], {
       ...TIMEOUT,
@@ -234,7 +251,8 @@ describe("ListenTakeover in one process", () => {
       // A plain net server is not HTTP: it binds as usual even while installed.
       await new Promise<void>((resolve) => plain.listen(0, "127.0.0.1", resolve));
       assert.equal(typeof (plain.address() as { port: number }).port, "number");
-      assert.equal(await takeover.wait(0), taken);
+      await takeover.first;
+      assert.equal(takeover.result(), taken);
     } finally {
       takeover.restore();
       plain.close();

@@ -55,7 +55,10 @@ export function describeListen(args: readonly unknown[]): string {
  * @example
  * const takeover = new ListenTakeover("server.js", (line) => logger.info(line));
  * takeover.install();
- * try { await import("./server.js"); await takeover.wait(10_000); } finally { takeover.restore(); }
+ * const imported = import("./server.js");
+ * await Promise.race([imported, takeover.first]);
+ * takeover.restore();
+ * const server = takeover.result(); // null: no listen() (yet)
  * // serve takeover.server, then: takeover.listening(() => tsgiServer.address)
  */
 export class ListenTakeover {
@@ -65,7 +68,15 @@ export class ListenTakeover {
   asked = "";
   #refused: ListenTakeoverError | null = null;
   #original: PropertyDescriptor | undefined;
-  #settled: (() => void) | null = null;
+  #settle!: () => void;
+  /**
+   * Resolves when the first `listen()` comes (taken or refused): possibly
+   * while the import is still running, as with `await app.listen()` at the
+   * top level, whose import finishes only once tsgi listens.
+   */
+  readonly first = new Promise<void>((resolve) => {
+    this.#settle = resolve;
+  });
   #listening = false;
   readonly #module: string;
   readonly #log: (line: string) => void;
@@ -124,7 +135,7 @@ export class ListenTakeover {
           "export the app instead and serve HTTPS with --ssl-certfile and --ssl-keyfile " +
           "(or run with --no-listen-takeover to let it bind itself)",
       );
-      this.#settled?.();
+      this.#settle();
       return server;
     }
     this.server = server;
@@ -133,7 +144,7 @@ export class ListenTakeover {
     const callback = args.at(-1);
     if (typeof callback === "function") server.once("listening", callback as () => void);
     this.#dress(server);
-    this.#settled?.();
+    this.#settle();
     return server;
   }
 
@@ -164,21 +175,10 @@ export class ListenTakeover {
   }
 
   /**
-   * Resolves once the first `listen()` was taken (or at once if it already
-   * was), or after `ms` with null. Rejects with {@link ListenTakeoverError}
-   * if that listen was on an HTTPS server.
+   * The server of the first `listen()`, or null if none came yet.
+   * @throws ListenTakeoverError if that listen was on an HTTPS server.
    */
-  async wait(ms: number): Promise<NetServer | null> {
-    if (this.server === null && this.#refused === null) {
-      await new Promise<void>((resolve) => {
-        const timer = setTimeout(resolve, ms);
-        this.#settled = () => {
-          clearTimeout(timer);
-          resolve();
-        };
-      });
-      this.#settled = null;
-    }
+  result(): NetServer | null {
     if (this.#refused !== null) throw this.#refused;
     return this.server;
   }
