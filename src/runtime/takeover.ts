@@ -39,9 +39,9 @@ function takeoverApplies(config: RuntimeConfig): boolean {
 /** How the import ended: the export, or the error. */
 type Imported = { ok: true; app: unknown } | { ok: false; err: unknown };
 
-/** Resolves after `ms`, or at once when `ms` is 0 (on the next turn of the event loop). */
-function delay(ms: number): Promise<void> {
-  return new Promise((resolve) => (ms === 0 ? setImmediate(resolve) : setTimeout(resolve, ms)));
+/** Resolves on the next turn of the event loop. */
+function nextTurn(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
 }
 
 /**
@@ -77,7 +77,7 @@ export async function loadServedApp(config: RuntimeConfig, logger: Logger): Prom
     let imported = await Promise.race([importing, takeover.first.then(() => null)]);
     // A listen() came first: give the import one turn of the event loop to end
     // (it usually does; an error right after listen() is then reported as such).
-    if (imported === null) imported = await Promise.race([importing, delay(0).then(() => null)]);
+    if (imported === null) imported = await Promise.race([importing, nextTurn().then(() => null)]);
     if (imported !== null && !imported.ok) {
       if (!(imported.err instanceof NoAppExportError)) throw imported.err;
     }
@@ -85,7 +85,9 @@ export async function loadServedApp(config: RuntimeConfig, logger: Logger): Prom
     const ms = config.gateway.startupTimeout ?? DEFAULT_LIFESPAN.startupTimeout;
     if (missing !== null && !takeover.settled) {
       logger.info(`${module} exports no app: waiting up to ${ms / 1000}s for it to call listen()`);
-      await Promise.race([takeover.first, delay(ms)]);
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([takeover.first, new Promise((resolve) => (timer = setTimeout(resolve, ms)))]);
+      clearTimeout(timer);
     }
     const server = takeover.result();
     if (server === null) {
