@@ -4,7 +4,7 @@
  * address (the port it asked for is held by the test, so a real bind would
  * fail with EADDRINUSE), its callback runs and `server.address()` reports
  * tsgi's port; `http.createServer(app).listen({ port })`; a listen() after
- * an await; `await listen()` at the top level; a second server binding itself; the listened server winning
+ * an await; `await listen()` at the top level; a ws server on the taken server; a second server binding itself; the listened server winning
  * over an export; the off switch (flag and variable); an https.Server
  * refused; a module with neither export nor listen failing in bounded time;
  * `--workers 2`. Then the takeover object itself in one process. Needs
@@ -16,6 +16,7 @@ import { existsSync } from "node:fs";
 import { createServer as httpServer } from "node:http";
 import { createServer, type Server as NetServer } from "node:net";
 import { after, before, describe, test } from "node:test";
+import { WebSocket } from "ws";
 import { ListenTakeover } from "../../src/gateways/node/takeover.ts";
 import { CLI, type CliProcess, runCli, startCli } from "../helpers.ts";
 
@@ -139,6 +140,30 @@ describe("listen() takeover", () => {
       const m = await stdoutMatch(cli, /app listening on port (\d+)/);
       assert.equal(Number(m[1]), cli.port);
       assert.doesNotMatch(cli.stderr(), /waiting up to|ERROR/);
+    } finally {
+      assert.equal(await stop(cli), 0, cli.stderr());
+    }
+  });
+
+  test("a ws server attached to the listened server gets its upgrades", async () => {
+    const cli = await startCli(["--port", "0", `${DIR}/ws_listen.mjs`], {
+      ...TIMEOUT,
+      env: { APP_PORT: String(heldPort) },
+    });
+    try {
+      const ws = new WebSocket(`ws://127.0.0.1:${cli.port}/`);
+      const reply = new Promise<string>((resolve, reject) => {
+        ws.on("message", (data) => resolve(String(data)));
+        ws.on("error", reject);
+      });
+      await new Promise((resolve, reject) => {
+        ws.on("open", resolve);
+        ws.on("error", reject);
+      });
+      ws.send("hi");
+      assert.equal(await reply, "echo hi");
+      ws.close();
+      assert.equal(await (await fetch(`http://127.0.0.1:${cli.port}/`)).text(), "http here");
     } finally {
       assert.equal(await stop(cli), 0, cli.stderr());
     }
