@@ -116,12 +116,18 @@ export interface CliProcess {
 /** Runs the built CLI and waits for its "Listening on http://HOST:PORT" line. */
 export function startCli(
   args: string[],
-  { cwd = ROOT, timeoutMs = 10_000, nodeArgs = [] as string[] } = {},
+  {
+    cwd = ROOT,
+    timeoutMs = 10_000,
+    nodeArgs = [] as string[],
+    env = undefined as NodeJS.ProcessEnv | undefined,
+  } = {},
 ): Promise<CliProcess> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [...nodeArgs, CLI, ...args], {
       cwd,
       stdio: ["ignore", "pipe", "pipe"],
+      ...(env === undefined ? {} : { env: { ...process.env, ...env } }),
     });
     let out = "";
     let err = "";
@@ -149,10 +155,14 @@ export function startCli(
 /** Runs the built CLI to completion (for commands expected to fail fast). */
 export function runCli(
   args: string[],
-  { cwd = ROOT, timeoutMs = 10_000 } = {},
+  { cwd = ROOT, timeoutMs = 10_000, env = undefined as NodeJS.ProcessEnv | undefined } = {},
 ): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, [CLI, ...args], { cwd, stdio: ["ignore", "pipe", "pipe"] });
+    const child = spawn(process.execPath, [CLI, ...args], {
+      cwd,
+      stdio: ["ignore", "pipe", "pipe"],
+      ...(env === undefined ? {} : { env: { ...process.env, ...env } }),
+    });
     let stdout = "";
     let stderr = "";
     const timer = setTimeout(() => child.kill("SIGKILL"), timeoutMs);

@@ -157,6 +157,12 @@ export const OPTIONS: readonly OptionSpec[] = [
     },
   },
   {
+    flag: "no-listen-takeover",
+    kind: "flag",
+    help: "Node apps: let the app module's own listen() bind, instead of serving its first server on tsgi's address (also TSGI_LISTEN_TAKEOVER=0).",
+    apply: (c) => (c.listenTakeover = false),
+  },
+  {
     flag: "lifespan",
     kind: "string",
     help: `Run the app's startup and shutdown (ASGI lifespan, Fetch hooks): ${LIFESPAN_MODES.join(", ")}.`,
@@ -475,7 +481,8 @@ export function helpText(): string {
     "Usage: tsgi [OPTIONS] MODULE[:ATTR]",
     "",
     "  Serve the app exported by MODULE (a .ts or .js file; ATTR defaults to the",
-    "  default export, then `app`).",
+    "  default export, then `app`), or the server a Node app module listen()s on,",
+    "  on tsgi's own address (listen() takeover; see --no-listen-takeover).",
     "",
     "  Every option can also be set in the environment: TSGI_ and the option's name",
     "  in capitals with _ for - (TSGI_MAX_BODY_SIZE=50m; TSGI_NO_ACCESS_LOG=1 for a",
@@ -551,6 +558,17 @@ function applyEnvironment(config: RuntimeConfig, env: NodeJS.ProcessEnv, given: 
 }
 
 /**
+ * `TSGI_LISTEN_TAKEOVER=0` turns the takeover off, as the more natural
+ * spelling of `TSGI_NO_LISTEN_TAKEOVER=1` (either works; `--no-listen-takeover` wins).
+ */
+function applyTakeoverVariable(config: RuntimeConfig, env: NodeJS.ProcessEnv): void {
+  const raw = env.TSGI_LISTEN_TAKEOVER?.trim().toLowerCase();
+  if (raw === undefined || raw === "" || TRUE.has(raw)) return;
+  if (!FALSE.has(raw)) throw new UsageError("TSGI_LISTEN_TAKEOVER must be 1 or 0");
+  config.listenTakeover = false;
+}
+
+/**
  * Parses argv (without node and script) and the `TSGI_*` variables of `env`
  * (the command line wins). Returns "help" or "version" for those flags.
  * Only reads: systemd's `LISTEN_FDS` is adopted when the server starts
@@ -609,6 +627,7 @@ export function parseCommandLine(
     fromArgv.push([spec, convert(spec, raw)]);
   }
   applyEnvironment(config, env, new Set(fromArgv.map(([spec]) => spec.flag)));
+  applyTakeoverVariable(config, env);
   for (const [spec, value] of fromArgv) spec.apply(config, value);
   if (positional.length === 0) throw new UsageError("missing MODULE[:ATTR] (see tsgi --help)");
   if (positional.length > 1) throw new UsageError(`unexpected argument ${positional[1]}`);

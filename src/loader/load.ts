@@ -14,8 +14,17 @@ import { TsgiError } from "../http1/tsgi-error.ts";
 
 /** The app could not be loaded; printed as one line, exit status 1. */
 export class AppLoadError extends TsgiError {
-  override readonly name = "AppLoadError";
+  override readonly name: string = "AppLoadError";
   readonly code = "TSGI_ERR_APP_LOAD";
+}
+
+/**
+ * The module loaded but exports no app (no default export, no export named
+ * `app`). The runtime catches it when the module may have called `listen()`
+ * instead (see src/gateways/node/takeover.ts).
+ */
+export class NoAppExportError extends AppLoadError {
+  override readonly name = "NoAppExportError";
 }
 
 const EXTENSIONS = [".ts", ".mts", ".js", ".mjs", ".cts", ".cjs", ".tsx", ".jsx"];
@@ -139,6 +148,19 @@ function syntaxErrorPlace(file: string): string | null {
   return null;
 }
 
+/**
+ * A CommonJS module that exports nothing arrives as `{ default: {} }`: that
+ * is no app (a `server.js` that calls `app.listen()` and exports nothing).
+ */
+function isEmptyExports(value: unknown): boolean {
+  return (
+    value !== null &&
+    typeof value === "object" &&
+    Object.getPrototypeOf(value) === Object.prototype &&
+    Reflect.ownKeys(value).length === 0
+  );
+}
+
 /** ATTR of the module, else its default export, else its export named `app`. */
 function pick(namespace: Record<string, unknown>, attr: string | null, module: string): unknown {
   if (attr !== null) {
@@ -148,8 +170,8 @@ function pick(namespace: Record<string, unknown>, attr: string | null, module: s
     return namespace[attr];
   }
   const app = namespace.default ?? namespace.app;
-  if (app === undefined) {
-    throw new AppLoadError(`module ${module} has no default export and no export named "app"`);
+  if (app === undefined || (namespace.app === undefined && isEmptyExports(app))) {
+    throw new NoAppExportError(`module ${module} has no default export and no export named "app"`);
   }
   return app;
 }

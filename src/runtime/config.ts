@@ -23,6 +23,13 @@ export interface RuntimeConfig {
   concurrency: ConcurrencyOptions;
   /** Logs, metrics, draining and reloading: what the runtime sets up around the server. */
   operations: OperationsSettings;
+  /**
+   * listen() takeover (docs/interfaces/node.md): the first `listen()` the
+   * app module calls on an HTTP server is served on tsgi's addresses
+   * instead of binding. `--no-listen-takeover` or `TSGI_LISTEN_TAKEOVER=0`
+   * sets false; unset means on.
+   */
+  listenTakeover?: boolean;
 }
 
 /** `--workers`, `--threads`, `--max-requests`, `--max-requests-jitter`, `--timeout`; unset fields mean "not given". */

@@ -5,17 +5,22 @@
  */
 
 import { buildGateway, NotAnAppError } from "../gateways/select.ts";
-import { loadApp } from "../loader/load.ts";
 import type { Logger } from "../server/log.ts";
-import type { Handler } from "../server/server.ts";
+import type { Handler, Server } from "../server/server.ts";
 import { threadedGateway } from "../threads/gateway.ts";
 import { ThreadPool } from "../threads/pool.ts";
 import type { RuntimeConfig } from "./config.ts";
 import { UsageError } from "./errors.ts";
+import { loadServedApp, nodeAddress } from "./takeover.ts";
 
 /** A ready handler and what must run after the server has drained. */
 export interface AppHandler {
   handler: Handler;
+  /**
+   * Called once the server listens: a server taken over from the app's
+   * `listen()` hears `'listening'` (its callback runs, it may throw).
+   */
+  listening?(server: Server): void;
   /** Stops the thread pool, or runs the app's lifespan shutdown. */
   close(): Promise<void>;
 }
@@ -48,10 +53,11 @@ export async function buildHandler(
     }
     return { handler: threadedGateway(pool), close: () => pool.close() };
   }
-  const app = await loadApp(config.target);
+  const { app, takeover } = await loadServedApp(config, logger);
   let gateway: ReturnType<typeof buildGateway>;
   try {
-    gateway = buildGateway(app, config.interface, logger, { ...config.gateway, multiprocess });
+    const iface = takeover === null ? config.interface : "node";
+    gateway = buildGateway(app, iface, logger, { ...config.gateway, multiprocess });
   } catch (err) {
     if (err instanceof NotAnAppError)
       throw new NotAnAppError(`${config.target} is not an app: ${err.message}`);
@@ -59,5 +65,13 @@ export async function buildHandler(
   }
   const { handler, lifespan } = gateway;
   await lifespan?.startup();
-  return { handler, close: async () => await lifespan?.shutdown() };
+  if (takeover === null) return { handler, close: async () => await lifespan?.shutdown() };
+  return {
+    handler,
+    listening: (server) => takeover.listening(() => nodeAddress(server)),
+    close: async () => {
+      await lifespan?.shutdown();
+      takeover.closed();
+    },
+  };
 }

@@ -100,6 +100,14 @@ export async function startServer(
     const errno = err as NodeJS.ErrnoException;
     throw new BindError(describeListenError(errno, host, port), errno.code, { cause: err });
   }
+  try {
+    app.listening?.(server);
+  } catch (err) {
+    // The app's listen callback threw: on node:http that is an uncaught exception.
+    await server.close(0);
+    await closeApp(app, logger);
+    throw err;
+  }
   let metrics: Server | null = null;
   if (options.serveMetrics === true && server.stats !== null) {
     try {

@@ -6,6 +6,7 @@
 
 export { emitterGateway, type NodeEmitter } from "./dispatch.ts";
 export { type NodeExchange, type NodeListener, nodeGateway, prepareExchange } from "./gateway.ts";
+export { useTsgiServers } from "./install.ts";
 export {
   createSecureServer,
   createServer,
