@@ -46,14 +46,15 @@ export interface ServerConnectionOptions {
   /** Returns the current IMF-fixdate for the `Date` header; null leaves it out. */
   date?: (() => string) | null;
   /**
-   * Hand CONNECT requests on as request events. Default false: a well-formed
-   * CONNECT is refused with 501 `TSGI_ERR_CONNECT_NOT_IMPLEMENTED` (see
-   * {@link ServerConnection.nextEvent}), because no gateway today can open
-   * the tunnel a 2xx would announce (RFC 9110 §9.3.6). Only a gateway that
-   * takes over the socket after its 2xx (a future node:http-style `'connect'`
-   * listener) may set it.
+   * Hand CONNECT requests on as request events: true, or a function asked
+   * for each well-formed CONNECT head (so a gateway can decide per request,
+   * e.g. whether a `'connect'` listener exists right now). Default false: a
+   * well-formed CONNECT is refused with 501 `TSGI_ERR_CONNECT_NOT_IMPLEMENTED`
+   * (see {@link ServerConnection.nextEvent}), because only a gateway that
+   * takes the socket over can open the tunnel a 2xx announces (RFC 9110
+   * §9.3.6): the node:http-style gateway with a `'connect'` listener.
    */
-  acceptConnect?: boolean;
+  acceptConnect?: boolean | ((request: RequestHead) => boolean);
 }
 
 const CRLF = Buffer.from("\r\n", "latin1");
@@ -126,13 +127,18 @@ export class ServerConnection {
   private framing: ResponseFraming = NO_BODY;
   private remaining = 0;
   private closeRequested = false;
-  private readonly acceptConnect: boolean;
+  private readonly acceptConnect: boolean | ((request: RequestHead) => boolean);
 
   constructor(options: ServerConnectionOptions = {}) {
     this.parser = new RequestParser(options.limits);
     this.serverHeader = options.serverHeader === undefined ? "tsgi" : options.serverHeader;
     this.date = options.date ?? null;
-    this.acceptConnect = options.acceptConnect === true;
+    this.acceptConnect = options.acceptConnect ?? false;
+  }
+
+  private acceptsConnect(request: RequestHead): boolean {
+    const accept = this.acceptConnect;
+    return typeof accept === "function" ? accept(request) : accept;
   }
 
   /** The limits in force. */
@@ -206,7 +212,7 @@ export class ServerConnection {
     if (event === NEED_DATA || event === PAUSED) return event;
     switch (event.type) {
       case "request":
-        if (event.method === "CONNECT" && !this.acceptConnect) {
+        if (event.method === "CONNECT" && !this.acceptsConnect(event)) {
           this.theirState = this.move(CLIENT.error, this.theirState);
           throw new RemoteProtocolError(
             "CONNECT is not implemented: this server opens no tunnels",
@@ -279,9 +285,9 @@ export class ServerConnection {
     const request = this.request;
     const isHead = request !== null && request.method === "HEAD";
     // A 2xx to CONNECT turns the connection into a tunnel: no framing headers
-    // (RFC 9110 §8.6, RFC 9112 §6.1). Reachable only with `acceptConnect`; kept
-    // for a future gateway that relays the tunnel itself. This core does not,
-    // so it still closes after the head.
+    // (RFC 9110 §8.6, RFC 9112 §6.1). Reachable only with `acceptConnect`; the
+    // node:http-style gateway writes its 2xx on the detached socket itself, so
+    // this core, which relays nothing, still closes after such a head.
     const tunnel = request !== null && request.method === "CONNECT" && status < 300;
     const bodyless = status === 204 || status === 304 || tunnel;
     const headers = head.headers;

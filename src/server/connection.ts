@@ -32,12 +32,25 @@ export interface ConnectionAddresses {
   readonly localPort: number;
 }
 
+/** The gateway entry point: called once per request head. */
+export interface RequestHandler {
+  (exchange: Exchange): void;
+  /**
+   * Asked for each well-formed CONNECT request: true hands it to the handler,
+   * which then owns the tunnel (it takes the socket with
+   * `Exchange.detachSocket`, or answers); absent or false, the request gets
+   * 501 `TSGI_ERR_CONNECT_NOT_IMPLEMENTED` without the handler being called
+   * (docs/http-conformance.md#connect). Wrappers keep it (see `wrapHandler`).
+   */
+  readonly acceptsConnect?: (request: RequestHead) => boolean;
+}
+
 /** What a connection needs from its server (which also accounts for its exchanges). */
 export interface ConnectionHost extends ExchangeRecords {
   readonly options: ServerOptions;
   readonly logger: Logger;
   /** The gateway entry point: called once per request head. */
-  readonly handler: (exchange: Exchange) => void;
+  readonly handler: RequestHandler;
   /** True once a graceful shutdown began. */
   readonly shuttingDown: boolean;
   /** WebSockets open right now. */
@@ -111,6 +124,8 @@ export class HttpConnection implements ExchangeOwner, Expirable {
       limits: host.options.limits,
       serverHeader: host.options.serverHeader,
       date: httpDate,
+      // Decided per request: a node:http-style emitter may gain or lose its 'connect' listener.
+      acceptConnect: (request) => host.handler.acceptsConnect?.(request) === true,
     });
     this.info = {
       remoteAddress: addresses?.remoteAddress ?? socket.remoteAddress ?? "",

@@ -282,16 +282,19 @@ export class Exchange {
    * gateway's `'upgrade'` listeners speak the next protocol themselves
    * (`upgraded`, accounted as 101), and an app that destroys its socket
    * gets it to destroy (accounted as cut short). tsgi writes nothing more on it.
+   * `status` is what the access log and metrics record for a handover that
+   * is not cut short: 101 for an upgrade, 200 for a CONNECT tunnel (the
+   * listener writes its own status line, which tsgi does not see).
    * @throws ExchangeStateError where the owner has no socket to give (a `--threads` worker), or the exchange is over.
    */
-  detachSocket(upgraded: boolean): DetachedSocket {
+  detachSocket(upgraded: boolean, status = 101): DetachedSocket {
     if (this.#finished) throw new ExchangeStateError("this response is already complete");
     if (this.#owner.detachSocket === undefined)
       throw new ExchangeStateError("this connection cannot hand its socket over");
     const detached = this.#owner.detachSocket(this);
     if (upgraded) {
       this.#headersSent = true;
-      this.#status = 101;
+      this.#status = status;
     }
     this.#finish(upgraded);
     return detached;

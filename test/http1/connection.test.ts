@@ -1157,6 +1157,27 @@ describe("CONNECT", () => {
     assert.deepEqual(result, { events: ["request CONNECT", "end"], error: null });
   });
 
+  test("acceptConnect as a function is asked per CONNECT head, with that head", () => {
+    const asked: string[] = [];
+    let answer = false;
+    const opts = {
+      acceptConnect: (head: { method: string; target: string }) => {
+        asked.push(`${head.method} ${head.target}`);
+        return answer;
+      },
+    };
+    const refused = feedAtEverySplit("CONNECT a:443 HTTP/1.1\r\nHost: a\r\n\r\n", opts);
+    assert.equal(refused.error?.code, "TSGI_ERR_CONNECT_NOT_IMPLEMENTED");
+    answer = true;
+    const accepted = feedAtEverySplit("CONNECT a:443 HTTP/1.1\r\nHost: a\r\n\r\n", opts);
+    assert.deepEqual(accepted, { events: ["request CONNECT", "end"], error: null });
+    assert.ok(asked.length > 0 && asked.every((a) => a === "CONNECT a:443"));
+    // Not asked for other methods.
+    asked.length = 0;
+    feedAtEverySplit("GET / HTTP/1.1\r\nHost: a\r\n\r\n", opts);
+    assert.deepEqual(asked, []);
+  });
+
   test("after the 501 the connection can only close", () => {
     const conn = bare();
     conn.receiveData(bytes("CONNECT a:443 HTTP/1.1\r\nHost: a\r\n\r\n"));
