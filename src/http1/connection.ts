@@ -99,6 +99,42 @@ function checkField(name: string, value: string): void {
 }
 
 /**
+ * Fields a sender must not put in a trailer section (RFC 9110 §6.5.1): those
+ * that frame the message, route it, or control the connection.
+ */
+const NOT_IN_TRAILERS = new Set([
+  "content-length",
+  "transfer-encoding",
+  "trailer",
+  "te",
+  "host",
+  "connection",
+  "keep-alive",
+  "upgrade",
+  "content-type",
+  "content-encoding",
+  "content-range",
+]);
+
+/** The last chunk with `trailers` in its trailer section (RFC 9112 §7.1.2). */
+function trailerSection(trailers: readonly string[]): Buffer {
+  let out = "0\r\n";
+  for (let i = 0; i < trailers.length; i += 2) {
+    const name = trailers[i]!;
+    const value = trailers[i + 1]!;
+    checkField(name, value);
+    if (NOT_IN_TRAILERS.has(name.toLowerCase())) {
+      throw new LocalProtocolError(
+        `${name} is not allowed in a trailer section`,
+        "TSGI_ERR_BAD_RESPONSE_HEADER",
+      );
+    }
+    out += `${name}: ${value}\r\n`;
+  }
+  return Buffer.from(`${out}\r\n`, "latin1");
+}
+
+/**
  * The server side of one HTTP/1.1 connection.
  *
  * @example
@@ -500,15 +536,22 @@ export class ServerConnection {
 
   /**
    * Ends a streamed response body. Returns the bytes that end it (the last
-   * chunk), or null when none are needed.
-   * @throws LocalProtocolError when fewer bytes than the Content-Length were sent; close the connection.
+   * chunk), or null when none are needed. `trailers` (a flat name/value
+   * list) go in the trailer section of a chunked body (RFC 9112 §7.1.2);
+   * with any other framing there is nowhere to put them and they are
+   * dropped, as node:http does.
+   * @throws LocalProtocolError when fewer bytes than the Content-Length were sent (close the connection), or for a trailer that is invalid or not allowed in a trailer section (nothing changed then).
    */
-  sendEnd(): Buffer | null {
+  sendEnd(trailers?: readonly string[]): Buffer | null {
     if (follow(SERVER.end, this.ourState) === null) {
       throw new LocalProtocolError(
         `cannot end the response in state ${this.ourState}`,
         "TSGI_ERR_INVALID_STATE",
       );
+    }
+    let lastChunk: Buffer = LAST_CHUNK;
+    if (trailers !== undefined && trailers.length > 0 && this.framing === CHUNKED) {
+      lastChunk = trailerSection(trailers);
     }
     if (this.framing === LENGTH && this.remaining > 0) {
       this.ourState = this.move(SERVER.error, this.ourState);
@@ -517,9 +560,46 @@ export class ServerConnection {
         "TSGI_ERR_BODY_LENGTH_MISMATCH",
       );
     }
-    const last = this.framing === CHUNKED ? LAST_CHUNK : null;
+    const last = this.framing === CHUNKED ? lastChunk : null;
     this.finish();
     return last;
+  }
+
+  /**
+   * Serializes an interim response other than 100 and 101 (102 Processing,
+   * 103 Early Hints of RFC 8297, ...) before the final one. Returns null,
+   * sending nothing, to an HTTP/1.0 client, which must not get a 1xx
+   * (RFC 9110 §15.2). 100 goes through {@link sendContinue}, 101 through
+   * {@link sendSwitchingProtocols}.
+   * @throws LocalProtocolError for another status, an invalid header, or once the final head was sent.
+   */
+  sendInformational(head: ResponseHead): Buffer | null {
+    const status = head.status;
+    if (!Number.isInteger(status) || status < 102 || status > 199) {
+      throw new LocalProtocolError(`invalid interim status ${status}`, "TSGI_ERR_BAD_STATUS");
+    }
+    if (head.reason !== undefined && !isFieldText(head.reason)) {
+      throw new LocalProtocolError("invalid reason phrase", "TSGI_ERR_BAD_STATUS");
+    }
+    if (this.ourState !== "SEND_RESPONSE" || follow(SERVER.informational, this.ourState) === null) {
+      throw new LocalProtocolError(
+        `cannot send an interim response in state ${this.ourState}`,
+        "TSGI_ERR_INVALID_STATE",
+      );
+    }
+    let out = statusLine(status, head.reason);
+    const headers = head.headers;
+    for (let i = 0; i < headers.length; i += 2) {
+      const name = headers[i]!;
+      const value = headers[i + 1]!;
+      checkField(name, value);
+      const lower = name.toLowerCase();
+      // A 1xx has no body: framing fields would only mislead (RFC 9110 §8.6, §15.2).
+      if (lower === "content-length" || lower === "transfer-encoding") continue;
+      out += `${name}: ${value}\r\n`;
+    }
+    if (this.request === null || this.request.version !== 11) return null;
+    return Buffer.from(`${out}\r\n`, "latin1");
   }
 
   /**

@@ -444,21 +444,31 @@ export class HttpConnection implements ExchangeOwner, Expirable {
     return true;
   }
 
-  sendEnd(ex: Exchange): boolean {
+  sendEnd(ex: Exchange, trailers?: readonly string[]): boolean {
     let last: Buffer | null;
     try {
-      last = this.core.sendEnd();
+      last = this.core.sendEnd(trailers);
     } catch (err) {
-      // The body fell short of its Content-Length: only closing tells the client.
+      // The body fell short of its Content-Length, or a trailer was refused:
+      // only closing tells the client the response is not whole.
       this.host.logger.error(`response to ${this.describe(ex)} was cut short`, err);
       this.exchange = null;
-      this.abort("the response body fell short of its Content-Length");
+      this.abort("the response could not be ended (body short of its Content-Length, or a refused trailer)");
       return false;
     }
-    if (this.tracer !== null)
-      this.trace("write", last === null ? "end of body" : "end of body: last chunk 0\\r\\n\\r\\n");
+    if (this.tracer !== null) {
+      const end = last === null ? "end of body" : "end of body: last chunk 0\\r\\n\\r\\n";
+      this.trace("write", last !== null && last.length > 5 ? "end of body: last chunk and trailers" : end);
+    }
     if (last !== null) this.socket.write(last);
     return true;
+  }
+
+  sendInformational(_ex: Exchange, head: ResponseHead): void {
+    const bytes = this.core.sendInformational(head);
+    if (bytes === null) return;
+    if (this.tracer !== null) this.trace("write", `interim response ${head.status}`);
+    this.socket.write(bytes);
   }
 
   checkWebSocket(ex: Exchange): HandshakeRequest {
