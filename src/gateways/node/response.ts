@@ -261,7 +261,7 @@ export function createResponse(
       if (state.trailers === null || !announcesTrailers(state.head)) sendHead(body);
       else if (sendHead()) {
         if (body.length > 0) exchange.write(body);
-        exchange.end(state.trailers);
+        if (!exchange.finished) exchange.end(state.trailers);
       }
       flushCallbacks();
       return this;
@@ -277,7 +277,8 @@ export function createResponse(
     if (typeof cb === "function") process.nextTick(cb);
   });
   define(res, "writeProcessing", function writeProcessing(this: ServerResponse, cb?: unknown): void {
-    if (!state.sent && !exchange.headersSent) exchange.informational({ status: 102, headers: [] });
+    if (!state.sent && !exchange.headersSent && !exchange.finished)
+      exchange.informational({ status: 102, headers: [] });
     if (typeof cb === "function") process.nextTick(cb as () => void);
   });
   define(
@@ -287,7 +288,8 @@ export function createResponse(
       // node's rules: an object whose `link` (a string or an array of them) is required; other keys are fields.
       const h = (hints !== null && typeof hints === "object" ? hints : {}) as Record<string, unknown>;
       const link = Array.isArray(h.link) ? h.link.join(", ") : h.link;
-      if (link !== null && link !== undefined && link !== "" && !state.sent && !exchange.headersSent) {
+      const open = !state.sent && !exchange.headersSent && !exchange.finished;
+      if (link !== null && link !== undefined && link !== "" && open) {
         const headers: string[] = [];
         addHeader(headers, "Link", String(link), true);
         for (const key of Object.keys(h)) if (key !== "link") addHeader(headers, key, h[key], true);
