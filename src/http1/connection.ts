@@ -46,14 +46,15 @@ export interface ServerConnectionOptions {
   /** Returns the current IMF-fixdate for the `Date` header; null leaves it out. */
   date?: (() => string) | null;
   /**
-   * Hand CONNECT requests on as request events. Default false: a well-formed
-   * CONNECT is refused with 501 `TSGI_ERR_CONNECT_NOT_IMPLEMENTED` (see
-   * {@link ServerConnection.nextEvent}), because no gateway today can open
-   * the tunnel a 2xx would announce (RFC 9110 §9.3.6). Only a gateway that
-   * takes over the socket after its 2xx (a future node:http-style `'connect'`
-   * listener) may set it.
+   * Hand CONNECT requests on as request events: true, or a function asked
+   * for each well-formed CONNECT head (so a gateway can decide per request,
+   * e.g. whether a `'connect'` listener exists right now). Default false: a
+   * well-formed CONNECT is refused with 501 `TSGI_ERR_CONNECT_NOT_IMPLEMENTED`
+   * (see {@link ServerConnection.nextEvent}), because only a gateway that
+   * takes the socket over can open the tunnel a 2xx announces (RFC 9110
+   * §9.3.6): the node:http-style gateway with a `'connect'` listener.
    */
-  acceptConnect?: boolean;
+  acceptConnect?: boolean | ((request: RequestHead) => boolean);
 }
 
 const CRLF = Buffer.from("\r\n", "latin1");
@@ -98,6 +99,42 @@ function checkField(name: string, value: string): void {
 }
 
 /**
+ * Fields a sender must not put in a trailer section (RFC 9110 §6.5.1): those
+ * that frame the message, route it, or control the connection.
+ */
+const NOT_IN_TRAILERS = new Set([
+  "content-length",
+  "transfer-encoding",
+  "trailer",
+  "te",
+  "host",
+  "connection",
+  "keep-alive",
+  "upgrade",
+  "content-type",
+  "content-encoding",
+  "content-range",
+]);
+
+/** The last chunk with `trailers` in its trailer section (RFC 9112 §7.1.2). */
+function trailerSection(trailers: readonly string[]): Buffer {
+  let out = "0\r\n";
+  for (let i = 0; i < trailers.length; i += 2) {
+    const name = trailers[i]!;
+    const value = trailers[i + 1]!;
+    checkField(name, value);
+    if (NOT_IN_TRAILERS.has(name.toLowerCase())) {
+      throw new LocalProtocolError(
+        `${name} is not allowed in a trailer section`,
+        "TSGI_ERR_BAD_RESPONSE_HEADER",
+      );
+    }
+    out += `${name}: ${value}\r\n`;
+  }
+  return Buffer.from(`${out}\r\n`, "latin1");
+}
+
+/**
  * The server side of one HTTP/1.1 connection.
  *
  * @example
@@ -126,13 +163,18 @@ export class ServerConnection {
   private framing: ResponseFraming = NO_BODY;
   private remaining = 0;
   private closeRequested = false;
-  private readonly acceptConnect: boolean;
+  private readonly acceptConnect: boolean | ((request: RequestHead) => boolean);
 
   constructor(options: ServerConnectionOptions = {}) {
     this.parser = new RequestParser(options.limits);
     this.serverHeader = options.serverHeader === undefined ? "tsgi" : options.serverHeader;
     this.date = options.date ?? null;
-    this.acceptConnect = options.acceptConnect === true;
+    this.acceptConnect = options.acceptConnect ?? false;
+  }
+
+  private acceptsConnect(request: RequestHead): boolean {
+    const accept = this.acceptConnect;
+    return typeof accept === "function" ? accept(request) : accept;
   }
 
   /** The limits in force. */
@@ -206,7 +248,7 @@ export class ServerConnection {
     if (event === NEED_DATA || event === PAUSED) return event;
     switch (event.type) {
       case "request":
-        if (event.method === "CONNECT" && !this.acceptConnect) {
+        if (event.method === "CONNECT" && !this.acceptsConnect(event)) {
           this.theirState = this.move(CLIENT.error, this.theirState);
           throw new RemoteProtocolError(
             "CONNECT is not implemented: this server opens no tunnels",
@@ -279,9 +321,9 @@ export class ServerConnection {
     const request = this.request;
     const isHead = request !== null && request.method === "HEAD";
     // A 2xx to CONNECT turns the connection into a tunnel: no framing headers
-    // (RFC 9110 §8.6, RFC 9112 §6.1). Reachable only with `acceptConnect`; kept
-    // for a future gateway that relays the tunnel itself. This core does not,
-    // so it still closes after the head.
+    // (RFC 9110 §8.6, RFC 9112 §6.1). Reachable only with `acceptConnect`; the
+    // node:http-style gateway writes its 2xx on the detached socket itself, so
+    // this core, which relays nothing, still closes after such a head.
     const tunnel = request !== null && request.method === "CONNECT" && status < 300;
     const bodyless = status === 204 || status === 304 || tunnel;
     const headers = head.headers;
@@ -494,15 +536,22 @@ export class ServerConnection {
 
   /**
    * Ends a streamed response body. Returns the bytes that end it (the last
-   * chunk), or null when none are needed.
-   * @throws LocalProtocolError when fewer bytes than the Content-Length were sent; close the connection.
+   * chunk), or null when none are needed. `trailers` (a flat name/value
+   * list) go in the trailer section of a chunked body (RFC 9112 §7.1.2);
+   * with any other framing there is nowhere to put them and they are
+   * dropped, as node:http does.
+   * @throws LocalProtocolError when fewer bytes than the Content-Length were sent (close the connection), or for a trailer that is invalid or not allowed in a trailer section (nothing changed then).
    */
-  sendEnd(): Buffer | null {
+  sendEnd(trailers?: readonly string[]): Buffer | null {
     if (follow(SERVER.end, this.ourState) === null) {
       throw new LocalProtocolError(
         `cannot end the response in state ${this.ourState}`,
         "TSGI_ERR_INVALID_STATE",
       );
+    }
+    let lastChunk: Buffer = LAST_CHUNK;
+    if (trailers !== undefined && trailers.length > 0 && this.framing === CHUNKED) {
+      lastChunk = trailerSection(trailers);
     }
     if (this.framing === LENGTH && this.remaining > 0) {
       this.ourState = this.move(SERVER.error, this.ourState);
@@ -511,9 +560,46 @@ export class ServerConnection {
         "TSGI_ERR_BODY_LENGTH_MISMATCH",
       );
     }
-    const last = this.framing === CHUNKED ? LAST_CHUNK : null;
+    const last = this.framing === CHUNKED ? lastChunk : null;
     this.finish();
     return last;
+  }
+
+  /**
+   * Serializes an interim response other than 100 and 101 (102 Processing,
+   * 103 Early Hints of RFC 8297, ...) before the final one. Returns null,
+   * sending nothing, to an HTTP/1.0 client, which must not get a 1xx
+   * (RFC 9110 §15.2). 100 goes through {@link sendContinue}, 101 through
+   * {@link sendSwitchingProtocols}.
+   * @throws LocalProtocolError for another status, an invalid header, or once the final head was sent.
+   */
+  sendInformational(head: ResponseHead): Buffer | null {
+    const status = head.status;
+    if (!Number.isInteger(status) || status < 102 || status > 199) {
+      throw new LocalProtocolError(`invalid interim status ${status}`, "TSGI_ERR_BAD_STATUS");
+    }
+    if (head.reason !== undefined && !isFieldText(head.reason)) {
+      throw new LocalProtocolError("invalid reason phrase", "TSGI_ERR_BAD_STATUS");
+    }
+    if (this.ourState !== "SEND_RESPONSE" || follow(SERVER.informational, this.ourState) === null) {
+      throw new LocalProtocolError(
+        `cannot send an interim response in state ${this.ourState}`,
+        "TSGI_ERR_INVALID_STATE",
+      );
+    }
+    let out = statusLine(status, head.reason);
+    const headers = head.headers;
+    for (let i = 0; i < headers.length; i += 2) {
+      const name = headers[i]!;
+      const value = headers[i + 1]!;
+      checkField(name, value);
+      const lower = name.toLowerCase();
+      // A 1xx has no body: framing fields would only mislead (RFC 9110 §8.6, §15.2).
+      if (lower === "content-length" || lower === "transfer-encoding") continue;
+      out += `${name}: ${value}\r\n`;
+    }
+    if (this.request === null || this.request.version !== 11) return null;
+    return Buffer.from(`${out}\r\n`, "latin1");
   }
 
   /**

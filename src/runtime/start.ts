@@ -11,7 +11,7 @@ import { TsgiError } from "../http1/tsgi-error.ts";
 import { BindError } from "../server/listen.ts";
 import type { Logger } from "../server/log.ts";
 import { type MetricsSnapshot, RequestStats } from "../server/metrics.ts";
-import { type Handler, Server } from "../server/server.ts";
+import { type Handler, Server, wrapHandler } from "../server/server.ts";
 import type { RuntimeConfig } from "./config.ts";
 import { type AppHandler, buildHandler } from "./handler.ts";
 import { withHealth } from "./health.ts";
@@ -76,10 +76,10 @@ export async function startServer(
   const handler: Handler =
     onRequest === undefined
       ? app.handler
-      : (ex) => {
+      : wrapHandler(app.handler, (ex) => {
           app.handler(ex);
           onRequest();
-        };
+        });
   let ready = true;
   const server: Server = new Server(
     withHealth(config, handler, () => ready && !server.shuttingDown),

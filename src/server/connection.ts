@@ -32,12 +32,25 @@ export interface ConnectionAddresses {
   readonly localPort: number;
 }
 
+/** The gateway entry point: called once per request head. */
+export interface RequestHandler {
+  (exchange: Exchange): void;
+  /**
+   * Asked for each well-formed CONNECT request: true hands it to the handler,
+   * which then owns the tunnel (it takes the socket with
+   * `Exchange.detachSocket`, or answers); absent or false, the request gets
+   * 501 `TSGI_ERR_CONNECT_NOT_IMPLEMENTED` without the handler being called
+   * (docs/http-conformance.md#connect). Wrappers keep it (see `wrapHandler`).
+   */
+  readonly acceptsConnect?: (request: RequestHead) => boolean;
+}
+
 /** What a connection needs from its server (which also accounts for its exchanges). */
 export interface ConnectionHost extends ExchangeRecords {
   readonly options: ServerOptions;
   readonly logger: Logger;
   /** The gateway entry point: called once per request head. */
-  readonly handler: (exchange: Exchange) => void;
+  readonly handler: RequestHandler;
   /** True once a graceful shutdown began. */
   readonly shuttingDown: boolean;
   /** WebSockets open right now. */
@@ -113,6 +126,8 @@ export class HttpConnection implements ExchangeOwner, Expirable {
       limits: host.options.limits,
       serverHeader: host.options.serverHeader,
       date: httpDate,
+      // Decided per request: a node:http-style emitter may gain or lose its 'connect' listener.
+      acceptConnect: (request) => host.handler.acceptsConnect?.(request) === true,
     });
     this.info = {
       remoteAddress: addresses?.remoteAddress ?? socket.remoteAddress ?? "",
@@ -431,21 +446,31 @@ export class HttpConnection implements ExchangeOwner, Expirable {
     return true;
   }
 
-  sendEnd(ex: Exchange): boolean {
+  sendEnd(ex: Exchange, trailers?: readonly string[]): boolean {
     let last: Buffer | null;
     try {
-      last = this.core.sendEnd();
+      last = this.core.sendEnd(trailers);
     } catch (err) {
-      // The body fell short of its Content-Length: only closing tells the client.
+      // The body fell short of its Content-Length, or a trailer was refused:
+      // only closing tells the client the response is not whole.
       this.host.logger.error(`response to ${this.describe(ex)} was cut short`, err);
       this.exchange = null;
-      this.abort("the response body fell short of its Content-Length");
+      this.abort("the response could not be ended (body short of its Content-Length, or a refused trailer)");
       return false;
     }
-    if (this.tracer !== null)
-      this.trace("write", last === null ? "end of body" : "end of body: last chunk 0\\r\\n\\r\\n");
+    if (this.tracer !== null) {
+      const end = last === null ? "end of body" : "end of body: last chunk 0\\r\\n\\r\\n";
+      this.trace("write", last !== null && last.length > 5 ? "end of body: last chunk and trailers" : end);
+    }
     if (last !== null) this.socket.write(last);
     return true;
+  }
+
+  sendInformational(_ex: Exchange, head: ResponseHead): void {
+    const bytes = this.core.sendInformational(head);
+    if (bytes === null) return;
+    if (this.tracer !== null) this.trace("write", `interim response ${head.status}`);
+    this.socket.write(bytes);
   }
 
   checkWebSocket(ex: Exchange): HandshakeRequest {

@@ -61,8 +61,10 @@ export interface ExchangeOwner {
   sendHead(exchange: Exchange, head: ResponseHead, body?: Uint8Array): void;
   /** Writes a piece of the body; false when the socket buffer is full. */
   sendData(exchange: Exchange, chunk: Uint8Array): boolean;
-  /** Writes the end of the body; false when the response could not be completed (the connection was dropped). */
-  sendEnd(exchange: Exchange): boolean;
+  /** Writes the end of the body (with `trailers` if chunked); false when the response could not be completed (the connection was dropped). */
+  sendEnd(exchange: Exchange, trailers?: readonly string[]): boolean;
+  /** Writes an interim 1xx response (103 Early Hints, ...); absent where none can be sent (a thread). */
+  sendInformational?(exchange: Exchange, head: ResponseHead): void;
   /** Calls `callback` once what was written has flushed. */
   waitForDrain(exchange: Exchange, callback: () => void): void;
   /** The response is complete and accounted for: the connection may carry the next request. */
@@ -232,11 +234,25 @@ export class Exchange {
     return flowing;
   }
 
-  /** Completes the response. */
-  end(): void {
+  /**
+   * Completes the response. `trailers`, a flat name/value list, go in the
+   * trailer section when the body is chunked (dropped otherwise).
+   */
+  end(trailers?: readonly string[]): void {
     this.#expect(true);
-    if (this.#owner.sendEnd(this)) this.#complete();
+    if (this.#owner.sendEnd(this, trailers)) this.#complete();
     else this.#finish(false);
+  }
+
+  /**
+   * Sends an interim response before the final head, e.g. 103 Early Hints
+   * (RFC 8297); nothing to an HTTP/1.0 client (RFC 9110 §15.2) or where the
+   * owner cannot (a thread).
+   * @throws LocalProtocolError for a status outside 102..199 or an invalid header; ExchangeStateError once the head was sent.
+   */
+  informational(head: ResponseHead): void {
+    this.#expect(false);
+    this.#owner.sendInformational?.(this, head);
   }
 
   /** Calls `callback` once the socket has flushed what was written (at once if nothing is pending). */
@@ -282,16 +298,19 @@ export class Exchange {
    * gateway's `'upgrade'` listeners speak the next protocol themselves
    * (`upgraded`, accounted as 101), and an app that destroys its socket
    * gets it to destroy (accounted as cut short). tsgi writes nothing more on it.
+   * `status` is what the access log and metrics record for a handover that
+   * is not cut short: 101 for an upgrade, 200 for a CONNECT tunnel (the
+   * listener writes its own status line, which tsgi does not see).
    * @throws ExchangeStateError where the owner has no socket to give (a `--threads` worker), or the exchange is over.
    */
-  detachSocket(upgraded: boolean): DetachedSocket {
+  detachSocket(upgraded: boolean, status = 101): DetachedSocket {
     if (this.#finished) throw new ExchangeStateError("this response is already complete");
     if (this.#owner.detachSocket === undefined)
       throw new ExchangeStateError("this connection cannot hand its socket over");
     const detached = this.#owner.detachSocket(this);
     if (upgraded) {
       this.#headersSent = true;
-      this.#status = 101;
+      this.#status = status;
     }
     this.#finish(upgraded);
     return detached;

@@ -7,7 +7,7 @@
  */
 
 import type { Exchange } from "./exchange.ts";
-import type { Handler } from "./server.ts";
+import { type Handler, wrapHandler } from "./server.ts";
 
 const TEXT = ["Content-Type", "text/plain; charset=utf-8", "Cache-Control", "no-store"];
 const OK = Buffer.from("ok\n");
@@ -27,12 +27,12 @@ function matches(target: string, path: string): boolean {
  * const handler = withHealthCheck(app.handler, "/healthz", () => ready && !server.shuttingDown);
  */
 export function withHealthCheck(handler: Handler, path: string, ready: () => boolean): Handler {
-  return (ex: Exchange) => {
+  return wrapHandler(handler, (ex: Exchange) => {
     if (!matches(ex.request.target, path)) {
       handler(ex);
       return;
     }
     const up = ready();
     ex.respond({ status: up ? 200 : 503, headers: TEXT }, up ? OK : DRAINING);
-  };
+  });
 }

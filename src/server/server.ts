@@ -9,7 +9,7 @@ import cluster from "node:cluster";
 import { type AddressInfo, createServer, type Server as NetServer, type Socket } from "node:net";
 import type { TLSSocket, Server as TlsServer } from "node:tls";
 import { Clock } from "./clock.ts";
-import { type ConnectionAddresses, HttpConnection } from "./connection.ts";
+import { type ConnectionAddresses, HttpConnection, type RequestHandler } from "./connection.ts";
 import { DetachedSocket } from "./detached.ts";
 import { NotListeningError } from "./errors.ts";
 import type { Exchange } from "./exchange.ts";
@@ -30,8 +30,18 @@ import { createTlsServer } from "./tls.ts";
 import { type Tracer, tracerFor } from "./trace.ts";
 import type { WebSocketSession } from "./websocket.ts";
 
-/** The gateway entry point: called once for each request head. */
-export type Handler = (exchange: Exchange) => void;
+/** The gateway entry point: called once for each request head (see {@link RequestHandler}). */
+export type Handler = RequestHandler;
+
+/**
+ * `outer`, a handler that calls `inner` for some requests, with `inner`'s
+ * {@link RequestHandler.acceptsConnect} so that wrapping keeps CONNECT
+ * reaching a gateway that can tunnel.
+ */
+export function wrapHandler(inner: Handler, outer: (exchange: Exchange) => void): Handler {
+  const accepts = inner.acceptsConnect;
+  return accepts === undefined ? outer : Object.assign(outer, { acceptsConnect: accepts });
+}
 
 /** An open connection of either protocol, as the server manages it. */
 type Live = HttpConnection | WebSocketSession | DetachedSocket;

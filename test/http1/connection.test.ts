@@ -1157,6 +1157,27 @@ describe("CONNECT", () => {
     assert.deepEqual(result, { events: ["request CONNECT", "end"], error: null });
   });
 
+  test("acceptConnect as a function is asked per CONNECT head, with that head", () => {
+    const asked: string[] = [];
+    let answer = false;
+    const opts = {
+      acceptConnect: (head: { method: string; target: string }) => {
+        asked.push(`${head.method} ${head.target}`);
+        return answer;
+      },
+    };
+    const refused = feedAtEverySplit("CONNECT a:443 HTTP/1.1\r\nHost: a\r\n\r\n", opts);
+    assert.equal(refused.error?.code, "TSGI_ERR_CONNECT_NOT_IMPLEMENTED");
+    answer = true;
+    const accepted = feedAtEverySplit("CONNECT a:443 HTTP/1.1\r\nHost: a\r\n\r\n", opts);
+    assert.deepEqual(accepted, { events: ["request CONNECT", "end"], error: null });
+    assert.ok(asked.length > 0 && asked.every((a) => a === "CONNECT a:443"));
+    // Not asked for other methods.
+    asked.length = 0;
+    feedAtEverySplit("GET / HTTP/1.1\r\nHost: a\r\n\r\n", opts);
+    assert.deepEqual(asked, []);
+  });
+
   test("after the 501 the connection can only close", () => {
     const conn = bare();
     conn.receiveData(bytes("CONNECT a:443 HTTP/1.1\r\nHost: a\r\n\r\n"));
@@ -1167,5 +1188,74 @@ describe("CONNECT", () => {
     assert.ok(conn.sendError({ status: 501, message }) !== null);
     assert.equal(conn.ourState, "MUST_CLOSE");
     assert.equal(conn.reusable, false);
+  });
+});
+
+describe("interim responses (sendInformational)", () => {
+  test("103 Early Hints before the final response; framing fields left out", () => {
+    const conn = open(GET);
+    const hints = conn.sendInformational({
+      status: 103,
+      reason: "Early Hints",
+      headers: ["Link", "</a.css>; rel=preload", "Content-Length", "5"],
+    });
+    assert.equal(text(hints), "HTTP/1.1 103 Early Hints\r\nLink: </a.css>; rel=preload\r\n\r\n");
+    assert.equal(conn.ourState, "SEND_RESPONSE");
+    assert.equal(
+      text(conn.sendResponse({ status: 200, headers: [] }, bytes("ok"))),
+      "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok",
+    );
+  });
+
+  test("nothing to an HTTP/1.0 client (RFC 9110 §15.2)", () => {
+    assert.equal(open(GET10).sendInformational({ status: 103, headers: ["Link", "</a>"] }), null);
+  });
+
+  test("refused: 100, 101, a final status, a bad field, and after the final head", () => {
+    for (const status of [100, 101, 200, 99]) {
+      localError(() => open(GET).sendInformational({ status, headers: [] }), "TSGI_ERR_BAD_STATUS");
+    }
+    localError(
+      () => open(GET).sendInformational({ status: 103, headers: ["Link", "a\r\nX: y"] }),
+      "TSGI_ERR_BAD_RESPONSE_HEADER",
+    );
+    const conn = open(GET);
+    conn.sendResponse({ status: 200, headers: [] });
+    localError(() => conn.sendInformational({ status: 103, headers: [] }), "TSGI_ERR_INVALID_STATE");
+  });
+});
+
+describe("response trailers (sendEnd)", () => {
+  test("a chunked body ends with the trailer section (RFC 9112 §7.1.2)", () => {
+    const conn = open(GET);
+    conn.sendResponse({ status: 200, headers: ["Trailer", "X-Sum"] });
+    conn.sendData(bytes("abc"));
+    assert.equal(text(conn.sendEnd(["X-Sum", "6", "X-Other", "b"])), "0\r\nX-Sum: 6\r\nX-Other: b\r\n\r\n");
+    assert.equal(conn.ourState, "DONE");
+  });
+
+  test("no trailers: the plain last chunk; Content-Length or HTTP/1.0 framing: trailers dropped", () => {
+    const plain = open(GET);
+    plain.sendResponse({ status: 200, headers: [] });
+    assert.equal(text(plain.sendEnd([])), "0\r\n\r\n");
+    const length = open(GET);
+    length.sendResponse({ status: 200, headers: ["Content-Length", "1"] });
+    length.sendData(bytes("x"));
+    assert.equal(length.sendEnd(["X-Sum", "1"]), null);
+    const old = open(GET10);
+    old.sendResponse({ status: 200, headers: [] });
+    assert.equal(old.sendEnd(["X-Sum", "1"]), null);
+  });
+
+  test("a trailer that frames, routes or controls the connection is refused, state unchanged (RFC 9110 §6.5.1)", () => {
+    for (const name of ["Content-Length", "transfer-encoding", "Host", "Connection", "Trailer"]) {
+      const conn = open(GET);
+      conn.sendResponse({ status: 200, headers: [] });
+      localError(() => conn.sendEnd([name, "1"]), "TSGI_ERR_BAD_RESPONSE_HEADER");
+      assert.equal(conn.ourState, "SEND_BODY");
+    }
+    const conn = open(GET);
+    conn.sendResponse({ status: 200, headers: [] });
+    localError(() => conn.sendEnd(["X-Ok", "a\nb"]), "TSGI_ERR_BAD_RESPONSE_HEADER");
   });
 });

@@ -12,8 +12,12 @@
  * - `_send(data, encoding, callback)`: body bytes to `exchange.write`
  *   (the head first), or, inside `end()`, gathered for one `respond(head, body)`;
  * - `end(...)`: node's `end`, then `exchange.end()` (or the one-write respond);
- * - `writeContinue`/`writeProcessing`/`writeEarlyHints`/`_writeRaw`: nothing
- *   is written raw; `100 Continue` is sent by reading the body.
+ * - `writeContinue`/`_writeRaw`: nothing is written raw; `100 Continue` is
+ *   sent by reading the body;
+ * - `writeProcessing()`, `writeEarlyHints(hints)`: a 102 or a 103 through
+ *   `exchange.informational`;
+ * - `addTrailers(headers)`: kept for `exchange.end(trailers)`, which sends
+ *   them when the body is chunked (node's rule too).
  */
 
 import { ServerResponse, STATUS_CODES, validateHeaderName, validateHeaderValue } from "node:http";
@@ -105,6 +109,16 @@ interface ResponseState {
   refused: boolean;
   /** exchange.onDrain is armed. */
   waiting: boolean;
+  /** From `addTrailers()`: a flat name/value list, or null. */
+  trailers: string[] | null;
+}
+
+/** The head has a `Trailer` field (however it was set). */
+function announcesTrailers(head: ResponseHead | null): boolean {
+  if (head === null) return false;
+  for (let i = 0; i < head.headers.length; i += 2)
+    if (head.headers[i]!.toLowerCase() === "trailer") return true;
+  return false;
 }
 
 function define(res: ServerResponse, name: string, value: unknown): void {
@@ -130,6 +144,7 @@ export function createResponse(
     callbacks: [],
     refused: false,
     waiting: false,
+    trailers: null,
   };
 
   const flushCallbacks = (): void => {
@@ -241,11 +256,17 @@ export function createResponse(
         flushCallbacks();
         return this;
       }
-      sendHead(body);
+      // node's rule: a whole body in end() gets a Content-Length (trailers
+      // then dropped) unless a Trailer header announces trailers: then chunked.
+      if (state.trailers === null || !announcesTrailers(state.head)) sendHead(body);
+      else if (sendHead()) {
+        if (body.length > 0) exchange.write(body);
+        if (!exchange.finished) exchange.end(state.trailers);
+      }
       flushCallbacks();
       return this;
     }
-    if (!exchange.finished) exchange.end();
+    if (!exchange.finished) exchange.end(state.trailers ?? undefined);
     if (!state.waiting) flushCallbacks();
     return this;
   });
@@ -255,12 +276,38 @@ export function createResponse(
     (this as unknown as { _sent100: boolean })._sent100 = true;
     if (typeof cb === "function") process.nextTick(cb);
   });
-  const noInterim = function (this: ServerResponse, ...args: unknown[]): void {
-    const cb = args.find((a) => typeof a === "function") as (() => void) | undefined;
-    if (cb !== undefined) process.nextTick(cb);
-  };
-  define(res, "writeProcessing", noInterim);
-  define(res, "writeEarlyHints", noInterim);
+  define(res, "writeProcessing", function writeProcessing(this: ServerResponse, cb?: unknown): void {
+    if (!state.sent && !exchange.headersSent && !exchange.finished)
+      exchange.informational({ status: 102, headers: [] });
+    if (typeof cb === "function") process.nextTick(cb as () => void);
+  });
+  define(
+    res,
+    "writeEarlyHints",
+    function writeEarlyHints(this: ServerResponse, hints: unknown, cb?: unknown) {
+      // node's rules: an object whose `link` (a string or an array of them) is required; other keys are fields.
+      const h = (hints !== null && typeof hints === "object" ? hints : {}) as Record<string, unknown>;
+      const link = Array.isArray(h.link) ? h.link.join(", ") : h.link;
+      const open = !state.sent && !exchange.headersSent && !exchange.finished;
+      if (link !== null && link !== undefined && link !== "" && open) {
+        const headers: string[] = [];
+        addHeader(headers, "Link", String(link), true);
+        for (const key of Object.keys(h)) if (key !== "link") addHeader(headers, key, h[key], true);
+        exchange.informational({ status: 103, reason: "Early Hints", headers });
+      }
+      if (typeof cb === "function") process.nextTick(cb as () => void);
+    },
+  );
+  define(res, "addTrailers", function addTrailers(this: ServerResponse, headers: unknown): void {
+    const list = state.trailers ?? [];
+    if (Array.isArray(headers)) {
+      for (const entry of headers as unknown[][]) addHeader(list, entry[0], entry[1], true);
+    } else if (headers !== null && typeof headers === "object") {
+      for (const key of Object.keys(headers))
+        addHeader(list, key, (headers as Record<string, unknown>)[key], true);
+    }
+    state.trailers = list;
+  });
   define(res, "_writeRaw", function _writeRaw(this: ServerResponse, ...args: unknown[]): boolean {
     // Nothing reaches the socket but through the Exchange.
     const cb = args.find((a) => typeof a === "function") as (() => void) | undefined;
