@@ -85,5 +85,12 @@ export async function serve(app: unknown, options: ServeAppOptions = {}): Promis
     await lifespan.shutdown().catch((e: unknown) => logger.error("application shutdown failed", e));
     throw err;
   }
+  try {
+    lifespan.listening?.(server);
+  } catch (err) {
+    // close() runs the shutdown too; the error to report is this one.
+    await server.close(0).catch((e: unknown) => logger.error("application shutdown failed", e));
+    throw err;
+  }
   return server;
 }

@@ -146,13 +146,17 @@ export function startCli(
   });
 }
 
-/** Runs the built CLI to completion (for commands expected to fail fast). */
+/** Runs the built CLI to completion (for commands expected to fail fast); `env` adds to the environment. */
 export function runCli(
   args: string[],
-  { cwd = ROOT, timeoutMs = 10_000 } = {},
+  { cwd = ROOT, timeoutMs = 10_000, env = {} as NodeJS.ProcessEnv } = {},
 ): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, [CLI, ...args], { cwd, stdio: ["ignore", "pipe", "pipe"] });
+    const child = spawn(process.execPath, [CLI, ...args], {
+      cwd,
+      env: { ...process.env, ...env },
+      stdio: ["ignore", "pipe", "pipe"],
+    });
     let stdout = "";
     let stderr = "";
     const timer = setTimeout(() => child.kill("SIGKILL"), timeoutMs);

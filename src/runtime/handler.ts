@@ -7,7 +7,7 @@
 import { buildGateway, NotAnAppError } from "../gateways/select.ts";
 import { loadApp } from "../loader/load.ts";
 import type { Logger } from "../server/log.ts";
-import type { Handler } from "../server/server.ts";
+import type { Handler, Server } from "../server/server.ts";
 import { threadedGateway } from "../threads/gateway.ts";
 import { ThreadPool } from "../threads/pool.ts";
 import type { RuntimeConfig } from "./config.ts";
@@ -16,6 +16,11 @@ import { UsageError } from "./errors.ts";
 /** A ready handler and what must run after the server has drained. */
 export interface AppHandler {
   handler: Handler;
+  /**
+   * Tells the app the server listens (a node-style `http.Server` hears
+   * `'listening'`); throws a `LifespanError` if the app failed there.
+   */
+  listening(server: Server): void;
   /** Stops the thread pool, or runs the app's lifespan shutdown. */
   close(): Promise<void>;
 }
@@ -46,7 +51,7 @@ export async function buildHandler(
           "which already serves concurrent requests on one event loop (drop --threads)",
       );
     }
-    return { handler: threadedGateway(pool), close: () => pool.close() };
+    return { handler: threadedGateway(pool), listening: () => {}, close: () => pool.close() };
   }
   const app = await loadApp(config.target);
   let gateway: ReturnType<typeof buildGateway>;
@@ -59,5 +64,9 @@ export async function buildHandler(
   }
   const { handler, lifespan } = gateway;
   await lifespan?.startup();
-  return { handler, close: async () => await lifespan?.shutdown() };
+  return {
+    handler,
+    listening: (server) => lifespan?.listening?.(server),
+    close: async () => await lifespan?.shutdown(),
+  };
 }

@@ -56,9 +56,9 @@ async function closeApp(app: AppHandler, logger: Logger): Promise<void> {
 /**
  * Loads the app named by `config` and serves it on the configured addresses.
  * Resolves once the server (and the metrics listener, if any) listens; an app
- * with a lifespan has completed its startup by then. Rejects with one line
- * for the user (the system error as `cause`) if the app cannot load or an
- * address cannot be bound.
+ * with a lifespan has completed its startup by then (and a node-style server
+ * has heard `'listening'`). Rejects with one line for the user (the system
+ * error as `cause`) if the app cannot load or an address cannot be bound.
  *
  * @example
  * const { server, app } = await startServer(config, logger, { serveMetrics: true });
@@ -99,6 +99,13 @@ export async function startServer(
     if (err instanceof TsgiError) throw err;
     const errno = err as NodeJS.ErrnoException;
     throw new BindError(describeListenError(errno, host, port), errno.code, { cause: err });
+  }
+  try {
+    app.listening(server);
+  } catch (err) {
+    await server.close(0);
+    await closeApp(app, logger);
+    throw err;
   }
   let metrics: Server | null = null;
   if (options.serveMetrics === true && server.stats !== null) {
