@@ -17,6 +17,7 @@ import { ServerListeningError } from "../../src/gateways/node/app.ts";
 import { detectInterface, NotAnAppError } from "../../src/gateways/select.ts";
 import { serve } from "../../src/serve.ts";
 import { type CliProcess, runCli, startCli } from "../helpers.ts";
+import { Load, pidOf, waitFor } from "../workers/support.ts";
 
 const FIXTURE = "test/fixtures/apps/node/fastify_app.mjs";
 const quiet = { port: 0, host: "127.0.0.1", accessLog: false, logLevel: "critical" } as const;
@@ -115,6 +116,50 @@ test("an onReady hook that never finishes: --startup-timeout stops the CLI befor
   assert.equal(code, 1);
   assert.match(stderr, /Fastify's ready\(\) did not complete within 1s/);
   assert.doesNotMatch(stderr, /Listening on/);
+});
+
+test("--workers 2 and a SIGHUP reload under load: each worker runs ready() and close(); no request fails", async () => {
+  const cli = await startCli(["--port", "0", "--workers", "2", "--no-access-log", FIXTURE], {
+    timeoutMs: 30_000,
+  });
+  const count = (text: string) => cli.stderr().split(text).length - 1;
+  let traffic: Load | undefined;
+  try {
+    assert.equal(count("fixture: onReady"), 2);
+    const load = new Load(cli.port, "/pid", 4);
+    traffic = load;
+    await waitFor(
+      () => load.outcomes.filter((o) => o.ok).length >= 20,
+      "responses from the first workers",
+      30_000,
+    );
+    const first = new Set(load.outcomes.map(pidOf));
+    cli.child.kill("SIGHUP");
+    await waitFor(() => /Reloaded/.test(cli.stderr()), "the reload", 30_000);
+    // Serving from the new workers only, whose ready() ran before they listened.
+    await waitFor(
+      () => {
+        const last = load.outcomes.slice(-20);
+        return last.length === 20 && last.every((o) => o.ok && !first.has(pidOf(o)));
+      },
+      "responses from the new workers",
+      30_000,
+    );
+    const outcomes = await load.stop();
+    assert.deepEqual(
+      outcomes.filter((o) => !o.ok),
+      [],
+      "no request failed during the reload",
+    );
+    assert.equal(count("fixture: onReady"), 4);
+    await waitFor(() => count("fixture: onClose") === 2, "the old workers' close()", 30_000);
+    cli.child.kill("SIGTERM");
+    assert.equal(await cli.exited, 0);
+    assert.equal(count("fixture: onClose"), 4);
+  } finally {
+    await traffic?.stop();
+    if (cli.child.exitCode === null) cli.child.kill("SIGKILL");
+  }
 });
 
 describe("a Fastify app served by serve()", () => {
