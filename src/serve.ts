@@ -25,8 +25,8 @@ class LifespanServer extends Server {
   }
 
   /** Graceful close, then the app's shutdown; rejects with a LifespanError if shutdown failed. */
-  override close(timeoutMs?: number): Promise<void> {
-    this.stopping ??= super.close(timeoutMs).then(() => this.lifespan.shutdown());
+  override close(timeoutMs?: number, unusedGraceMs = 0): Promise<void> {
+    this.stopping ??= super.close(timeoutMs, unusedGraceMs, () => this.lifespan.shutdown());
     return this.stopping;
   }
 }
@@ -83,6 +83,13 @@ export async function serve(app: unknown, options: ServeAppOptions = {}): Promis
   } catch (err) {
     // Started but cannot serve: give the app its shutdown before reporting.
     await lifespan.shutdown().catch((e: unknown) => logger.error("application shutdown failed", e));
+    throw err;
+  }
+  try {
+    lifespan.listening?.(server);
+  } catch (err) {
+    // close() runs the shutdown too; the error to report is this one.
+    await server.close(0).catch((e: unknown) => logger.error("application shutdown failed", e));
     throw err;
   }
   return server;

@@ -152,16 +152,16 @@ export function startCli(
   });
 }
 
-/** Runs the built CLI to completion (for commands expected to fail fast). */
+/** Runs the built CLI to completion (for commands expected to fail fast); `env` adds to the environment. */
 export function runCli(
   args: string[],
-  { cwd = ROOT, timeoutMs = 10_000, env = undefined as NodeJS.ProcessEnv | undefined } = {},
+  { cwd = ROOT, timeoutMs = 10_000, env = {} as NodeJS.ProcessEnv } = {},
 ): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
     const child = spawn(process.execPath, [CLI, ...args], {
       cwd,
+      env: { ...process.env, ...env },
       stdio: ["ignore", "pipe", "pipe"],
-      ...(env === undefined ? {} : { env: { ...process.env, ...env } }),
     });
     let stdout = "";
     let stderr = "";

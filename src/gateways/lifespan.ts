@@ -8,6 +8,7 @@
 
 import { TsgiError } from "../http1/tsgi-error.ts";
 import type { Logger } from "../server/log.ts";
+import type { Server } from "../server/server.ts";
 
 /**
  * `--lifespan`, with uvicorn's meanings. `auto`: run it; an ASGI app that
@@ -72,6 +73,12 @@ export interface Lifespan {
   startup(): Promise<void>;
   /** Runs shutdown; rejects with a {@link LifespanError} when it failed (the server is closed either way). */
   shutdown(): Promise<void>;
+  /**
+   * Called once `server` listens, after startup: a node-style `http.Server`
+   * the app attached to hears `'listening'` here. Throws a
+   * {@link LifespanError} when the app failed there; the server then stops.
+   */
+  listening?(server: Server): void;
 }
 
 /** `work` bounded by `ms` (0: no bound); past it, rejects with a TSGI_ERR_LIFESPAN_TIMEOUT error. */

@@ -3,15 +3,16 @@
  * an explicit interface is checked against it.
  */
 
-import { TsgiError } from "../http1/tsgi-error.ts";
 import type { Logger } from "../server/log.ts";
 import type { Handler } from "../server/server.ts";
 import { asgiApplication } from "./asgi/gateway.ts";
 import type { ASGIApp } from "./asgi/types.ts";
+import { NotAnAppError } from "./errors.ts";
 import { fetchGateway } from "./fetch/gateway.ts";
 import type { FetchApp, FetchHandler } from "./fetch/types.ts";
 import { DEFAULT_LIFESPAN, fetchLifespan, type Lifespan, type LifespanOptions } from "./lifespan.ts";
-import { nodeAppShape, nodeHandlerFor } from "./node/detect.ts";
+import { nodeApplication } from "./node/app.ts";
+import { nodeAppShape } from "./node/detect.ts";
 import { wsgiGateway } from "./wsgi/gateway.ts";
 import type { WSGIApp } from "./wsgi/types.ts";
 
@@ -19,11 +20,7 @@ import type { WSGIApp } from "./wsgi/types.ts";
 export const INTERFACES = ["auto", "wsgi", "fetch", "asgi", "node"] as const;
 export type Interface = (typeof INTERFACES)[number];
 
-/** The app is not something the chosen interface can serve. */
-export class NotAnAppError extends TsgiError {
-  override readonly name = "NotAnAppError";
-  readonly code = "TSGI_ERR_NOT_AN_APP";
-}
+export { NotAnAppError };
 
 function describe(value: unknown): string {
   return value === null ? "null" : Array.isArray(value) ? "an array" : typeof value;
@@ -70,7 +67,7 @@ export function detectInterface(app: unknown, requested: Interface = "auto"): Ex
     case "node":
       if (typeof app === "function" || nodeAppShape(app) !== null) return "node";
       throw new NotAnAppError(
-        `expected a function (req, res), an Express or Koa app, or an http.Server not listening, got ${describe(app)}`,
+        `expected a function (req, res), an Express, Koa or Fastify app, or an http.Server not listening, got ${describe(app)}`,
       );
     default:
       // An object with fetch() is a Fetch app (Hono, itty-router, ...). A plain
@@ -79,9 +76,10 @@ export function detectInterface(app: unknown, requested: Interface = "auto"): Ex
       // Three declared parameters are ASGI's (scope, receive, send); default and
       // rest parameters do not count in `length`, so such apps name their interface.
       if (hasFetch) return "fetch";
-      // Express (a function with handle() and set()), Koa (callback() and
-      // use()), an http.Server not listening: node:http-style, checked before
-      // the parameter counts (an Express app takes three).
+      // Fastify (ready(), close(), inject(), routing() and a server), Express
+      // (a function with handle() and set()), Koa (callback() and use()), an
+      // http.Server: node:http-style, checked before the parameter counts (an
+      // Express app takes three).
       if (nodeAppShape(app) !== null) return "node";
       if (typeof app === "function" && app.length <= 2) {
         // A WSGI-style app answers synchronously; an async function never can.
@@ -131,7 +129,10 @@ export interface GatewaySettings extends Partial<LifespanOptions> {
   multiprocess?: boolean;
 }
 
-/** A server handler and the app's lifespan (null when it has none, or `lifespan` is "off"). */
+/**
+ * A server handler and the app's lifespan (null when it has none, or
+ * `lifespan` is "off"; a node-style server's is never off: see node/app.ts).
+ */
 export interface Gateway {
   handler: Handler;
   lifespan: Lifespan | null;
@@ -152,8 +153,10 @@ export function gatewayFor(
 
 /**
  * Builds the server handler for `app` and its lifespan: the lifespan scope of
- * an ASGI-style app, the `startup()`/`shutdown()` hooks of a Fetch app; a
- * WSGI-style app has none.
+ * an ASGI-style app, the `startup()`/`shutdown()` hooks of a Fetch app, the
+ * `ready()`/`close()` of a Fastify app and the `'listening'`/`'close'` of an
+ * `http.Server` served in place of its `listen()`; a WSGI-style app, an
+ * Express or Koa app have none.
  */
 export function buildGateway(
   app: unknown,
@@ -189,6 +192,6 @@ export function buildGateway(
     case "asgi":
       return asgiApplication(app as ASGIApp, { logger, ...lifespan });
     case "node":
-      return { handler: nodeHandlerFor(app), lifespan: null };
+      return nodeApplication(app, lifespan, logger);
   }
 }

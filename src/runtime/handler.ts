@@ -11,16 +11,16 @@ import { threadedGateway } from "../threads/gateway.ts";
 import { ThreadPool } from "../threads/pool.ts";
 import type { RuntimeConfig } from "./config.ts";
 import { UsageError } from "./errors.ts";
-import { loadServedApp, nodeAddress } from "./takeover.ts";
+import { loadServedApp } from "./takeover.ts";
 
 /** A ready handler and what must run after the server has drained. */
 export interface AppHandler {
   handler: Handler;
   /**
-   * Called once the server listens: a server taken over from the app's
-   * `listen()` hears `'listening'` (its callback runs, it may throw).
+   * Tells the app the server listens: a node-style `http.Server` hears
+   * `'listening'` (a taken-over `listen()`'s callback runs); throws if the app failed there.
    */
-  listening?(server: Server): void;
+  listening(server: Server): void;
   /** Stops the thread pool, or runs the app's lifespan shutdown. */
   close(): Promise<void>;
 }
@@ -51,7 +51,7 @@ export async function buildHandler(
           "which already serves concurrent requests on one event loop (drop --threads)",
       );
     }
-    return { handler: threadedGateway(pool), close: () => pool.close() };
+    return { handler: threadedGateway(pool), listening: () => {}, close: () => pool.close() };
   }
   const { app, takeover } = await loadServedApp(config, logger);
   let gateway: ReturnType<typeof buildGateway>;
@@ -65,13 +65,11 @@ export async function buildHandler(
   }
   const { handler, lifespan } = gateway;
   await lifespan?.startup();
-  if (takeover === null) return { handler, close: async () => await lifespan?.shutdown() };
+  // A server taken over from the app's listen() is served like an exported
+  // one: its lifespan emits 'listening' (the listen callback runs) and 'close'.
   return {
     handler,
-    listening: (server) => takeover.listening(() => nodeAddress(server)),
-    close: async () => {
-      await lifespan?.shutdown();
-      takeover.closed();
-    },
+    listening: (server) => lifespan?.listening?.(server),
+    close: async () => await lifespan?.shutdown(),
   };
 }

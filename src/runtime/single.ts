@@ -48,8 +48,7 @@ export async function runSingleProcess(config: RuntimeConfig, output: LogOutput)
       logger.info(`${signal}: shutting down (waiting up to ${server.options.gracefulTimeout / 1000}s)`);
       void metrics?.close(0);
       void server
-        .close()
-        .then(() => app.close())
+        .close(undefined, 0, () => app.close())
         .then(
           () => resolve(0),
           (err: unknown) => {

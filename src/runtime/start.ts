@@ -56,9 +56,9 @@ async function closeApp(app: AppHandler, logger: Logger): Promise<void> {
 /**
  * Loads the app named by `config` and serves it on the configured addresses.
  * Resolves once the server (and the metrics listener, if any) listens; an app
- * with a lifespan has completed its startup by then. Rejects with one line
- * for the user (the system error as `cause`) if the app cannot load or an
- * address cannot be bound.
+ * with a lifespan has completed its startup by then (and a node-style server
+ * has heard `'listening'`). Rejects with one line for the user (the system
+ * error as `cause`) if the app cannot load or an address cannot be bound.
  *
  * @example
  * const { server, app } = await startServer(config, logger, { serveMetrics: true });
@@ -101,9 +101,9 @@ export async function startServer(
     throw new BindError(describeListenError(errno, host, port), errno.code, { cause: err });
   }
   try {
-    app.listening?.(server);
+    app.listening(server);
   } catch (err) {
-    // The app's listen callback threw: on node:http that is an uncaught exception.
+    // A 'listening' listener (a taken-over listen()'s callback) threw: on node:http that is an uncaught exception.
     await server.close(0);
     await closeApp(app, logger);
     throw err;

@@ -10,11 +10,9 @@ import { type AddressInfo, isIP, isIPv6 } from "node:net";
 import { DEFAULT_LIFESPAN } from "../gateways/lifespan.ts";
 import { ListenTakeover } from "../gateways/node/takeover.ts";
 import { loadApp, NoAppExportError, splitTarget } from "../loader/load.ts";
-import { NotListeningError } from "../server/errors.ts";
 import { type BindTarget, parseBind } from "../server/listen.ts";
 import type { Logger } from "../server/log.ts";
 import { DEFAULT_OPTIONS } from "../server/options.ts";
-import type { Server } from "../server/server.ts";
 import type { RuntimeConfig } from "./config.ts";
 
 /** The app to serve, and the takeover that produced it (null when it is the module's export). */
@@ -140,18 +138,4 @@ export function plannedAddress(config: RuntimeConfig): AddressInfo | string | nu
   // A host name (localhost) is what it resolves to only once bound; node reports addresses.
   if (!isIP(target.host)) return null;
   return { address: target.host, family, port: target.port };
-}
-
-/**
- * What node's `server.address()` would say of tsgi's server: its first TCP
- * address, else the path of its unix socket, else null.
- */
-export function nodeAddress(server: Server): AddressInfo | string | null {
-  try {
-    return server.address;
-  } catch (err) {
-    if (!(err instanceof NotListeningError)) throw err;
-  }
-  const first = server.urls[0];
-  return first?.startsWith("unix:") ? first.slice("unix:".length) : null;
 }

@@ -75,7 +75,12 @@ export class Server {
   private overloaded = 0;
   private readonly clock: Clock;
   private closing: Promise<void> | null = null;
+  /** During a close: ends it once nothing is left (and the app's `afterDrain` has finished). */
   private allClosed: (() => void) | null = null;
+  /** During a close with an `afterDrain`: starts it once only detached sockets are left. */
+  private httpDrained: (() => void) | null = null;
+  /** How many of {@link connections} are sockets the app took over. */
+  private detachedCount = 0;
 
   constructor(handler: Handler, options: ServeOptions = {}, logger?: Logger) {
     this.options = resolveOptions(options);
@@ -185,22 +190,51 @@ export class Server {
    * than refused. A `--workers` worker stopping for a reload uses it: the
    * supervisor may have handed it a connection just before the stop, whose
    * request is on its way (Go's `Server.Shutdown` gives such connections 5 s).
+   *
+   * `afterDrain` (the app's shutdown) runs once the HTTP connections and
+   * WebSockets are gone: sockets the app took over (`'upgrade'`) are still
+   * open then, so the app can close them itself (engine.io does on its
+   * server's `'close'`); whatever is left at `timeoutMs` is destroyed. The
+   * close resolves when everything is closed and `afterDrain` has finished,
+   * and rejects with `afterDrain`'s error.
    */
-  close(timeoutMs = this.options.gracefulTimeout, unusedGraceMs = 0): Promise<void> {
+  close(
+    timeoutMs = this.options.gracefulTimeout,
+    unusedGraceMs = 0,
+    afterDrain?: () => Promise<void>,
+  ): Promise<void> {
     if (this.closing !== null) return this.closing;
-    this.closing = new Promise<void>((resolve) => {
+    this.closing = new Promise<void>((resolve, reject) => {
       // Closing a listener bound to a unix path also removes the socket file.
       for (const listener of this.listeners) listener.close();
-      const done = () => {
+      let appDone = afterDrain === undefined;
+      let failure: { err: unknown } | null = null;
+      const finish = () => {
+        if (!appDone || this.connections.size > 0 || this.allClosed === null) return;
+        this.allClosed = null;
         clearTimeout(force);
         this.clock.stop();
         this.logger.flush();
-        resolve();
+        if (failure === null) resolve();
+        else reject(failure.err);
       };
       const force = setTimeout(() => {
         for (const connection of this.connections) connection.destroy();
       }, timeoutMs);
-      this.allClosed = done;
+      this.allClosed = finish;
+      this.httpDrained =
+        afterDrain === undefined
+          ? null
+          : () => {
+              afterDrain()
+                .catch((err: unknown) => {
+                  failure = { err };
+                })
+                .finally(() => {
+                  appDone = true;
+                  finish();
+                });
+            };
       for (const connection of this.connections) {
         if (connection instanceof HttpConnection) connection.shutdown(unusedGraceMs > 0);
         else connection.shutdown();
@@ -213,9 +247,23 @@ export class Server {
         }, unusedGraceMs);
         grace.unref();
       }
-      if (this.connections.size === 0) done();
+      this.checkDrained();
     });
     return this.closing;
+  }
+
+  /**
+   * During a close: once only sockets the app took over are left, the app's
+   * `afterDrain` runs (so a node-style app hears `'close'` and closes its
+   * WebSockets); once nothing is left and it has finished, the close ends.
+   */
+  private checkDrained(): void {
+    if (this.httpDrained !== null && this.connections.size === this.detachedCount) {
+      const drained = this.httpDrained;
+      this.httpDrained = null;
+      drained();
+    }
+    if (this.connections.size === 0) this.allClosed?.();
   }
 
   /** @internal */
@@ -227,10 +275,15 @@ export class Server {
     if (this.closing !== null) session.shutdown();
   }
 
-  /** @internal The app took the connection's socket: drain still waits for it (node does). */
+  /**
+   * @internal The app took the connection's socket: a close still waits for
+   * it (node's `server.close()` waits for upgraded sockets), after the app's
+   * `afterDrain`, until the graceful timeout.
+   */
   connectionDetached(connection: HttpConnection, socket: Socket): void {
     // Added before the connection leaves, so a drain in progress never sees zero in between.
     this.connections.add(new DetachedSocket(socket, (detached) => this.connectionClosed(detached)));
+    this.detachedCount++;
     this.connectionClosed(connection);
   }
 
@@ -245,12 +298,8 @@ export class Server {
     if (connection instanceof HttpConnection && connection.overloaded && this.connections.has(connection)) {
       this.overloaded--;
     }
-    this.connections.delete(connection);
-    if (this.connections.size === 0 && this.allClosed !== null) {
-      const done = this.allClosed;
-      this.allClosed = null;
-      done();
-    }
+    if (this.connections.delete(connection) && connection instanceof DetachedSocket) this.detachedCount--;
+    this.checkDrained();
   }
 
   /** A new TCP or unix connection: the PROXY header first if expected, then TLS, then HTTP. */

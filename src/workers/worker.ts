@@ -81,8 +81,7 @@ async function run(): Promise<void> {
     // A connection the supervisor handed over just before the stop may not
     // have delivered its request yet: give it a moment instead of closing it unused.
     void server
-      .close(timeoutMs, UNUSED_GRACE_MS)
-      .then(() => app.close())
+      .close(timeoutMs, UNUSED_GRACE_MS, () => app.close())
       .then(() => output.close())
       .then(() => exitWhenReleased())
       .then(() => {

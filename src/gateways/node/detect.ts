@@ -1,63 +1,66 @@
 /**
  * Which apps the node:http-style gateway serves, by shape: `--interface
- * auto` recognises the three shapes below before its three-parameter ASGI
+ * auto` recognises the four shapes below before its three-parameter ASGI
  * rule (an Express app takes `(req, res, next)`, three parameters); a plain
- * `(req, res)` function is served only with `--interface node`.
+ * `(req, res)` function is served only with `--interface node`. How each
+ * shape is served is app.ts's business.
  */
 
 import { Server as HttpServer } from "node:http";
 import { Server as NetServer } from "node:net";
-import { TsgiError } from "../../http1/tsgi-error.ts";
-import type { Handler } from "../../server/server.ts";
-import { emitterGateway } from "./dispatch.ts";
-import { type NodeListener, nodeGateway } from "./gateway.ts";
 
 /** The node-style app shapes `--interface auto` recognises. */
-export type NodeAppShape = "express" | "koa" | "server";
+export type NodeAppShape = "fastify" | "express" | "koa" | "server";
+
+/** The members of a Fastify instance tsgi uses. */
+export interface FastifyLike {
+  /** Loads the plugins (avvio) and runs the `onReady` hooks; no route answers before it. */
+  ready(): PromiseLike<unknown>;
+  /** Runs the `preClose` and `onClose` hooks and closes `server`. */
+  close(): PromiseLike<unknown>;
+  /** The server Fastify made (or its `serverFactory` returned), with Fastify's `'request'` listener. */
+  readonly server: NodeJS.EventEmitter;
+  /** Fastify's options as given: `http2`, `https`. */
+  readonly initialConfig?: { readonly http2?: unknown; readonly https?: unknown };
+}
+
+function isMethod(o: object, name: string): boolean {
+  return typeof (o as Record<string, unknown>)[name] === "function";
+}
 
 /**
+ * A Fastify instance: `ready()`, `close()`, `inject()` and `routing()`
+ * (its request handler) are functions, and `server` is an event emitter.
+ * Four members, because `ready` and `close` alone are common words; no
+ * Express, Koa or Fetch app has `inject` and `routing` together. `server` is
+ * checked for `on`/`emit` only, so a Fastify app made with `http2` is still
+ * recognised, and refused with a reason rather than misdetected.
+ */
+function isFastify(app: object): boolean {
+  if (
+    !(isMethod(app, "ready") && isMethod(app, "close") && isMethod(app, "inject") && isMethod(app, "routing"))
+  )
+    return false;
+  const server = (app as { server?: unknown }).server;
+  return server !== null && typeof server === "object" && isMethod(server, "on") && isMethod(server, "emit");
+}
+
+/**
+ * - `"fastify"`: a Fastify instance (see {@link isFastify}): tsgi awaits
+ *   `ready()` before listening, emits its requests on `app.server`, and
+ *   awaits `close()` after draining;
  * - `"express"`: a function with `handle()` and `set()` methods (an Express
  *   app; also Connect-like apps that have both);
  * - `"koa"`: an object with `callback()` and `use()` methods (a Koa app;
  *   served through `app.callback()`);
- * - `"server"`: an `http.Server` (or a `tsgi/node` server) made but not
- *   listened: tsgi emits `'request'` (and `'upgrade'`) on it.
+ * - `"server"`: an `http.Server` (or an `https.Server`, or a `tsgi/node`
+ *   server) made but not listened: tsgi emits `'request'` (and `'upgrade'`,
+ *   `'listening'`, `'close'`) on it.
  */
 export function nodeAppShape(app: unknown): NodeAppShape | null {
-  if (typeof app === "function") {
-    const f = app as { handle?: unknown; set?: unknown };
-    return typeof f.handle === "function" && typeof f.set === "function" ? "express" : null;
-  }
-  if (app === null || typeof app !== "object") return null;
+  if (app === null || (typeof app !== "object" && typeof app !== "function")) return null;
+  if (isFastify(app)) return "fastify";
+  if (typeof app === "function") return isMethod(app, "handle") && isMethod(app, "set") ? "express" : null;
   if (app instanceof HttpServer || (app instanceof NetServer && "maxHeadersCount" in app)) return "server";
-  const o = app as { callback?: unknown; use?: unknown };
-  return typeof o.callback === "function" && typeof o.use === "function" ? "koa" : null;
-}
-
-/** A server that is already listening cannot be served by tsgi as well. */
-export class ServerListeningError extends TsgiError {
-  override readonly name = "ServerListeningError";
-  readonly code = "TSGI_ERR_NOT_AN_APP";
-}
-
-/**
- * The tsgi handler for a node-style app: an Express app or plain `(req,
- * res)` function is the listener, a Koa app gives `app.callback()`, an
- * `http.Server` gets its events emitted.
- * @throws ServerListeningError for an `http.Server` that is already listening.
- */
-export function nodeHandlerFor(app: unknown): Handler {
-  switch (nodeAppShape(app)) {
-    case "koa":
-      return nodeGateway((app as { callback(): NodeListener }).callback());
-    case "server":
-      if ((app as NetServer).listening) {
-        throw new ServerListeningError(
-          "the http.Server is already listening: create it without calling listen() and let tsgi serve it",
-        );
-      }
-      return emitterGateway(app as HttpServer);
-    default:
-      return nodeGateway(app as NodeListener);
-  }
+  return isMethod(app, "callback") && isMethod(app, "use") ? "koa" : null;
 }

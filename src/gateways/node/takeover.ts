@@ -77,7 +77,6 @@ export class ListenTakeover {
   readonly first = new Promise<void>((resolve) => {
     this.#settle = resolve;
   });
-  #listening = false;
   readonly #module: string;
   readonly #log: (line: string) => void;
   readonly #planned: AddressInfo | string | null;
@@ -160,10 +159,7 @@ export class ListenTakeover {
       writable: true,
       value: () => (planned === null || typeof planned === "string" ? planned : { ...planned }),
     });
-    Object.defineProperty(server, "listening", {
-      configurable: true,
-      get: () => this.#listening,
-    });
+    Object.defineProperty(server, "listening", { configurable: true, writable: true, value: false });
     Object.defineProperty(server, "close", {
       configurable: true,
       writable: true,
@@ -181,26 +177,5 @@ export class ListenTakeover {
   result(): NetServer | null {
     if (this.#refused !== null) throw this.#refused;
     return this.server;
-  }
-
-  /**
-   * tsgi listens now: `address()` of the taken server reports `address()`
-   * (tsgi's first address: an AddressInfo, or a unix socket's path) and
-   * `'listening'` is emitted, which runs the app's listen callback.
-   */
-  listening(address: () => AddressInfo | string | null): void {
-    const server = this.server;
-    if (server === null) return;
-    this.#listening = true;
-    Object.defineProperty(server, "address", { configurable: true, writable: true, value: address });
-    server.emit("listening");
-  }
-
-  /** tsgi has stopped: the taken server is no longer listening and hears `'close'`. */
-  closed(): void {
-    const server = this.server;
-    if (server === null || !this.#listening) return;
-    this.#listening = false;
-    server.emit("close");
   }
 }
