@@ -31,7 +31,7 @@ async function upgradeServer(gracefulTimeout: number) {
     interface: "node",
     gracefulTimeout,
   });
-  return { server, taken: taken.promise };
+  return { server, taken: taken.promise, nodeServer };
 }
 
 test("drain waits for a socket the app took until the app closes it", async () => {
@@ -70,6 +70,26 @@ test("the graceful timeout destroys a socket the app never closes", async () => 
   client.on("close", () => clientClosed.resolve());
   client.on("error", () => {});
   client.resume();
+  await server.close();
+  await clientClosed.promise;
+  assert.equal(server.connectionCount, 0);
+});
+
+// Were 'close' to wait for the taken socket, the close would hang until the
+// 10-minute graceful timeout, and the test fail by its own timeout.
+test("the app hears 'close' once HTTP is drained, and closes its taken sockets then", {
+  timeout: 60_000,
+}, async () => {
+  const { server, taken, nodeServer } = await upgradeServer(600_000);
+  const client = await open(server.address.port);
+  client.on("error", () => {});
+  client.resume();
+  client.write(UPGRADE);
+  const appSide = await taken;
+  // As engine.io does: the app ends its WebSockets when its server closes.
+  nodeServer.once("close", () => appSide.end());
+  const clientClosed = deferred();
+  client.on("close", () => clientClosed.resolve());
   await server.close();
   await clientClosed.promise;
   assert.equal(server.connectionCount, 0);
