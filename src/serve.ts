@@ -25,8 +25,8 @@ class LifespanServer extends Server {
   }
 
   /** Graceful close, then the app's shutdown; rejects with a LifespanError if shutdown failed. */
-  override close(timeoutMs?: number, unusedGraceMs = 0): Promise<void> {
-    this.stopping ??= super.close(timeoutMs, unusedGraceMs, () => this.lifespan.shutdown());
+  override close(timeoutMs?: number, idleGraceMs = 0): Promise<void> {
+    this.stopping ??= super.close(timeoutMs, idleGraceMs, () => this.lifespan.shutdown());
     return this.stopping;
   }
 }

@@ -76,12 +76,12 @@ const OVERLOADED_HEADERS = ["Content-Type", "text/plain; charset=utf-8", "Retry-
 /**
  * One client connection.
  *
- * Besides its {@link ConnectionPhase}, five flags that are not phases, each
+ * Besides its {@link ConnectionPhase}, four flags that are not phases, each
  * with its invariant: `pumping` is true only inside `pump()` (an app that
  * answers synchronously re-enters it); `inOnData` only inside `onData()`;
  * `corked` implies `inOnData` (the cork is undone when the read is handled);
  * `readingPaused` mirrors what we last told the socket and is false while
- * `closing` (a lingering close keeps reading). `received` only ever turns true.
+ * `closing` (a lingering close keeps reading).
  */
 export class HttpConnection implements ExchangeOwner, Expirable {
   /** Epoch ms at which {@link expire} runs; 0 for none. Checked by the server's clock. */
@@ -103,8 +103,6 @@ export class HttpConnection implements ExchangeOwner, Expirable {
   private pumping = false;
   /** Inside the 'data' handler; responses written now may be batched. */
   private inOnData = false;
-  /** Some bytes have arrived (see `shutdown(keepUnused)`). */
-  private received = false;
   /** The socket is corked to batch pipelined responses; uncorked when the read is handled. */
   private corked = false;
   private readonly tracer: Tracer | null;
@@ -167,12 +165,15 @@ export class HttpConnection implements ExchangeOwner, Expirable {
   /**
    * Part of a graceful shutdown: an idle connection is closed now; a busy one
    * answers its current request with `Connection: close` and closes after it.
-   * With `keepUnused`, a connection that has not received a byte yet is left
-   * open for its first request (the server closes it later if none comes).
+   * With `keepIdle`, an idle connection (not used yet, or between keep-alive
+   * requests) is left open for its next request, answered with `Connection:
+   * close`: its client may be sending that request right now, and closing
+   * under it loses the request (RFC 9112 §9.3.1). The server closes it later
+   * if none comes.
    */
-  shutdown(keepUnused = false): void {
+  shutdown(keepIdle = false): void {
     this.core.closeAfterResponse();
-    if (this.idle && !(keepUnused && !this.received)) this.closeGracefully("server shutting down");
+    if (this.idle && !keepIdle) this.closeGracefully("server shutting down");
   }
 
   /** @internal What the connection is doing now (for tests and the trace). */
@@ -188,7 +189,6 @@ export class HttpConnection implements ExchangeOwner, Expirable {
   // ---- socket events ------------------------------------------------------
 
   private onData(chunk: Buffer): void {
-    this.received = true;
     if (this.tracer !== null) this.traceRead(chunk);
     if (this.phase === "closing") return; // lingering close: read and drop
     const startsRequest = this.exchange === null && this.phase !== "discarding" && this.core.idle;

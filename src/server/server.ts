@@ -185,11 +185,12 @@ export class Server {
    * in-flight requests finish (answered with `Connection: close`), and after
    * `timeoutMs` (default `gracefulTimeout`) close whatever is left.
    *
-   * `unusedGraceMs` keeps connections that have not sent a byte yet for that
-   * long, so their first request is answered (with `Connection: close`) rather
-   * than refused. A `--workers` worker stopping for a reload uses it: the
-   * supervisor may have handed it a connection just before the stop, whose
-   * request is on its way (Go's `Server.Shutdown` gives such connections 5 s).
+   * `idleGraceMs` keeps idle connections open that long, so a request already
+   * on its way is answered (with `Connection: close`) rather than lost with
+   * the connection. A `--workers` worker stopping for a reload uses it: the
+   * supervisor may have handed it a connection just before the stop, and a
+   * keep-alive client may be sending on a connection that looked idle (Go's
+   * `Server.Shutdown` gives new connections 5 s).
    *
    * `afterDrain` (the app's shutdown) runs once the HTTP connections and
    * WebSockets are gone: sockets the app took over (`'upgrade'`) are still
@@ -200,7 +201,7 @@ export class Server {
    */
   close(
     timeoutMs = this.options.gracefulTimeout,
-    unusedGraceMs = 0,
+    idleGraceMs = 0,
     afterDrain?: () => Promise<void>,
   ): Promise<void> {
     if (this.closing !== null) return this.closing;
@@ -236,15 +237,15 @@ export class Server {
                 });
             };
       for (const connection of this.connections) {
-        if (connection instanceof HttpConnection) connection.shutdown(unusedGraceMs > 0);
+        if (connection instanceof HttpConnection) connection.shutdown(idleGraceMs > 0);
         else connection.shutdown();
       }
-      if (unusedGraceMs > 0) {
+      if (idleGraceMs > 0) {
         const grace = setTimeout(() => {
           for (const connection of this.connections) {
             if (connection instanceof HttpConnection) connection.shutdown();
           }
-        }, unusedGraceMs);
+        }, idleGraceMs);
         grace.unref();
       }
       this.checkDrained();
