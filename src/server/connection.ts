@@ -390,9 +390,10 @@ export class HttpConnection implements ExchangeOwner, Expirable {
     if (ex === this.exchange) this.pump();
   }
 
-  sendHead(_ex: Exchange, head: ResponseHead, body?: Uint8Array): void {
-    const bytes = this.core.sendResponse(head, body);
-    if (this.tracer !== null) this.trace("write", describeResponseHead(bytes, body));
+  sendHead(_ex: Exchange, head: ResponseHead, body?: Uint8Array | string): void {
+    // A string (head and string body, ASCII head) is written as UTF-8, Writable's default.
+    const bytes = body === undefined ? this.core.sendResponse(head) : this.core.sendResponse(head, body);
+    if (this.tracer !== null) this.traceHead(bytes, body);
     // A whole response with no request waiting behind it is its turn's only
     // write (the common keep-alive case): it goes out as it is, uncorked.
     // A head whose body follows, or pipelined requests still to answer, are gathered.
@@ -697,6 +698,12 @@ export class HttpConnection implements ExchangeOwner, Expirable {
 
   private trace(step: string, detail: string): void {
     this.tracer!.step(this.traceId, step, detail);
+  }
+
+  private traceHead(bytes: Buffer | string, body: Uint8Array | string | undefined): void {
+    const asBytes = (x: Buffer | string) => (typeof x === "string" ? Buffer.from(x, "utf8") : x);
+    const bodyBytes = body === undefined ? undefined : asBytes(body as Buffer | string);
+    this.trace("write", describeResponseHead(asBytes(bytes), bodyBytes));
   }
 
   private traceRead(chunk: Buffer): void {
