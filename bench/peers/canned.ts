@@ -1,15 +1,18 @@
 /**
- * Reference only, not an HTTP server: a node:net server that answers every
- * read with the same canned response, parsing nothing. It shows the floor
- * that Node's socket machinery and the kernel set for one request.
+ * Reference only, not an HTTP server: a node:net server that answers each
+ * request head in a read with the same canned response (all of a read's
+ * answers in one write), parsing nothing. It shows the floor that Node's
+ * socket stream and the kernel set for one request.
  */
 import { createServer } from "node:net";
+import { HeadCounter, responses } from "./canned-count.ts";
 
-const RESPONSE = Buffer.from(
-  "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 13\r\n\r\nHello, World!",
-);
 const server = createServer({ noDelay: true }, (socket) => {
-  socket.on("data", () => socket.write(RESPONSE));
+  const counter = new HeadCounter();
+  socket.on("data", (chunk: Buffer) => {
+    const n = counter.count(chunk);
+    if (n > 0) socket.write(responses(n));
+  });
   socket.on("error", () => {});
 });
 server.listen(Number(process.argv[2] ?? 0), "127.0.0.1", () => {

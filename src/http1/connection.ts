@@ -90,6 +90,9 @@ function isFieldText(s: string): boolean {
 }
 
 /** Refuses a response field whose name is not a token or whose value could inject a line (CR, LF, NUL, ...). */
+/** A head of ASCII only reads the same in UTF-8 as in Latin-1 (obs-text in a field value does not). */
+const ASCII = /^[\x00-\x7f]*$/;
+
 function checkField(name: string, value: string): void {
   if (!isToken(name))
     throw new LocalProtocolError("invalid response header name", "TSGI_ERR_BAD_RESPONSE_HEADER");
@@ -299,7 +302,10 @@ export class ServerConnection {
   /**
    * Serializes a final response head. With `body` (possibly empty) the
    * response is complete and one buffer holding head and body is returned;
-   * without it the body follows through `sendData()` and `sendEnd()`.
+   * without it the body follows through `sendData()` and `sendEnd()`. A
+   * string body is sent as UTF-8; head and body then come back as one
+   * string to write as UTF-8 (when the head is ASCII, as heads nearly always
+   * are), which the socket encodes in one pass with no Buffer built.
    *
    * The server owns framing: `Transfer-Encoding`, `Connection` and
    * `Keep-Alive` from the app are dropped (an app `Connection: close` is
@@ -308,7 +314,9 @@ export class ServerConnection {
    * delimited by closing the connection.
    * @throws LocalProtocolError for an invalid status, reason, header name or value, or a body that contradicts Content-Length.
    */
-  sendResponse(head: ResponseHead, body?: Uint8Array): Buffer {
+  sendResponse(head: ResponseHead, body?: Uint8Array): Buffer;
+  sendResponse(head: ResponseHead, body: Uint8Array | string): Buffer | string;
+  sendResponse(head: ResponseHead, body?: Uint8Array | string): Buffer | string {
     const status = head.status;
     if (!Number.isInteger(status) || status < 200 || status > 999) {
       throw new LocalProtocolError(`invalid final status ${status}`, "TSGI_ERR_BAD_STATUS");
@@ -371,18 +379,19 @@ export class ServerConnection {
       out += `${name}: ${value}\r\n`;
     }
 
+    const bodyLength = typeof body === "string" ? Buffer.byteLength(body, "utf8") : (body?.length ?? 0);
     let framing: ResponseFraming = NO_BODY;
     if (bodyless) {
       framing = NO_BODY;
     } else if (body !== undefined) {
-      if (appLength >= 0 && appLength !== body.length && !isHead) {
+      if (appLength >= 0 && appLength !== bodyLength && !isHead) {
         throw new LocalProtocolError(
-          `Content-Length ${appLength} but body has ${body.length} bytes`,
+          `Content-Length ${appLength} but body has ${bodyLength} bytes`,
           "TSGI_ERR_BODY_LENGTH_MISMATCH",
         );
       }
       // A HEAD answer with an empty body does not know the GET's length: say nothing.
-      if (appLength < 0 && !(isHead && body.length === 0)) out += `Content-Length: ${body.length}\r\n`;
+      if (appLength < 0 && !(isHead && bodyLength === 0)) out += `Content-Length: ${bodyLength}\r\n`;
       framing = isHead ? NO_BODY : LENGTH;
       this.remaining = 0;
     } else if (appLength >= 0) {
@@ -420,10 +429,12 @@ export class ServerConnection {
 
     this.finish();
     const headLength = out.length;
-    if (framing === NO_BODY || body.length === 0) return Buffer.from(out, "latin1");
-    const bytes = Buffer.allocUnsafe(headLength + body.length);
+    if (framing === NO_BODY || bodyLength === 0) return Buffer.from(out, "latin1");
+    if (typeof body === "string" && ASCII.test(out)) return out + body;
+    const bytes = Buffer.allocUnsafe(headLength + bodyLength);
     bytes.write(out, 0, headLength, "latin1");
-    bytes.set(body, headLength);
+    if (typeof body === "string") bytes.write(body, headLength, bodyLength, "utf8");
+    else bytes.set(body, headLength);
     return bytes;
   }
 

@@ -76,10 +76,11 @@ const OVERLOADED_HEADERS = ["Content-Type", "text/plain; charset=utf-8", "Retry-
 /**
  * One client connection.
  *
- * Besides its {@link ConnectionPhase}, four flags that are not phases, each
+ * Besides its {@link ConnectionPhase}, three flags that are not phases, each
  * with its invariant: `pumping` is true only inside `pump()` (an app that
- * answers synchronously re-enters it); `inOnData` only inside `onData()`;
- * `corked` implies `inOnData` (the cork is undone when the read is handled);
+ * answers synchronously re-enters it); `corked` is true from the first
+ * gathered write of an event-loop turn until the `process.nextTick` that
+ * flushes it (one `socket.uncork()` per `socket.cork()`);
  * `readingPaused` mirrors what we last told the socket and is false while
  * `closing` (a lingering close keeps reading).
  */
@@ -101,10 +102,14 @@ export class HttpConnection implements ExchangeOwner, Expirable {
   private sendDeadline = 0;
   private readingPaused = false;
   private pumping = false;
-  /** Inside the 'data' handler; responses written now may be batched. */
-  private inOnData = false;
-  /** The socket is corked to batch pipelined responses; uncorked when the read is handled. */
+  /** The socket is corked to gather this turn's writes into one; see {@link gather}. */
   private corked = false;
+  /** Undoes {@link gather}'s cork: the turn's writes go out as one `write` or `writev`. */
+  private readonly flush = (): void => {
+    if (!this.corked) return;
+    this.corked = false;
+    this.socket.uncork();
+  };
   private readonly tracer: Tracer | null;
   /** Connection number in the trace (0 when tracing is off). */
   private readonly traceId: number;
@@ -199,16 +204,7 @@ export class HttpConnection implements ExchangeOwner, Expirable {
       return;
     }
     if (startsRequest) this.setDeadline(this.options.headerTimeout);
-    this.inOnData = true;
-    try {
-      this.pump();
-    } finally {
-      this.inOnData = false;
-      if (this.corked) {
-        this.corked = false;
-        this.socket.uncork();
-      }
-    }
+    this.pump();
   }
 
   private onEnd(): void {
@@ -368,12 +364,6 @@ export class HttpConnection implements ExchangeOwner, Expirable {
   }
 
   private startExchange(head: RequestHead): void {
-    // More requests already wait behind this one (pipelining): gather the
-    // responses produced during this read into one socket write.
-    if (this.inOnData && !this.corked && this.core.bufferedBytes > 0) {
-      this.corked = true;
-      this.socket.cork();
-    }
     // Behind a trusted proxy the app sees the client it speaks for; the
     // connection's own info stays the proxy's for the next request's check.
     const { request, info } =
@@ -417,9 +407,14 @@ export class HttpConnection implements ExchangeOwner, Expirable {
     if (ex === this.exchange) this.pump();
   }
 
-  sendHead(_ex: Exchange, head: ResponseHead, body?: Uint8Array): void {
-    const bytes = this.core.sendResponse(head, body);
-    if (this.tracer !== null) this.trace("write", describeResponseHead(bytes, body));
+  sendHead(_ex: Exchange, head: ResponseHead, body?: Uint8Array | string): void {
+    // A string (head and string body, ASCII head) is written as UTF-8, Writable's default.
+    const bytes = body === undefined ? this.core.sendResponse(head) : this.core.sendResponse(head, body);
+    if (this.tracer !== null) this.traceHead(bytes, body);
+    // A whole response with no request waiting behind it is its turn's only
+    // write (the common keep-alive case): it goes out as it is, uncorked.
+    // A head whose body follows, or pipelined requests still to answer, are gathered.
+    if (body === undefined || this.core.bufferedBytes > 0) this.gather();
     this.socket.write(bytes);
   }
 
@@ -430,14 +425,13 @@ export class HttpConnection implements ExchangeOwner, Expirable {
       this.trace("write", `body ${chunk.length} bytes${framing}`);
     }
     const socket = this.socket;
-    if (pieces.length === 1) {
-      socket.write(pieces[0]!);
-    } else if (pieces.length > 1) {
-      socket.cork();
+    if (pieces.length > 0) {
+      this.gather();
       for (const piece of pieces) socket.write(piece);
-      socket.uncork();
     }
     if (socket.writableNeedDrain) {
+      // Over the high-water mark: what was gathered goes to the kernel now, not at the end of the turn.
+      this.flush();
       if (this.tracer !== null) this.traceBlocked();
       this.setDeadline(this.options.sendTimeout);
       this.sendDeadline = this.deadline;
@@ -462,7 +456,10 @@ export class HttpConnection implements ExchangeOwner, Expirable {
       const end = last === null ? "end of body" : "end of body: last chunk 0\\r\\n\\r\\n";
       this.trace("write", last !== null && last.length > 5 ? "end of body: last chunk and trailers" : end);
     }
-    if (last !== null) this.socket.write(last);
+    if (last !== null) {
+      this.gather();
+      this.socket.write(last);
+    }
     return true;
   }
 
@@ -588,6 +585,7 @@ export class HttpConnection implements ExchangeOwner, Expirable {
     // Stop at one response's worth of unsent bytes: a client that does not
     // read its responses does not get to queue more work.
     if (this.socket.writableNeedDrain) {
+      this.flush(); // no use holding more than the high-water mark back
       this.enter("draining");
       this.setDeadline(this.options.sendTimeout);
       this.updateReading();
@@ -689,9 +687,26 @@ export class HttpConnection implements ExchangeOwner, Expirable {
     this.updateReading();
   }
 
+  /**
+   * Gathers the writes of this event-loop turn into one: the socket is corked
+   * at the first and uncorked by `process.nextTick`, which runs once the
+   * current callback and every microtask it queued are done (Node's
+   * processTicksAndRejections), so responses an async handler resolves in
+   * the same turn join the batch. node:http corks its responses the same way
+   * (lib/_http_outgoing.js). A tick costs no latency, unlike setImmediate.
+   */
+  private gather(): void {
+    if (this.corked) return;
+    this.corked = true;
+    this.socket.cork();
+    process.nextTick(this.flush);
+  }
+
   /** Destroys the socket now (a reset if bytes are unread), saying why in the trace. */
   private abort(why: string): void {
     if (this.tracer !== null && !this.socket.destroyed) this.trace("close", `${why}: connection dropped`);
+    // What was written before the failure goes out first, as it would have uncorked.
+    this.flush();
     this.socket.destroy();
   }
 
@@ -711,6 +726,12 @@ export class HttpConnection implements ExchangeOwner, Expirable {
 
   private trace(step: string, detail: string): void {
     this.tracer!.step(this.traceId, step, detail);
+  }
+
+  private traceHead(bytes: Buffer | string, body: Uint8Array | string | undefined): void {
+    const asBytes = (x: Buffer | string) => (typeof x === "string" ? Buffer.from(x, "utf8") : x);
+    const bodyBytes = body === undefined ? undefined : asBytes(body as Buffer | string);
+    this.trace("write", describeResponseHead(asBytes(bytes), bodyBytes));
   }
 
   private traceRead(chunk: Buffer): void {

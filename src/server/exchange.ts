@@ -57,8 +57,11 @@ export interface ExchangeOwner {
   readBody(exchange: Exchange): void;
   /** The app un-paused the body: deliver what is buffered. */
   resumeBody(exchange: Exchange): void;
-  /** Writes the response head, with `body` the whole response. Throws, having written nothing, for an invalid head. */
-  sendHead(exchange: Exchange, head: ResponseHead, body?: Uint8Array): void;
+  /**
+   * Writes the response head, with `body` the whole response (a string is
+   * sent as UTF-8). Throws, having written nothing, for an invalid head.
+   */
+  sendHead(exchange: Exchange, head: ResponseHead, body?: Uint8Array | string): void;
   /** Writes a piece of the body; false when the socket buffer is full. */
   sendData(exchange: Exchange, chunk: Uint8Array): boolean;
   /** Writes the end of the body (with `trailers` if chunked); false when the response could not be completed (the connection was dropped). */
@@ -213,15 +216,17 @@ export class Exchange {
 
   /**
    * Sends the response head; with `body` the whole response (one write,
-   * Content-Length set). Throws a LocalProtocolError for an invalid status or header.
+   * Content-Length set). A string body is sent as UTF-8, written with the
+   * head as one string (no Buffer built for it).
+   * Throws a LocalProtocolError for an invalid status or header.
    */
-  respond(head: ResponseHead, body?: Uint8Array): void {
+  respond(head: ResponseHead, body?: Uint8Array | string): void {
     this.#expect(false);
     this.#owner.sendHead(this, head, body);
     this.#headersSent = true;
     this.#status = head.status;
     if (body !== undefined) {
-      this.#bytesSent = body.length;
+      this.#bytesSent = typeof body === "string" ? Buffer.byteLength(body, "utf8") : body.length;
       this.#complete();
     }
   }

@@ -77,6 +77,9 @@ function socketOnError(this: SessionSocket, err: NodeJS.ErrnoException): void {
 function socketOnClose(this: SessionSocket): void {
   this[SESSION].onClose();
 }
+function flushSession(session: WebSocketSession): void {
+  session.flush();
+}
 
 /** One accepted WebSocket connection. */
 export class WebSocketSession implements Expirable {
@@ -92,6 +95,8 @@ export class WebSocketSession implements Expirable {
   private paused = false;
   private readingPaused = false;
   private pumping = false;
+  /** The socket is corked to gather this turn's frames into one write; see {@link gather}. */
+  private corked = false;
   /**
    * A protocol error waiting for the app's turn: the close code and reason
    * the connection fails with at the next `setImmediate`. Meanwhile nothing
@@ -187,6 +192,7 @@ export class WebSocketSession implements Expirable {
   /** Sends a ping (at most 125 bytes of payload). */
   ping(data?: Uint8Array): void {
     if (this.state !== OPEN) return;
+    this.gather();
     this.socket.write(this.core.sendPing(data));
   }
 
@@ -213,6 +219,7 @@ export class WebSocketSession implements Expirable {
     if (this.tracer !== null)
       this.trace(`send close ${code ?? "(no code)"} ${reason ?? ""}: waiting for the peer's close`);
     // Until the peer's close frame arrives, the close is not clean: 1006 stands.
+    this.gather();
     this.socket.write(frame);
     this.closeDue = this.after(this.host.options.wsCloseTimeout);
     this.pingDue = this.pongDue = 0;
@@ -228,6 +235,7 @@ export class WebSocketSession implements Expirable {
 
   /** Drops the connection at once. */
   destroy(): void {
+    this.flush(); // what was sent before goes out first, as it did uncorked
     this.socket.destroy();
   }
 
@@ -356,7 +364,10 @@ export class WebSocketSession implements Expirable {
           if (this.state === OPEN && handler !== null) this.deliver(handler, event.data);
           break;
         case "ping":
-          if (event.reply !== null) this.socket.write(event.reply);
+          if (event.reply !== null) {
+            this.gather();
+            this.socket.write(event.reply);
+          }
           break;
         case "pong":
           if (this.pongDue !== 0) {
@@ -435,8 +446,32 @@ export class WebSocketSession implements Expirable {
 
   // ---- sending and flow control -------------------------------------------
 
+  /**
+   * Gathers the frames sent in this event-loop turn (the answers to one
+   * read, whether the app sends them at once or from a promise continuation)
+   * into one socket write: corked at the first, uncorked by
+   * `process.nextTick`, which runs after the current callback and its
+   * microtasks (as HttpConnection does for responses).
+   */
+  private gather(): void {
+    if (this.corked) return;
+    this.corked = true;
+    this.socket.cork();
+    process.nextTick(flushSession, this);
+  }
+
+  /** @internal Hands the gathered frames to the socket (a no-op when nothing is corked). */
+  flush(): void {
+    if (!this.corked) return;
+    this.corked = false;
+    this.socket.uncork();
+  }
+
   private writeFrames(frames: Uint8Array[]): boolean {
     const socket = this.socket;
+    // Past the high-water mark the gathered bytes go to the kernel now: the
+    // limit below is about what the peer has not read, not what we held back.
+    if (this.corked && socket.writableNeedDrain) this.flush();
     // The limit applies to what is still waiting from earlier sends: a peer
     // that has not read that much is taken as not reading. The message being
     // sent is not counted, so one message larger than the limit (a 16 MiB
@@ -453,14 +488,10 @@ export class WebSocketSession implements Expirable {
       socket.destroy();
       return false;
     }
-    if (frames.length === 1) {
-      socket.write(frames[0]!);
-    } else {
-      socket.cork();
-      for (const frame of frames) socket.write(frame);
-      socket.uncork();
-    }
+    this.gather();
+    for (const frame of frames) socket.write(frame);
     if (!socket.writableNeedDrain) return true;
+    this.flush();
     if (this.sendDue === 0) {
       this.sendDue = this.after(this.host.options.sendTimeout);
       this.updateDeadline();

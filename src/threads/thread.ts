@@ -58,7 +58,7 @@ class ThreadOwner implements ExchangeOwner {
 
   resumeBody(): void {}
 
-  sendHead(_ex: Exchange, head: ResponseHead, body?: Uint8Array): void {
+  sendHead(_ex: Exchange, head: ResponseHead, body?: Uint8Array | string): void {
     const id = this.current!.id;
     const message: ThreadMessage = { type: "head", id, status: head.status, headers: head.headers };
     if (head.reason !== undefined) message.reason = head.reason;
@@ -66,7 +66,7 @@ class ThreadOwner implements ExchangeOwner {
       post(message);
       return;
     }
-    const buffer = ownedCopy(body);
+    const buffer = ownedCopy(typeof body === "string" ? Buffer.from(body, "utf8") : body);
     message.body = buffer;
     post(message, [buffer]);
   }

@@ -688,3 +688,32 @@ describe("interface selection", () => {
     await assert.rejects(startServer(fetchObject, { interface: "wsgi" }), NotAnAppError);
   });
 });
+
+// ---- string bodies written with their head as one string ---------------------------
+
+describe("string bodies", () => {
+  let srv: FetchServer;
+  before(async () => {
+    srv = await serveFetch((request) => {
+      const path = new URL(request.url).pathname;
+      // A Latin-1 header value makes the head non-ASCII: head and body can no longer be one UTF-8 string.
+      if (path === "/latin1") return new Response("café €", { headers: { "x-name": "caf\xe9" } });
+      return new Response("café € 😀");
+    });
+  });
+  after(() => srv.close());
+
+  test("a non-ASCII string body goes out as UTF-8 with its byte length", async () => {
+    const res = await roundTrip(srv.port, get("/"));
+    const expected = Buffer.from("café € 😀", "utf8");
+    assert.equal(header(res, "content-length"), String(expected.length));
+    assert.deepEqual(res.body, expected);
+  });
+
+  test("a Latin-1 header value stays one byte while the body is UTF-8", async () => {
+    const res = await roundTrip(srv.port, get("/latin1"));
+    assert.ok(res.raw.includes(Buffer.from("x-name: caf\xe9\r\n", "latin1")), show(res));
+    assert.deepEqual(res.body, Buffer.from("café €", "utf8"));
+    assert.equal(header(res, "content-length"), String(Buffer.byteLength("café €")));
+  });
+});

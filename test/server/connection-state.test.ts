@@ -27,10 +27,15 @@ class FakeSocket extends EventEmitter {
   readableEnded = false;
   written = "";
   corks = 0;
+  /** The writes that would reach the kernel: each uncorked write, and each uncork that releases held bytes. */
+  flushes = 0;
+  private held = false;
   paused = false;
   ended = false;
   write(chunk: Uint8Array): boolean {
     this.written += Buffer.from(chunk).toString("latin1");
+    if (this.corks > 0) this.held = true;
+    else this.flushes++;
     return !this.writableNeedDrain;
   }
   cork(): void {
@@ -38,6 +43,10 @@ class FakeSocket extends EventEmitter {
   }
   uncork(): void {
     this.corks--;
+    if (this.corks === 0 && this.held) {
+      this.held = false;
+      this.flushes++;
+    }
   }
   pause(): this {
     this.paused = true;
@@ -83,16 +92,51 @@ const hello = (ex: Exchange) => ex.respond({ status: 200, headers: [] }, Buffer.
 const GET = "GET / HTTP/1.1\r\nHost: a\r\n\r\n";
 
 describe("connection phases", () => {
-  test("keep-alive requests leave the connection open and idle, reading", () => {
+  test("keep-alive requests leave the connection open and idle, reading", async () => {
     const { socket, connection } = open(hello);
     assert.equal(connection.currentPhase, "open");
     socket.emit("data", Buffer.from(GET + GET));
     assert.equal(connection.currentPhase, "open");
     assert.ok(connection.idle);
     assert.equal(socket.written.match(/HTTP\/1\.1 200/g)?.length, 2);
-    // corked => inside onData: the pipelined batch is uncorked before the read returns.
+    // The pipelined batch is held until the turn ends (process.nextTick), then goes out as one write.
+    assert.equal(socket.flushes, 0);
+    await new Promise(process.nextTick);
     assert.equal(socket.corks, 0);
+    assert.equal(socket.flushes, 1);
     assert.equal(socket.paused, false);
+  });
+
+  test("one write per read, also for responses resolved in promises of the same turn", async () => {
+    const later = (ex: Exchange) => {
+      void Promise.resolve().then(() => hello(ex));
+    };
+    const { socket } = open(later);
+    socket.emit("data", Buffer.from(GET + GET + GET));
+    await new Promise(setImmediate);
+    assert.equal(socket.written.match(/HTTP\/1\.1 200/g)?.length, 3);
+    assert.equal(socket.corks, 0);
+    assert.equal(socket.flushes, 1);
+    // A lone response with nothing behind it is written as it is, uncorked.
+    socket.emit("data", Buffer.from(GET));
+    await new Promise(setImmediate);
+    assert.equal(socket.flushes, 2);
+    assert.equal(socket.corks, 0);
+  });
+
+  test("a streamed response's head, body pieces and end written in one turn leave as one write", async () => {
+    const streamed = (ex: Exchange) => {
+      ex.respond({ status: 200, headers: [] });
+      ex.write(Buffer.from("a"));
+      ex.write(Buffer.from("b"));
+      ex.end();
+    };
+    const { socket } = open(streamed);
+    socket.emit("data", Buffer.from(GET));
+    await new Promise(setImmediate);
+    assert.match(socket.written, /\r\n\r\n1\r\na\r\n1\r\nb\r\n0\r\n\r\n$/);
+    assert.equal(socket.flushes, 1);
+    assert.equal(socket.corks, 0);
   });
 
   test("open -> discarding -> open: a body the app did not read is read and dropped", () => {

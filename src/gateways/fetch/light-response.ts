@@ -63,7 +63,8 @@ export interface ResponseParts {
   statusText: string;
   /** Flat name/value list. */
   headers: string[];
-  body: Uint8Array;
+  /** A string body is sent as UTF-8 (with its head, as one string write). */
+  body: Uint8Array | string;
 }
 
 /** An RFC 9110 token: what the standard accepts as a header name. */
@@ -260,9 +261,9 @@ export class LightResponse {
     if (!(#real in response) || response.#real !== null) return null;
     const body = response.#body;
     const headers = response.#headers !== null ? flattenHeaders(response.#headers) : response.#flat!;
-    let bytes: Uint8Array;
+    let bytes: Uint8Array | string;
     if (body === null || body === undefined) bytes = EMPTY;
-    else if (typeof body === "string") bytes = Buffer.from(body, "utf8");
+    else if (typeof body === "string") bytes = body;
     else if (body instanceof ArrayBuffer) bytes = new Uint8Array(body);
     else bytes = body;
     return { status: response.#status, statusText: response.#statusText, headers, body: bytes };
