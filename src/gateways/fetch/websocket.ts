@@ -11,6 +11,7 @@ import type { Exchange } from "../../server/exchange.ts";
 import type { Logger } from "../../server/log.ts";
 import type { WebSocketHandler, WebSocketSession } from "../../server/websocket.ts";
 import type { HandshakeError } from "../../websocket/errors.ts";
+import type { TextMessage } from "../../websocket/events.ts";
 import { UPGRADE, upgradeResponse } from "./light-response.ts";
 import { LazyRequest } from "./request.ts";
 
@@ -47,12 +48,31 @@ class SocketEvent extends Event {
   }
 }
 
-/** A message: `data` is a string, an ArrayBuffer or a Blob (see `binaryType`). */
+/**
+ * A message: `data` is a string, an ArrayBuffer or a Blob (see `binaryType`).
+ * A received text message's string is decoded when `data` is first read (it
+ * was checked as UTF-8 on arrival); sending that string back, or to other
+ * sockets, reuses the received bytes instead of encoding it again.
+ */
 export class WebSocketMessageEvent extends MessageEvent<string | ArrayBuffer | Blob> {
   readonly #socket: ServerWebSocket;
-  constructor(socket: ServerWebSocket, data: string | ArrayBuffer | Blob) {
-    super("message", { data });
+  readonly #data: string | ArrayBuffer | Blob;
+  /** A received text message, decoded only if `data` is read (then `#data` is unused). */
+  readonly #text: TextMessage | null;
+  /**
+   * `text`, when given, is the received message `data` comes from (the
+   * gateway passes it; `data` is then ignored). Not told apart by
+   * `instanceof`: the session may run another copy of tsgi than the app's.
+   */
+  constructor(socket: ServerWebSocket, data: string | ArrayBuffer | Blob, text: TextMessage | null = null) {
+    super("message");
     this.#socket = socket;
+    this.#data = data;
+    this.#text = text;
+  }
+  override get data(): string | ArrayBuffer | Blob {
+    const text = this.#text;
+    return text !== null ? text.data : this.#data;
   }
   override get target(): ServerWebSocket {
     return this.#socket;
@@ -350,11 +370,14 @@ export class ServerWebSocket {
     this.#fire("close", new WebSocketCloseEvent(this, 1006, "", false));
   }
 
-  /** @internal A message from the session. */
-  deliver(data: string | Uint8Array): void {
-    let payload: string | ArrayBuffer | Blob;
-    if (typeof data === "string") payload = data;
-    else if (this.binaryType === "arraybuffer") {
+  /** @internal A message from the session: text undecoded (the event decodes it if `data` is read). */
+  deliver(data: TextMessage | Uint8Array): void {
+    if (!(data instanceof Uint8Array)) {
+      this.#fire("message", new WebSocketMessageEvent(this, "", data));
+      return;
+    }
+    let payload: ArrayBuffer | Blob;
+    if (this.binaryType === "arraybuffer") {
       payload =
         data.byteOffset === 0 && data.byteLength === data.buffer.byteLength
           ? (data.buffer as ArrayBuffer)
@@ -410,7 +433,7 @@ function invoke(self: unknown, fn: EventListenerFn, event: Event, logger: Logger
 /** What the session calls: one small object per socket instead of two closures. */
 class SessionBridge implements WebSocketHandler {
   constructor(private readonly socket: ServerWebSocket) {}
-  message(data: string | Uint8Array): void {
+  message(data: TextMessage | Uint8Array): void {
     this.socket.deliver(data);
   }
   closed(code: number, reason: string, wasClean: boolean): void {
