@@ -6,9 +6,12 @@
  * CPU per message than the servers being measured; this one should not be
  * the bottleneck.
  *
- *   node --import tsx bench/ws-load.ts echo PORT [CONNECTIONS] [SECONDS] [SIZE]
- *     Each connection keeps one SIZE-byte text message in flight and sends
- *     the next when the echo arrives. Prints {"roundTrips", "seconds"} as JSON.
+ *   node --import tsx bench/ws-load.ts echo PORT [CONNECTIONS] [SECONDS] [SIZE] [IN_FLIGHT]
+ *     Each connection keeps IN_FLIGHT (default 1) SIZE-byte text messages in
+ *     flight and sends one more for every echo that arrives. The echoes a
+ *     read brings are answered with one write (a slice of a buffer of
+ *     precomputed frames), so the client spends one syscall per read, not
+ *     per message. Prints {"roundTrips", "seconds"} as JSON.
  *   node --import tsx bench/ws-load.ts large PORT SIZE SECONDS
  *     One connection echoes SIZE-byte binary messages, one at a time, for
  *     about SECONDS (at least three messages). Payloads are skipped as they
@@ -46,11 +49,13 @@ interface Connection {
   socket: Socket;
   /** Bytes of a frame split across reads. */
   pending: Buffer | null;
-  onMessage: (conn: Connection) => void;
+  /** Called once per read with the number of complete data messages it finished (when not 0). */
+  onMessage: (conn: Connection, count: number) => void;
 }
 
-/** Reads server frames (never masked), calling `onMessage` per complete data message and answering pings. */
+/** Reads server frames (never masked), calling `onMessage` once per read with the messages it completed, and answering pings. */
 function readFrames(conn: Connection, chunk: Buffer): void {
+  let count = 0;
   const buf = conn.pending === null ? chunk : Buffer.concat([conn.pending, chunk]);
   let off = 0;
   for (;;) {
@@ -76,15 +81,16 @@ function readFrames(conn: Connection, chunk: Buffer): void {
       const code = length >= 2 ? buf.readUInt16BE(off + header) : 1005;
       throw new Error(`server closed a benchmark connection with ${code}`);
     } else if (opcode !== 0xa && (b0 & 0x80) !== 0) {
-      conn.onMessage(conn); // the final frame of a text, binary or continuation message
+      count++; // the final frame of a text, binary or continuation message
     }
     off += header + length;
   }
   conn.pending = off === buf.length ? null : buf.subarray(off);
+  if (count > 0) conn.onMessage(conn, count);
 }
 
 /** Opens one WebSocket to `port` and resolves once the server's 101 has arrived. */
-function open(port: number, onMessage: (conn: Connection) => void): Promise<Connection> {
+function open(port: number, onMessage: Connection["onMessage"]): Promise<Connection> {
   return new Promise((resolve, reject) => {
     const socket = connect({ host: HOST, port, noDelay: true });
     const conn: Connection = { socket, pending: null, onMessage };
@@ -118,7 +124,7 @@ function open(port: number, onMessage: (conn: Connection) => void): Promise<Conn
 }
 
 /** Opens `count` connections, at most OPEN_CONCURRENCY handshakes at a time. */
-async function openMany(port: number, count: number, onMessage: (conn: Connection) => void) {
+async function openMany(port: number, count: number, onMessage: Connection["onMessage"]) {
   const conns: Connection[] = [];
   let next = 0;
   const worker = async () => {
@@ -131,20 +137,35 @@ async function openMany(port: number, count: number, onMessage: (conn: Connectio
   return conns;
 }
 
-async function echo(port: number, connections: number, seconds: number, size: number): Promise<void> {
-  // The same frame every time: building it per message would be client work the servers do not do.
-  const frame = maskedFrame(0x1, Buffer.alloc(size, "x"));
+async function echo(
+  port: number,
+  connections: number,
+  seconds: number,
+  size: number,
+  inFlight: number,
+): Promise<void> {
+  // The same frames every time: building them per message would be client
+  // work the servers do not do. `inFlight` frames back to back (one key
+  // each): a read that completes n echoes is answered with the first n.
+  const one = maskedFrame(0x1, Buffer.alloc(size, "x"));
+  const frames = Buffer.concat(
+    Array.from({ length: inFlight }, () => maskedFrame(0x1, Buffer.alloc(size, "x"))),
+  );
   let counting = false;
   let roundTrips = 0;
-  const conns = await openMany(port, connections, (conn) => {
-    if (counting) {
-      roundTrips++;
-      conn.socket.write(frame);
+  const conns = await openMany(port, connections, (conn, count) => {
+    if (!counting) return;
+    roundTrips += count;
+    // A server never has more than inFlight echoes to send; guard anyway.
+    while (count > inFlight) {
+      conn.socket.write(frames);
+      count -= inFlight;
     }
+    conn.socket.write(count === 1 ? one : frames.subarray(0, count * one.length));
   });
   const started = performance.now();
   counting = true;
-  for (const conn of conns) conn.socket.write(frame);
+  for (const conn of conns) conn.socket.write(frames);
   await new Promise((r) => setTimeout(r, seconds * 1000));
   counting = false;
   const elapsed = (performance.now() - started) / 1000;
@@ -250,14 +271,20 @@ async function hold(port: number, connections: number): Promise<void> {
 const [mode, port, ...rest] = process.argv.slice(2);
 try {
   if (mode === "echo") {
-    await echo(Number(port), Number(rest[0] ?? 64), Number(rest[1] ?? 5), Number(rest[2] ?? 32));
+    await echo(
+      Number(port),
+      Number(rest[0] ?? 64),
+      Number(rest[1] ?? 5),
+      Number(rest[2] ?? 32),
+      Number(rest[3] ?? 1),
+    );
   } else if (mode === "large") {
     await large(Number(port), Number(rest[0]), Number(rest[1] ?? 5));
   } else if (mode === "hold") {
     await hold(Number(port), Number(rest[0] ?? 10_000));
   } else {
     process.stderr.write(
-      "usage: ws-load.ts echo PORT [CONNECTIONS] [SECONDS] [SIZE] | large PORT SIZE [SECONDS] | hold PORT [CONNECTIONS]\n",
+      "usage: ws-load.ts echo PORT [CONNECTIONS] [SECONDS] [SIZE] [IN_FLIGHT] | large PORT SIZE [SECONDS] | hold PORT [CONNECTIONS]\n",
     );
     process.exit(2);
   }

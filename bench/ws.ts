@@ -5,9 +5,13 @@
  * (bench/ws-load.ts) in its own process.
  *
  * - Echo: round-trip messages per second, BENCH_WS_CONNECTIONS connections
- *   (default 64) each keeping one 32-byte text message in flight; rounds
- *   interleaved (tsgi, ws, tsgi, ws, ...) and medians kept, as for HTTP;
- *   also the server's CPU time per message, from /proc/PID/stat.
+ *   (default 64) each keeping one, then eight 32-byte text messages in
+ *   flight (BENCH_WS_IN_FLIGHT, default "1,8"); rounds interleaved (tsgi,
+ *   ws, floor, tsgi, ...) and medians kept, as for HTTP; also the server's
+ *   CPU time per message, from /proc/PID/stat. The floor
+ *   (bench/peers/raw_ws_echo.ts, echo rounds only) is a bare frame echo on
+ *   node:net: while it goes faster than both, the load client is not what
+ *   limits them.
  * - Large messages: one connection echoing 1 MiB, then 16 MiB binary
  *   messages one at a time for BENCH_WS_LARGE_SECONDS (default 3) per
  *   round; MiB/s of payload echoed, rounds interleaved like the echo rounds,
@@ -43,10 +47,15 @@ const START_TIMEOUT_MS = 20_000;
 /** Time for opening all idle connections; generous, a slow shared machine opens about a thousand a second. */
 const HOLD_TIMEOUT_MS = 180_000;
 const BASELINE = "ws";
+const FLOOR = "floor (bare node:net echo)";
+/** Messages in flight per connection in the echo rounds, one scenario each. */
+const IN_FLIGHT = (process.env.BENCH_WS_IN_FLIGHT ?? "1,8").split(",").map(Number);
 
 interface Target {
   name: string;
   command: string[];
+  /** Only in the echo rounds (the floor, which has no limits or close handshake). */
+  echoOnly?: boolean;
 }
 
 const TARGETS: Target[] = [
@@ -55,7 +64,14 @@ const TARGETS: Target[] = [
     command: [process.execPath, "dist/cli/main.js", "--port", "0", "--no-access-log", "examples/ws_echo.ts"],
   },
   { name: BASELINE, command: [process.execPath, "--import", "tsx", "bench/peers/ws_echo.ts", "0"] },
+  {
+    name: FLOOR,
+    command: [process.execPath, "--import", "tsx", "bench/peers/raw_ws_echo.ts", "0"],
+    echoOnly: true,
+  },
 ];
+/** Which parts run (BENCH_WS_PARTS, default all three). */
+const PARTS = (process.env.BENCH_WS_PARTS ?? "echo,large,capacity").split(",");
 
 const LOAD = [process.execPath, "--import", "tsx", "bench/ws-load.ts"];
 
@@ -144,6 +160,8 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 export interface EchoResult {
   server: string;
+  /** Messages in flight per connection. */
+  inFlight: number;
   messagesPerSecond: number;
   /** The server's CPU time per round trip, in µs (median over rounds). */
   cpuMicrosPerMessage: number;
@@ -184,9 +202,10 @@ export interface WebSocketReport {
   table: string;
 }
 
-async function echoBench(skipped: Record<string, string>): Promise<EchoResult[]> {
+async function echoBench(skipped: Record<string, string>, inFlight: number): Promise<EchoResult[]> {
   const servers: Started[] = [];
   for (const target of TARGETS) {
+    if (skipped[target.name] !== undefined) continue;
     try {
       servers.push(await start(target));
     } catch (e) {
@@ -196,7 +215,14 @@ async function echoBench(skipped: Record<string, string>): Promise<EchoResult[]>
   }
   const runs = new Map<string, EchoResult["runs"]>(servers.map((s) => [s.target.name, []]));
   const load = (s: Started, seconds: number) =>
-    runLoad(["echo", String(s.port), String(CONNECTIONS), String(seconds), String(MESSAGE_SIZE)]);
+    runLoad([
+      "echo",
+      String(s.port),
+      String(CONNECTIONS),
+      String(seconds),
+      String(MESSAGE_SIZE),
+      String(inFlight),
+    ]);
   /** Runs the load client against `s`; a failure (say the server refuses upgrades) drops the server. */
   const tryLoad = async (s: Started, seconds: number) => {
     if (skipped[s.target.name] !== undefined) return null;
@@ -219,7 +245,7 @@ async function echoBench(skipped: Record<string, string>): Promise<EchoResult[]>
         const cpu = (cpuMicros(s.child.pid) - cpuBefore) / r.roundTrips!;
         runs.get(s.target.name)!.push({ messagesPerSecond: rate, cpuMicrosPerMessage: cpu });
         console.error(
-          `WebSocket echo / ${s.target.name} / round ${round + 1}: ${rate.toFixed(0)} messages/s, ` +
+          `WebSocket echo, ${inFlight} in flight / ${s.target.name} / round ${round + 1}: ${rate.toFixed(0)} messages/s, ` +
             `${cpu.toFixed(1)} µs CPU per message`,
         );
       }
@@ -231,6 +257,7 @@ async function echoBench(skipped: Record<string, string>): Promise<EchoResult[]>
     .filter(([server]) => skipped[server] === undefined)
     .map(([server, rs]) => ({
       server,
+      inFlight,
       messagesPerSecond: median(rs.map((r) => r.messagesPerSecond)),
       cpuMicrosPerMessage: median(rs.map((r) => r.cpuMicrosPerMessage)),
       vsWs: null as number | null,
@@ -251,7 +278,7 @@ async function echoBench(skipped: Record<string, string>): Promise<EchoResult[]>
 async function largeBench(skipped: Record<string, string>): Promise<LargeResult[]> {
   const servers: Started[] = [];
   for (const target of TARGETS) {
-    if (skipped[target.name] !== undefined) continue;
+    if (skipped[target.name] !== undefined || target.echoOnly) continue;
     try {
       servers.push(await start(target));
     } catch (e) {
@@ -343,7 +370,7 @@ async function capacityBench(skipped: Record<string, string>): Promise<CapacityR
   const runs = new Map<string, CapacityResult["runs"]>();
   for (let round = 0; round < CAPACITY_ROUNDS; round++) {
     for (const target of TARGETS) {
-      if (skipped[target.name] !== undefined) continue;
+      if (skipped[target.name] !== undefined || target.echoOnly) continue;
       try {
         const r = await capacityRound(target);
         if (!runs.has(target.name)) runs.set(target.name, []);
@@ -377,14 +404,15 @@ async function capacityBench(skipped: Record<string, string>): Promise<CapacityR
 /** Runs the echo and capacity benchmarks and returns their figures and a Markdown table. */
 export async function runWebSocketBench(): Promise<WebSocketReport> {
   const skipped: Record<string, string> = {};
-  const echo = await echoBench(skipped);
-  const large = await largeBench(skipped);
-  const capacity = await capacityBench(skipped);
+  const echo: EchoResult[] = [];
+  if (PARTS.includes("echo")) for (const n of IN_FLIGHT) echo.push(...(await echoBench(skipped, n)));
+  const large = PARTS.includes("large") ? await largeBench(skipped) : [];
+  const capacity = PARTS.includes("capacity") ? await capacityBench(skipped) : [];
   const times = (x: number | null) => (x === null ? "" : `${x.toFixed(2)}×`);
   const header = ["scenario", "server", "result (median)", `vs ${BASELINE}`, "server CPU per message"];
   const rows = [
     ...echo.map((r) => [
-      `echo, ${CONNECTIONS} connections, ${MESSAGE_SIZE} B text`,
+      `echo, ${CONNECTIONS} connections × ${r.inFlight} in flight, ${MESSAGE_SIZE} B text`,
       r.server,
       `${r.messagesPerSecond.toFixed(0)} messages/s`,
       times(r.vsWs),
@@ -407,7 +435,7 @@ export async function runWebSocketBench(): Promise<WebSocketReport> {
   ];
   const table = [header, header.map(() => "---"), ...rows].map((r) => `| ${r.join(" | ")} |`).join("\n");
   const setup =
-    `echo: ${ROUNDS} interleaved rounds of ${DURATION} s, one message in flight per connection, ratio the median of per-round ratios; ` +
+    `echo: ${ROUNDS} interleaved rounds of ${DURATION} s per in-flight depth (${IN_FLIGHT.join(", ")}), ratio the median of per-round ratios; ` +
     `large messages: ${ROUNDS} interleaved rounds of ${LARGE_SECONDS} s per size, MiB/s of payload echoed; ` +
     `capacity: ${CAPACITY_ROUNDS} rounds, a fresh server each, RSS after minus before${hasTaskset ? "; servers and load client pinned to separate CPUs" : ""}`;
   const machine = `${cpus().length} × ${cpus()[0]?.model.trim() ?? "cpu"}, Node ${process.version}`;

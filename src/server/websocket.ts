@@ -11,7 +11,7 @@
 import type { Socket } from "node:net";
 import type { WebSocketCore } from "../websocket/core.ts";
 import { WebSocketProtocolError } from "../websocket/errors.ts";
-import { WS_NEED_DATA } from "../websocket/events.ts";
+import { type TextMessage, WS_NEED_DATA } from "../websocket/events.ts";
 import type { Expirable } from "./clock.ts";
 import type { ConnectionInfo } from "./connection-info.ts";
 import type { Logger } from "./log.ts";
@@ -37,8 +37,12 @@ export interface WebSocketAccept {
 
 /** Receives what arrives on an accepted WebSocket. */
 export interface WebSocketHandler {
-  /** A complete message: text as a string, binary as bytes the handler may keep. */
-  message(data: string | Uint8Array): void;
+  /**
+   * A complete message: text as the core's {@link TextMessage} (its string
+   * is decoded only when `data` is read, so a gateway can hand it on
+   * undecoded), binary as bytes the handler may keep.
+   */
+  message(data: TextMessage | Uint8Array): void;
   /**
    * The connection is over; called exactly once. `wasClean` is true when both
    * close frames were exchanged. `code` is the peer's close code (1005 when
@@ -361,7 +365,8 @@ export class WebSocketSession implements Expirable {
         case "text":
         case "binary":
           // Messages that arrive after we started closing are dropped (RFC 6455 §5.5.1).
-          if (this.state === OPEN && handler !== null) this.deliver(handler, event.data);
+          if (this.state === OPEN && handler !== null)
+            this.deliver(handler, event.type === "text" ? event : event.data);
           break;
         case "ping":
           if (event.reply !== null) {
@@ -388,7 +393,7 @@ export class WebSocketSession implements Expirable {
     }
   }
 
-  private deliver(handler: WebSocketHandler, data: string | Uint8Array): void {
+  private deliver(handler: WebSocketHandler, data: TextMessage | Uint8Array): void {
     try {
       handler.message(data);
     } catch (err) {
@@ -556,7 +561,7 @@ export class WebSocketSession implements Expirable {
   private traceEvent(event: Exclude<ReturnType<WebSocketCore["nextEvent"]>, typeof WS_NEED_DATA>): void {
     switch (event.type) {
       case "text":
-        this.trace(`recv text message, ${Buffer.byteLength(event.data)} bytes (unmasked, UTF-8 checked)`);
+        this.trace(`recv text message, ${event.bytes.length} bytes (unmasked, UTF-8 checked)`);
         break;
       case "binary":
         this.trace(`recv binary message, ${event.data.length} bytes (unmasked)`);

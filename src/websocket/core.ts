@@ -14,6 +14,7 @@
  * message holds is its size, not a list of every chunk it came in.
  */
 
+import { isUtf8 } from "node:buffer";
 import { randomFillSync } from "node:crypto";
 import { type DeflateParams, InflateDataError, InflateLimitError, PerMessageDeflate } from "./deflate.ts";
 import { type WebSocketErrorCode, WebSocketProtocolError, WebSocketUsageError } from "./errors.ts";
@@ -26,6 +27,7 @@ import {
   type WebSocketState,
   WS_NEED_DATA,
 } from "./events.ts";
+import { ReceivedText, receivedTextOf } from "./text.ts";
 import { Utf8Validator } from "./utf8.ts";
 
 /** Settings of a {@link WebSocketCore}. */
@@ -330,7 +332,13 @@ export class WebSocketCore {
   nextEvent(): WebSocketEvent | typeof WS_NEED_DATA {
     if (this.failed || this.closeReceived) return WS_NEED_DATA;
     for (;;) {
-      if (this.frameState === HEADER && !this.readHeader()) return WS_NEED_DATA;
+      if (this.frameState === HEADER) {
+        if (this.buffered >= 6 && this.messageOpcode === 0 && this.onFrame === null && !this.client) {
+          const message = this.smallMessage();
+          if (message !== null) return message;
+        }
+        if (!this.readHeader()) return WS_NEED_DATA;
+      }
       if (this.opcode >= OP_CLOSE) {
         // Control frames are at most 125 bytes: wait for all of it.
         if (this.buffered < this.remaining) return WS_NEED_DATA;
@@ -353,6 +361,11 @@ export class WebSocketCore {
    */
   sendText(data: string): Uint8Array[] {
     this.checkCanSend();
+    // A string just read from a received message (an echo, a broadcast): its
+    // bytes are at hand and known to be its UTF-8, so nothing is encoded and
+    // a large one is sent without a copy.
+    const received = receivedTextOf(data);
+    if (received !== null) return this.receivedTextFrame(received);
     if (data.length < 126 && !this.client) {
       const frame = this.shortAsciiFrame(data);
       if (frame !== null) return [frame];
@@ -372,6 +385,24 @@ export class WebSocketCore {
     const header = Buffer.allocUnsafe(headerLength(len, false));
     writeHeader(header, 0x80 | OP_TEXT, len, false);
     return [header, Buffer.from(data, "utf8")];
+  }
+
+  /** Frames a received text message's own bytes (see sendText). */
+  private receivedTextFrame(text: ReceivedText): Uint8Array[] {
+    const { source, start, end } = text;
+    const len = end - start;
+    if (this.deflate !== null && len >= this.compressionThreshold) {
+      return this.compressedFrame(OP_TEXT, text.bytes);
+    }
+    if (len < 126 && !this.client) {
+      // Copied byte by byte: for a short message that beats making a view to copy from.
+      const buf = Buffer.allocUnsafe(2 + len);
+      buf[0] = 0x80 | OP_TEXT;
+      buf[1] = len;
+      for (let i = 0; i < len; i++) buf[2 + i] = source[start + i]!;
+      return [buf];
+    }
+    return this.frame(0x80 | OP_TEXT, text.bytes);
   }
 
   /**
@@ -543,6 +574,40 @@ export class WebSocketCore {
       filled += k;
       this.advance(k);
     }
+  }
+
+  /**
+   * The fast path for most messages: a whole small (≤ 125 bytes), masked,
+   * uncompressed text or binary message in one frame, all of it in the
+   * current chunk, and no message in progress. Checked and unmasked in
+   * place, with no state changes besides consuming it: a text message is
+   * handed out as its range of the chunk (no view, no string yet), after a
+   * check for bytes over 0x7F that spares the native UTF-8 check for ASCII.
+   * Null for anything else (including anything the general path would
+   * refuse), which then takes the general path from the same byte.
+   */
+  private smallMessage(): ReceivedText | BinaryMessage | null {
+    const chunk = this.chunks[this.head]!;
+    const p = this.offset;
+    if (chunk.length - p < 6) return null;
+    const b0 = chunk[p]!;
+    const b1 = chunk[p + 1]!;
+    // FIN, no RSV bits, text or binary; masked, 7-bit length.
+    if ((b0 !== (0x80 | OP_TEXT) && b0 !== (0x80 | OP_BINARY)) || b1 < 0x80 || b1 > 0x80 + 125) return null;
+    const len = b1 & 0x7f;
+    const start = p + 6;
+    const end = start + len;
+    if (end > chunk.length || len > this.maxMessageSize) return null;
+    applyMask(chunk, start, end, chunk.readUInt32BE(p + 2), 0);
+    this.advance(6 + len);
+    if (b0 === (0x80 | OP_BINARY))
+      return { type: "binary", data: len === 0 ? EMPTY : chunk.subarray(start, end) };
+    let high = 0;
+    for (let i = start; i < end; i++) high |= chunk[i]!;
+    if (high >= 0x80 && !isUtf8(chunk.subarray(start, end))) {
+      this.fail("text message is not UTF-8", "TSGI_ERR_WS_INVALID_UTF8", 1007);
+    }
+    return new ReceivedText(chunk, start, end);
   }
 
   /** Reads and checks a frame header; false when more bytes are needed. RFC 6455 §5.2. */
@@ -730,7 +795,7 @@ export class WebSocketCore {
     if (opcode === OP_TEXT) {
       if (!this.utf8!.complete)
         this.fail("text message ends mid-character", "TSGI_ERR_WS_INVALID_UTF8", 1007);
-      return { type: "text", data: data.toString() };
+      return new ReceivedText(data, 0, data.length);
     }
     return { type: "binary", data };
   }

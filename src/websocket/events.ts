@@ -4,10 +4,17 @@
  * UTF-8-checked) inside the core, so the I/O layer never sees a partial message.
  */
 
-/** A complete text message, already validated as UTF-8 and decoded. */
+/**
+ * A complete text message, already validated as UTF-8. `data` is decoded on
+ * first access (an app that forwards the message without reading it never
+ * pays for the string); `bytes` are its UTF-8 bytes as received, not to be
+ * modified. A string read from `data` and sent back goes out from `bytes`
+ * (text.ts).
+ */
 export interface TextMessage {
   readonly type: "text";
   readonly data: string;
+  readonly bytes: Uint8Array;
 }
 
 /** A complete binary message. The bytes are the core's own (never reused), so they may be kept. */

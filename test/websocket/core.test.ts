@@ -245,7 +245,9 @@ describe("receiving: protocol errors", () => {
   test("events before the error are returned first", () => {
     const core = new WebSocketCore();
     core.receiveData(concat(text("ok"), frame({ opcode: 3 })));
-    assert.deepEqual(core.nextEvent(), { type: "text", data: "ok" });
+    const first = core.nextEvent();
+    assert.ok(first !== WS_NEED_DATA && first.type === "text");
+    assert.equal(first.data, "ok");
     assert.throws(() => core.nextEvent(), { closeCode: 1002 });
   });
 });
@@ -635,7 +637,9 @@ describe("client mode", () => {
       assert.ok(got !== WS_NEED_DATA && got.type === "binary");
       assert.deepEqual(Buffer.from(got.data), payload);
       client.receiveData(join(server.sendText("x".repeat(n))));
-      assert.deepEqual(client.nextEvent(), { type: "text", data: "x".repeat(n) });
+      const echoed = client.nextEvent();
+      assert.ok(echoed !== WS_NEED_DATA && echoed.type === "text");
+      assert.equal(echoed.data, "x".repeat(n));
     }
     server.receiveData(client.sendClose(1000, "done"));
     const [ev] = drain(server);

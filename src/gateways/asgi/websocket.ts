@@ -12,11 +12,19 @@ import type { Exchange } from "../../server/exchange.ts";
 import type { Logger } from "../../server/log.ts";
 import type { WebSocketHandler, WebSocketSession } from "../../server/websocket.ts";
 import { HandshakeError, WebSocketUsageError } from "../../websocket/errors.ts";
+import type { TextMessage } from "../../websocket/events.ts";
 import type { HandshakeRequest } from "../../websocket/handshake.ts";
 import { ASGIContractError, ASGIDisconnectedError } from "./errors.ts";
 import { bodyBytes, flatHeaders, websocketScope } from "./scope.ts";
 import { appCallables } from "./trace.ts";
-import type { ASGIApp, ASGIState, ReceiveEvent, SendEvent, WebSocketReceiveEvents } from "./types.ts";
+import type {
+  ASGIApp,
+  ASGIState,
+  ReceiveEvent,
+  SendEvent,
+  WebSocketReceiveEvent,
+  WebSocketReceiveEvents,
+} from "./types.ts";
 
 /**
  * Messages that may wait for receive() before the session stops reading the
@@ -25,7 +33,7 @@ import type { ASGIApp, ASGIState, ReceiveEvent, SendEvent, WebSocketReceiveEvent
  */
 const MAX_QUEUED = 8;
 /**
- * The same in bytes (text counted in UTF-16 code units, close enough): a few
+ * The same in bytes (text in its UTF-8 bytes as received): a few
  * large messages pause delivery as eight small ones do. One message over it
  * is still delivered; it pauses the session until the app has taken it.
  */
@@ -43,10 +51,24 @@ const INTERNAL_ERROR = 1011;
  */
 type Phase = "connecting" | "handshake" | "denying" | "open" | "closing" | "closed";
 
-/** What a queued event holds, for the byte bound on the queue. */
-function eventSize(event: WebSocketReceiveEvents): number {
-  if (event.type !== "websocket.receive") return 0;
-  return typeof event.text === "string" ? event.text.length : (event.bytes?.length ?? 0);
+/**
+ * A websocket.receive event for a text message whose string is decoded only
+ * if the app reads `text` (it was checked as UTF-8 on arrival). `text` is an
+ * own enumerable property, a getter, so spreading or serializing the event
+ * sees the string; assigning to it replaces it with a plain value. A string
+ * read from it and sent back goes out from the received bytes (core's text.ts).
+ */
+function textReceiveEvent(message: TextMessage): WebSocketReceiveEvent {
+  return {
+    type: "websocket.receive",
+    bytes: null,
+    get text(): string {
+      return message.data;
+    },
+    set text(value: string | null) {
+      Object.defineProperty(this, "text", { value, writable: true, enumerable: true, configurable: true });
+    },
+  };
 }
 
 /** Runs the app for a WebSocket request, or answers a bad handshake without it. */
@@ -70,6 +92,8 @@ class WebSocketRun implements WebSocketHandler {
   private phase: Phase = "connecting";
   private session: WebSocketSession | null = null;
   private queue: WebSocketReceiveEvents[] = [];
+  /** Bytes of each message in `queue` (0 for other events), counted without decoding text. */
+  private queueSizes: number[] = [];
   /** Message bytes in `queue`. */
   private queuedBytes = 0;
   private paused = false;
@@ -111,7 +135,7 @@ class WebSocketRun implements WebSocketHandler {
     }
     const event = this.queue.shift();
     if (event !== undefined) {
-      this.queuedBytes -= eventSize(event);
+      this.queuedBytes -= this.queueSizes.shift()!;
       if (this.paused && this.queue.length <= MAX_QUEUED / 2 && this.queuedBytes <= MAX_QUEUED_BYTES / 2) {
         this.paused = false;
         this.session?.resume();
@@ -127,7 +151,7 @@ class WebSocketRun implements WebSocketHandler {
     });
   };
 
-  private push(event: WebSocketReceiveEvents): void {
+  private push(event: WebSocketReceiveEvents, size = 0): void {
     const waiter = this.waiter;
     if (waiter !== null) {
       this.waiter = null;
@@ -135,7 +159,8 @@ class WebSocketRun implements WebSocketHandler {
       return;
     }
     this.queue.push(event);
-    this.queuedBytes += eventSize(event);
+    this.queueSizes.push(size);
+    this.queuedBytes += size;
     if (
       !this.paused &&
       (this.queue.length >= MAX_QUEUED || this.queuedBytes >= MAX_QUEUED_BYTES) &&
@@ -147,12 +172,10 @@ class WebSocketRun implements WebSocketHandler {
   }
 
   /** WebSocketHandler: a message from the client. */
-  message(data: string | Uint8Array): void {
-    this.push(
-      typeof data === "string"
-        ? { type: "websocket.receive", bytes: null, text: data }
-        : { type: "websocket.receive", bytes: data, text: null },
-    );
+  message(data: TextMessage | Uint8Array): void {
+    if (data instanceof Uint8Array)
+      this.push({ type: "websocket.receive", bytes: data, text: null }, data.length);
+    else this.push(textReceiveEvent(data), data.bytes.length);
   }
 
   /** WebSocketHandler: the connection is over. */

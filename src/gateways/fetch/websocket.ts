@@ -11,6 +11,7 @@ import type { Exchange } from "../../server/exchange.ts";
 import type { Logger } from "../../server/log.ts";
 import type { WebSocketHandler, WebSocketSession } from "../../server/websocket.ts";
 import type { HandshakeError } from "../../websocket/errors.ts";
+import type { TextMessage } from "../../websocket/events.ts";
 import { UPGRADE, upgradeResponse } from "./light-response.ts";
 import { LazyRequest } from "./request.ts";
 
@@ -47,12 +48,62 @@ class SocketEvent extends Event {
   }
 }
 
-/** A message: `data` is a string, an ArrayBuffer or a Blob (see `binaryType`). */
-export class WebSocketMessageEvent extends MessageEvent<string | ArrayBuffer | Blob> {
+/**
+ * Event's constructor, typed as MessageEvent's. Message events are built by
+ * Event's constructor and given MessageEvent's prototype afterwards (below):
+ * on Node 22 and later the global MessageEvent is undici's, whose
+ * constructor runs WebIDL dictionary conversions on every call, which
+ * measured about 6 % of the server's CPU in the 8-in-flight echo benchmark
+ * on Node 24, more than the whole WebSocket core. The few members
+ * MessageEvent adds to Event are answered by the class itself.
+ */
+const EventAsMessageEvent = Event as unknown as typeof MessageEvent;
+const NO_PORTS: MessageEvent["ports"] = Object.freeze([]);
+
+/**
+ * A message: `data` is a string, an ArrayBuffer or a Blob (see `binaryType`).
+ * A received text message's string is decoded when `data` is first read (it
+ * was checked as UTF-8 on arrival); sending that string back, or to other
+ * sockets, reuses the received bytes instead of encoding it again. It is
+ * `instanceof MessageEvent` and `instanceof Event`; `origin` and
+ * `lastEventId` are "", `source` is null and `ports` is empty, as for a
+ * browser's WebSocket message.
+ */
+export class WebSocketMessageEvent extends EventAsMessageEvent<string | ArrayBuffer | Blob> {
   readonly #socket: ServerWebSocket;
-  constructor(socket: ServerWebSocket, data: string | ArrayBuffer | Blob) {
-    super("message", { data });
+  readonly #data: string | ArrayBuffer | Blob;
+  /** A received text message, decoded only if `data` is read (then `#data` is unused). */
+  readonly #text: TextMessage | null;
+  /**
+   * `text`, when given, is the received message `data` comes from (the
+   * gateway passes it; `data` is then ignored). Not told apart by
+   * `instanceof`: the session may run another copy of tsgi than the app's.
+   */
+  constructor(socket: ServerWebSocket, data: string | ArrayBuffer | Blob, text: TextMessage | null = null) {
+    super("message");
     this.#socket = socket;
+    this.#data = data;
+    this.#text = text;
+  }
+  override get data(): string | ArrayBuffer | Blob {
+    const text = this.#text;
+    return text !== null ? text.data : this.#data;
+  }
+  override get origin(): string {
+    return "";
+  }
+  override get lastEventId(): string {
+    return "";
+  }
+  override get source(): null {
+    return null;
+  }
+  override get ports(): MessageEvent["ports"] {
+    return NO_PORTS;
+  }
+  /** The legacy initializer is not supported on these events. */
+  override initMessageEvent(): void {
+    throw new DOMException("initMessageEvent() is not supported", "NotSupportedError");
   }
   override get target(): ServerWebSocket {
     return this.#socket;
@@ -61,6 +112,8 @@ export class WebSocketMessageEvent extends MessageEvent<string | ArrayBuffer | B
     return this.#socket;
   }
 }
+// instanceof MessageEvent holds; the members MessageEvent.prototype has are all overridden above.
+Object.setPrototypeOf(WebSocketMessageEvent.prototype, MessageEvent.prototype);
 
 /** The event a closed socket fires, with the WHATWG `CloseEvent` fields (Node 20 has no global CloseEvent). */
 export class WebSocketCloseEvent extends SocketEvent {
@@ -350,11 +403,14 @@ export class ServerWebSocket {
     this.#fire("close", new WebSocketCloseEvent(this, 1006, "", false));
   }
 
-  /** @internal A message from the session. */
-  deliver(data: string | Uint8Array): void {
-    let payload: string | ArrayBuffer | Blob;
-    if (typeof data === "string") payload = data;
-    else if (this.binaryType === "arraybuffer") {
+  /** @internal A message from the session: text undecoded (the event decodes it if `data` is read). */
+  deliver(data: TextMessage | Uint8Array): void {
+    if (!(data instanceof Uint8Array)) {
+      this.#fire("message", new WebSocketMessageEvent(this, "", data));
+      return;
+    }
+    let payload: ArrayBuffer | Blob;
+    if (this.binaryType === "arraybuffer") {
       payload =
         data.byteOffset === 0 && data.byteLength === data.buffer.byteLength
           ? (data.buffer as ArrayBuffer)
@@ -410,7 +466,7 @@ function invoke(self: unknown, fn: EventListenerFn, event: Event, logger: Logger
 /** What the session calls: one small object per socket instead of two closures. */
 class SessionBridge implements WebSocketHandler {
   constructor(private readonly socket: ServerWebSocket) {}
-  message(data: string | Uint8Array): void {
+  message(data: TextMessage | Uint8Array): void {
     this.socket.deliver(data);
   }
   closed(code: number, reason: string, wasClean: boolean): void {
