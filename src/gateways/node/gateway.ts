@@ -9,7 +9,7 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Exchange } from "../../server/exchange.ts";
 import type { Handler } from "../../server/server.ts";
-import { abortRequest, createRequest } from "./request.ts";
+import { abortRequest, createRequest, type RequestBody } from "./request.ts";
 import { createResponse } from "./response.ts";
 import { ExchangeSocket } from "./socket.ts";
 
@@ -26,6 +26,46 @@ export interface NodeExchange {
   readonly startBody: () => void;
 }
 
+/** node's resOnFinish: an unread body is dumped, the socket detached, 'close' on the next tick. */
+function onFinish(this: ServerResponse): void {
+  const req = this.req as IncomingMessage & { _consuming: boolean; _dump(): void };
+  const socket = req.socket as unknown as ExchangeSocket;
+  const rs = (req as unknown as { _readableState: { resumeScheduled: boolean } })._readableState;
+  if (!req._consuming && !rs.resumeScheduled) req._dump();
+  this.detachSocket(socket as never);
+  process.nextTick(closeAfterFinish, this, socket);
+}
+
+function closeAfterFinish(res: ServerResponse, socket: ExchangeSocket): void {
+  const self = res as unknown as { _closed: boolean; destroyed: boolean };
+  if (!self._closed) {
+    self.destroyed = true;
+    self._closed = true;
+    res.emit("close");
+  }
+  socket.exchangeOver();
+}
+
+/**
+ * Builds the request/response pair for `exchange` and wires the end of the
+ * exchange to node's events: `'close'` on `res` (and `req`) once the
+ * response is finished, `'aborted'`/`'close'` on `req` and `'close'` on
+ * `res` when the client leaves first. Returns the response (`res.req` is the request).
+ */
+function prepare(exchange: Exchange, maxHeaders: number): { res: ServerResponse; body: RequestBody } {
+  const socket = new ExchangeSocket(exchange, exchange.info);
+  const { req, body } = createRequest(exchange, socket, maxHeaders);
+  const res = createResponse(exchange, req, socket, body);
+  (req as { res?: ServerResponse }).res = res;
+  res.on("finish", onFinish);
+  exchange.onClientGone(() => {
+    abortRequest(req);
+    // node's onServerResponseClose (attached by assignSocket) emits 'close' on res.
+    socket.exchangeOver();
+  });
+  return { res, body };
+}
+
 /**
  * Builds the request/response pair for `exchange` and wires the end of the
  * exchange to node's events: `'close'` on `res` (and `req`) once the
@@ -33,34 +73,15 @@ export interface NodeExchange {
  * `res` when the client leaves first.
  */
 export function prepareExchange(exchange: Exchange, maxHeaders = 0): NodeExchange {
-  const socket = new ExchangeSocket(exchange, exchange.info);
-  const { req, startBody } = createRequest(exchange, socket, maxHeaders);
-  const res = createResponse(exchange, req, socket, startBody);
-  (req as { res?: ServerResponse }).res = res;
-
-  res.on("finish", () => {
-    // node's resOnFinish: an unread body is dumped, the socket detached, 'close' on the next tick.
-    const r = req as IncomingMessage & { _consuming: boolean; _dump(): void };
-    const rs = (req as unknown as { _readableState: { resumeScheduled: boolean } })._readableState;
-    if (!r._consuming && !rs.resumeScheduled) r._dump();
-    res.detachSocket(socket as never);
-    process.nextTick(() => {
-      const self = res as unknown as { _closed: boolean; destroyed: boolean };
-      if (!self._closed) {
-        self.destroyed = true;
-        self._closed = true;
-        res.emit("close");
-      }
-      socket.exchangeOver();
-    });
-  });
-
-  exchange.onClientGone(() => {
-    abortRequest(req);
-    // node's onServerResponseClose (attached by assignSocket) emits 'close' on res.
-    socket.exchangeOver();
-  });
-  return { exchange, req, res, socket, startBody };
+  const { res, body } = prepare(exchange, maxHeaders);
+  const req = res.req;
+  return {
+    exchange,
+    req,
+    res,
+    socket: req.socket as unknown as ExchangeSocket,
+    startBody: () => body.start(),
+  };
 }
 
 /**
@@ -74,7 +95,7 @@ export function prepareExchange(exchange: Exchange, maxHeaders = 0): NodeExchang
  */
 export function nodeGateway(listener: NodeListener): Handler {
   return (exchange: Exchange) => {
-    const { req, res } = prepareExchange(exchange);
-    listener(req, res);
+    const { res } = prepare(exchange, 0);
+    listener(res.req, res);
   };
 }
