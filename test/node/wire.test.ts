@@ -46,6 +46,46 @@ describe("tsgi/node server", () => {
     assert.deepEqual(bodies, ["/1", "/2", "/3"]);
   });
 
+  test("keep-alive requests share req.socket, as node's; an unread GET ends complete, not aborted", async () => {
+    const sockets: unknown[] = [];
+    const events: string[] = [];
+    const closed = deferred();
+    route = (req, res) => {
+      sockets.push(req.socket);
+      req.on("aborted", () => events.push(`${req.url} aborted`));
+      req.on("close", () => {
+        events.push(`${req.url} close complete=${req.complete}`);
+        if (req.url === "/2") closed.resolve();
+      });
+      res.end(`answer ${req.url}`);
+    };
+    const socket = await open(port);
+    socket.setEncoding("latin1");
+    let text = "";
+    const answered = (n: number) =>
+      new Promise<void>((resolve) => {
+        const check = () => {
+          if ((text.match(/answer \//g) ?? []).length >= n) resolve();
+          else socket.once("data", check);
+        };
+        check();
+      });
+    socket.on("data", (d: string) => {
+      text += d;
+    });
+    socket.write("GET /1 HTTP/1.1\r\nHost: x\r\n\r\n");
+    await answered(1);
+    await sleep(20); // the first exchange's 'finish' and 'close' ticks
+    socket.write("GET /2 HTTP/1.1\r\nHost: x\r\n\r\n");
+    await answered(2);
+    await closed.promise;
+    socket.destroy();
+    assert.equal(sockets.length, 2);
+    assert.equal(sockets[0], sockets[1]);
+    assert.equal((sockets[0] as { destroyed: boolean }).destroyed, false);
+    assert.deepEqual(events, ["/1 close complete=true", "/2 close complete=true"]);
+  });
+
   test("a client leaving mid-body: 'aborted' and 'close' on req, 'close' on res", async () => {
     const events: string[] = [];
     const done = deferred();

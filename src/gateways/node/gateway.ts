@@ -7,10 +7,11 @@
  */
 
 import type { IncomingMessage, ServerResponse } from "node:http";
+import type { ConnectionInfo } from "../../server/connection-info.ts";
 import type { Exchange } from "../../server/exchange.ts";
 import type { Handler } from "../../server/server.ts";
 import { abortRequest, createRequest, type RequestBody } from "./request.ts";
-import { createResponse } from "./response.ts";
+import { createResponse, responseExchange } from "./response.ts";
 import { ExchangeSocket } from "./socket.ts";
 
 /** A node:http `'request'` listener: Express apps, Koa's `app.callback()`, plain `(req, res)` functions. */
@@ -26,6 +27,9 @@ export interface NodeExchange {
   readonly startBody: () => void;
 }
 
+/** Each connection's socket, by the connection's ConnectionInfo (collected with it). */
+const sockets = new WeakMap<ConnectionInfo, ExchangeSocket>();
+
 /** node's resOnFinish: an unread body is dumped, the socket detached, 'close' on the next tick. */
 function onFinish(this: ServerResponse): void {
   const req = this.req as IncomingMessage & { _consuming: boolean; _dump(): void };
@@ -33,17 +37,17 @@ function onFinish(this: ServerResponse): void {
   const rs = (req as unknown as { _readableState: { resumeScheduled: boolean } })._readableState;
   if (!req._consuming && !rs.resumeScheduled) req._dump();
   this.detachSocket(socket as never);
-  process.nextTick(closeAfterFinish, this, socket);
+  process.nextTick(closeAfterFinish, this, socket, responseExchange(this));
 }
 
-function closeAfterFinish(res: ServerResponse, socket: ExchangeSocket): void {
+function closeAfterFinish(res: ServerResponse, socket: ExchangeSocket, exchange: Exchange): void {
   const self = res as unknown as { _closed: boolean; destroyed: boolean };
   if (!self._closed) {
     self.destroyed = true;
     self._closed = true;
     res.emit("close");
   }
-  socket.exchangeOver();
+  socket.exchangeDone(exchange);
 }
 
 /**
@@ -53,7 +57,14 @@ function closeAfterFinish(res: ServerResponse, socket: ExchangeSocket): void {
  * `res` when the client leaves first. Returns the response (`res.req` is the request).
  */
 function prepare(exchange: Exchange, maxHeaders: number): { res: ServerResponse; body: RequestBody } {
-  const socket = new ExchangeSocket(exchange, exchange.info);
+  // One socket per connection, as node's (ConnectionInfo is the connection's
+  // own object unless trusted proxy headers rewrote it for this request).
+  let socket = sockets.get(exchange.info);
+  if (socket === undefined || !socket.reusable) {
+    socket = new ExchangeSocket(exchange.info);
+    sockets.set(exchange.info, socket);
+  }
+  socket.attach(exchange);
   const { req, body } = createRequest(exchange, socket, maxHeaders);
   const res = createResponse(exchange, req, socket, body);
   (req as { res?: ServerResponse }).res = res;
@@ -61,7 +72,7 @@ function prepare(exchange: Exchange, maxHeaders: number): { res: ServerResponse;
   exchange.onClientGone(() => {
     abortRequest(req);
     // node's onServerResponseClose (attached by assignSocket) emits 'close' on res.
-    socket.exchangeOver();
+    socket.clientGone(exchange);
   });
   return { res, body };
 }

@@ -91,8 +91,10 @@ export class RequestBody implements BodySink {
     const exchange = this.exchange;
     if (exchange.finished && !exchange.clientGone) {
       // The response completed before the body was read: tsgi discards
-      // the rest (up to maxDrainSize) so the connection can go on.
+      // the rest (up to maxDrainSize) so the connection can go on. A request
+      // without a body is complete (else node's _destroy would call it aborted).
       this.done = true;
+      if (exchange.bodyDone) this.req.complete = true;
       this.req.push(null);
       return;
     }

@@ -121,6 +121,11 @@ function stateOf(res: ServerResponse): ResponseState {
   return (res as TsgiResponse)[kState];
 }
 
+/** The Exchange a response built by {@link createResponse} writes to. */
+export function responseExchange(res: ServerResponse): Exchange {
+  return stateOf(res).exchange;
+}
+
 /** Calls the write callbacks gathered so far, on the next tick (as a socket write's callback would come later). */
 function flushCallbacks(state: ResponseState): void {
   const callbacks = state.callbacks;
