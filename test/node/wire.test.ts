@@ -46,6 +46,37 @@ describe("tsgi/node server", () => {
     assert.deepEqual(bodies, ["/1", "/2", "/3"]);
   });
 
+  test("pipelined responses share the socket, waiting for it as node's do: 'prefinish' and 'finish' in order", async () => {
+    const events: string[] = [];
+    const sockets = new Set<unknown>();
+    const finished = deferred();
+    route = (req, res) => {
+      sockets.add(req.socket);
+      const name = req.url!;
+      res.on("prefinish", () => events.push(`prefinish ${name}`));
+      res.on("finish", () => {
+        events.push(`finish ${name}`);
+        if (name === "/3") finished.resolve();
+      });
+      res.end(`answer ${name}`);
+    };
+    const text = await raw(
+      port,
+      "GET /1 HTTP/1.1\r\nHost: x\r\n\r\nGET /2 HTTP/1.1\r\nHost: x\r\n\r\nGET /3 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+    );
+    await finished.promise;
+    assert.deepEqual(
+      [...text.matchAll(/answer (\/\d)/g)].map((m) => m[1]),
+      ["/1", "/2", "/3"],
+    );
+    assert.equal(sockets.size, 1);
+    for (const name of ["/1", "/2", "/3"]) {
+      assert.ok(events.indexOf(`prefinish ${name}`) < events.indexOf(`finish ${name}`), events.join());
+    }
+    const finishes = events.filter((e) => e.startsWith("finish"));
+    assert.deepEqual(finishes, ["finish /1", "finish /2", "finish /3"]);
+  });
+
   test("keep-alive requests share req.socket, as node's; an unread GET ends complete, not aborted", async () => {
     const sockets: unknown[] = [];
     const events: string[] = [];

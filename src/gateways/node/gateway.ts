@@ -30,13 +30,22 @@ export interface NodeExchange {
 /** Each connection's socket, by the connection's ConnectionInfo (collected with it). */
 const sockets = new WeakMap<ConnectionInfo, ExchangeSocket>();
 
-/** node's resOnFinish: an unread body is dumped, the socket detached, 'close' on the next tick. */
+/**
+ * node's resOnFinish: an unread body is dumped, the socket detached and
+ * handed to the next pipelined response waiting for it, 'close' on the next tick.
+ */
 function onFinish(this: ServerResponse): void {
   const req = this.req as IncomingMessage & { _consuming: boolean; _dump(): void };
   const socket = req.socket as unknown as ExchangeSocket;
   const rs = (req as unknown as { _readableState: { resumeScheduled: boolean } })._readableState;
   if (!req._consuming && !rs.resumeScheduled) req._dump();
-  this.detachSocket(socket as never);
+  if (this.socket === (socket as unknown)) {
+    this.detachSocket(socket as never);
+    const next = socket.dequeue();
+    if (next !== null) next.assignSocket(socket as never);
+  } else {
+    socket.unqueue(this); // never got the socket (the client left first)
+  }
   process.nextTick(closeAfterFinish, this, socket, responseExchange(this));
 }
 
@@ -59,20 +68,40 @@ function closeAfterFinish(res: ServerResponse, socket: ExchangeSocket, exchange:
 function prepare(exchange: Exchange, maxHeaders: number): { res: ServerResponse; body: RequestBody } {
   // One socket per connection, as node's (ConnectionInfo is the connection's
   // own object unless trusted proxy headers rewrote it for this request).
-  let socket = sockets.get(exchange.info);
-  if (socket === undefined || !socket.reusable) {
-    socket = new ExchangeSocket(exchange.info);
-    sockets.set(exchange.info, socket);
+  const info = exchange.info;
+  let socket = sockets.get(info);
+  let queued = false;
+  if (socket !== undefined && !socket.destroyed && socket._httpMessage !== null) {
+    // The previous response still holds the socket. Ended, its 'finish' is a
+    // tick away (pipelined requests answered in one read): this one waits
+    // for the socket, as node queues a pipelined response. Not ended (it
+    // failed): this exchange gets a socket of its own.
+    if ((socket._httpMessage as ServerResponse).finished) queued = true;
+    else socket = undefined;
+  }
+  if (socket === undefined || socket.destroyed) {
+    socket = new ExchangeSocket(info);
+    sockets.set(info, socket);
   }
   socket.attach(exchange);
   const { req, body } = createRequest(exchange, socket, maxHeaders);
-  const res = createResponse(exchange, req, socket, body);
+  const res = createResponse(exchange, req, body);
   (req as { res?: ServerResponse }).res = res;
   res.on("finish", onFinish);
+  if (queued) socket.enqueue(res);
+  else res.assignSocket(socket as never);
+  const sock = socket;
   exchange.onClientGone(() => {
     abortRequest(req);
-    // node's onServerResponseClose (attached by assignSocket) emits 'close' on res.
-    socket.clientGone(exchange);
+    // node's onServerResponseClose (attached by assignSocket) emits 'close' on res;
+    // a response still waiting for the socket is closed here.
+    if (sock.unqueue(res)) {
+      const self = res as unknown as { _closed: boolean; destroyed: boolean };
+      self.destroyed = true;
+      self._closed = true;
+      res.emit("close");
+    }
+    sock.clientGone(exchange);
   });
   return { res, body };
 }

@@ -20,7 +20,6 @@ import { ServerResponse, STATUS_CODES, validateHeaderName, validateHeaderValue }
 import type { ResponseHead } from "../../http1/events.ts";
 import type { Exchange } from "../../server/exchange.ts";
 import type { RequestBody } from "./request.ts";
-import type { ExchangeSocket } from "./socket.ts";
 
 type Callback = (err?: Error | null) => void;
 
@@ -249,8 +248,10 @@ function end(this: ServerResponse, ...args: unknown[]): ServerResponse {
     const pending = state.pending;
     state.pending = null;
     const body = pending === null ? EMPTY : Array.isArray(pending) ? Buffer.concat(pending) : pending;
-    if (!exchange.finished) sendHead(state, body);
+    // Callbacks ('finish') first: completing the exchange may run the next
+    // pipelined request's app at once, whose 'finish' must come after this one.
     flushCallbacks(state);
+    if (!exchange.finished) sendHead(state, body);
     return this;
   }
   if (!exchange.finished) exchange.end();
@@ -289,7 +290,6 @@ const EMPTY = new Uint8Array(0);
 export function createResponse(
   exchange: Exchange,
   req: import("node:http").IncomingMessage,
-  socket: ExchangeSocket,
   body: RequestBody,
 ): ServerResponse {
   const res = new ServerResponse(req) as TsgiResponse;
@@ -312,6 +312,5 @@ export function createResponse(
   own.writeProcessing = noInterim;
   own.writeEarlyHints = noInterim;
   own._writeRaw = _writeRaw;
-  res.assignSocket(socket as never);
   return res;
 }

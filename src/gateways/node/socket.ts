@@ -1,8 +1,7 @@
 /**
  * The socket a node:http-style app sees as `req.socket` / `res.socket`: one
  * per connection, reused by its keep-alive requests as node's socket is
- * (a pipelined request whose predecessor's response has not reached
- * `'finish'` yet gets its own). A `Duplex` carrying the connection's facts
+ * (pipelined responses wait for it, as node's do). A `Duplex` carrying the connection's facts
  * (addresses and TLS as the Exchange's `ConnectionInfo` gives them, so
  * `--proxy-headers` and the PROXY protocol apply) and the calls apps make
  * on a socket. It moves
@@ -10,6 +9,7 @@
  * only handed out to an `'upgrade'` listener or to be destroyed.
  */
 
+import type { ServerResponse } from "node:http";
 import { Duplex } from "node:stream";
 import { TsgiError } from "../../http1/tsgi-error.ts";
 import type { ConnectionInfo } from "../../server/connection-info.ts";
@@ -43,6 +43,8 @@ export class ExchangeSocket extends Duplex {
   /** The exchange in progress on this socket, null between requests. */
   #exchange: Exchange | null = null;
   #timeout: NodeJS.Timeout | null = null;
+  /** Pipelined responses waiting for the socket, as node's `state.outgoing`. */
+  #queue: ServerResponse[] | null = null;
 
   constructor(info: ConnectionInfo) {
     super({ allowHalfOpen: true, emitClose: true, autoDestroy: false });
@@ -85,14 +87,32 @@ export class ExchangeSocket extends Duplex {
     callback(null);
   }
 
-  /** Whether the next exchange of the connection may use this socket: not destroyed, no response attached, no exchange in progress. */
-  get reusable(): boolean {
-    return !this.destroyed && this._httpMessage === null && this.#exchange === null;
+  /** Starts an exchange on this socket (the connection's previous one is over: its timer goes). */
+  attach(exchange: Exchange): void {
+    this.#clearTimer();
+    this.#exchange = exchange;
   }
 
-  /** Starts an exchange on this socket. */
-  attach(exchange: Exchange): void {
-    this.#exchange = exchange;
+  /** Queues a pipelined response until the one holding the socket finishes. */
+  enqueue(res: ServerResponse): void {
+    if (this.#queue === null) this.#queue = [res];
+    else this.#queue.push(res);
+  }
+
+  /** The next queued response, or null. */
+  dequeue(): ServerResponse | null {
+    const queue = this.#queue;
+    if (queue === null || queue.length === 0) return null;
+    return queue.shift()!;
+  }
+
+  /** Removes `res` from the queue; false if it was not queued. */
+  unqueue(res: ServerResponse): boolean {
+    const queue = this.#queue;
+    const at = queue === null ? -1 : queue.indexOf(res);
+    if (at < 0) return false;
+    queue!.splice(at, 1);
+    return true;
   }
 
   /**
