@@ -117,6 +117,33 @@ describe("tsgi/node server", () => {
     assert.deepEqual(events, ["/1 close complete=true", "/2 close complete=true"]);
   });
 
+  test("a body the app never reads is discarded as node's _dump does: no 'aborted', the socket lives on", async () => {
+    const events: string[] = [];
+    const sockets: unknown[] = [];
+    const closed = deferred();
+    route = (req, res) => {
+      sockets.push(req.socket);
+      req.on("aborted", () => events.push(`${req.url} aborted`));
+      req.on("close", () => {
+        events.push(`${req.url} close`);
+        if (req.url === "/2") closed.resolve();
+      });
+      res.end(`answer ${req.url}`); // the body is never read
+    };
+    const text = await raw(
+      port,
+      "POST /1 HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nhello" +
+        "GET /2 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+    );
+    await closed.promise;
+    assert.deepEqual(
+      [...text.matchAll(/answer (\/\d)/g)].map((m) => m[1]),
+      ["/1", "/2"],
+    );
+    assert.deepEqual(events, ["/1 close", "/2 close"]);
+    assert.equal(sockets[0], sockets[1]);
+  });
+
   test("a client leaving mid-body: 'aborted' and 'close' on req, 'close' on res", async () => {
     const events: string[] = [];
     const done = deferred();

@@ -68,7 +68,10 @@ export class RequestBody implements BodySink {
   ) {}
 
   data(chunk: Uint8Array): void {
-    const buffer = Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
+    // Socket reads are Buffers already; a view is made only for a plain Uint8Array.
+    const buffer = Buffer.isBuffer(chunk)
+      ? chunk
+      : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
     if (!this.req.push(buffer)) this.exchange.pauseBody();
   }
 
@@ -91,10 +94,12 @@ export class RequestBody implements BodySink {
     const exchange = this.exchange;
     if (exchange.finished && !exchange.clientGone) {
       // The response completed before the body was read: tsgi discards
-      // the rest (up to maxDrainSize) so the connection can go on. A request
-      // without a body is complete (else node's _destroy would call it aborted).
+      // the rest (up to maxDrainSize) so the connection can go on, as node's
+      // _dump reads it away. So the request counts as complete, as in node
+      // (else node's _destroy would emit 'aborted' and destroy the socket,
+      // building a premature-close error with its stack on every such request).
       this.done = true;
-      if (exchange.bodyDone) this.req.complete = true;
+      this.req.complete = true;
       this.req.push(null);
       return;
     }
