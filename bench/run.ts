@@ -4,14 +4,22 @@
  * `taskset` exists; rounds are interleaved (A B C A B C ...) and medians kept,
  * so drift in the machine's speed hits every server alike.
  *
- * Targets: tsgi serving the WSGI-style hello world, a plain Fetch app and a
- * Hono app, against Node's own `http` module (the baseline of every row) and
- * @hono/node-server serving the same Hono app (the baseline of Hono rows).
- * Each target lists the scenarios it runs; one that fails to start (say the
- * Fetch gateway is not built) is skipped with a message, not fatal.
+ * Targets: tsgi serving the WSGI-style hello world, a plain Fetch app, a
+ * Hono app, a bare node:http `(req, res)` app and an Express app, against
+ * Node's own `http` module serving that same `(req, res)` app (the baseline
+ * of every row), @hono/node-server serving the same Hono app (the peer of
+ * Hono rows) and node:http serving the same Express app (the peer of Express
+ * rows). Each target lists the scenarios it runs; one that fails to start
+ * (say the Fetch gateway is not built) is skipped with a message, not fatal.
+ *
+ * Besides req/s, each run reads the server's CPU time (user + system, from
+ * /proc/PID/stat) and divides it by the requests wrk counted: on a shared
+ * machine the CPU per request is steadier than req/s.
  *
  * Settings: BENCH_DURATION (seconds per run, default 5), BENCH_ROUNDS
- * (default 3), BENCH_CONNECTIONS (default 100). Results: a table on stdout
+ * (default 3), BENCH_CONNECTIONS (default 100), BENCH_TARGETS (a
+ * comma-separated list of words: only the targets whose names contain one,
+ * say `node,Express` for the node:http-style rows; default all). Results: a table on stdout
  * and bench/results/latest.json.
  *
  * `npm run bench -- http` runs only the HTTP part (wrk), `npm run bench -- ws`
@@ -21,7 +29,7 @@
 
 import { type ChildProcess, execFileSync, spawnSync } from "node:child_process";
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
-import { cpus } from "node:os";
+import { cpus, loadavg } from "node:os";
 import { fileURLToPath } from "node:url";
 import { hasTaskset, pinned, spawnPinned, waitListening } from "./servers.ts";
 import { median } from "./stats.ts";
@@ -34,6 +42,9 @@ const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 100);
 const START_TIMEOUT_MS = 20_000;
 const BASELINE = "node:http";
 const HONO_BASELINE = "@hono/node-server";
+const EXPRESS_BASELINE = "Express on node:http";
+/** Clock ticks per second of /proc/PID/stat's CPU times. */
+const CLOCK_TICKS = Number(spawnSync("getconf", ["CLK_TCK"], { encoding: "utf8" }).stdout) || 100;
 
 interface Scenario {
   name: string;
@@ -56,7 +67,7 @@ interface Target {
   command: string[];
   /** The scenarios this target runs. */
   scenarios: Scenario[];
-  /** A second baseline to compare this target with, besides node:http. */
+  /** A second baseline to compare this target with, besides node:http (the same app on another server). */
   peer?: string;
 }
 
@@ -83,6 +94,17 @@ const TARGETS: Target[] = [
     scenarios: [KEEP_ALIVE, PIPELINED],
     peer: HONO_BASELINE,
   },
+  {
+    name: "tsgi (node, bare (req, res))",
+    command: tsgi("--interface", "node", "bench/apps/hello_node.ts"),
+    scenarios: SCENARIOS,
+  },
+  {
+    name: "tsgi (node, Express)",
+    command: tsgi("--interface", "node", "bench/apps/hello_express.ts"),
+    scenarios: [KEEP_ALIVE, PIPELINED],
+    peer: EXPRESS_BASELINE,
+  },
   { name: BASELINE, command: tsx("bench/peers/node_http.ts", "0"), scenarios: SCENARIOS },
   {
     name: HONO_BASELINE,
@@ -90,11 +112,19 @@ const TARGETS: Target[] = [
     scenarios: [KEEP_ALIVE, PIPELINED],
     peer: HONO_BASELINE,
   },
+  {
+    name: EXPRESS_BASELINE,
+    command: tsx("bench/peers/express_node_http.ts", "0"),
+    scenarios: [KEEP_ALIVE, PIPELINED],
+    peer: EXPRESS_BASELINE,
+  },
 ];
 
 interface Run {
   rps: number;
   p99ms: number;
+  /** The server's user + system CPU time per request, in microseconds. */
+  cpuUs: number;
 }
 
 interface Result {
@@ -103,8 +133,12 @@ interface Result {
   rps: number;
   /** Null where wrk's latency is not meaningful (pipelined runs). */
   p99ms: number | null;
+  /** Median server CPU time (user + system) per request, µs. */
+  cpuUs: number;
   vsNodeHttp: number | null;
-  vsHonoNodeServer: number | null;
+  /** The target's peer (the same app on another server), and req/s against it. */
+  peer: string | null;
+  vsPeer: number | null;
   runs: Run[];
 }
 
@@ -128,7 +162,19 @@ function toMs(text: string | undefined): number {
   return Number(m[1]) * scale;
 }
 
-function wrk(url: string, args: string[], seconds: number): Run {
+/** A process's user + system CPU time so far, in clock ticks (Linux; NaN elsewhere). */
+function cpuTicks(pid: number | undefined): number {
+  try {
+    // Fields after the parenthesised command name: state is the 3rd field, utime the 14th, stime the 15th.
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    return Number(fields[11]) + Number(fields[12]);
+  } catch {
+    return Number.NaN;
+  }
+}
+
+function wrk(url: string, args: string[], seconds: number, pid: number | undefined): Run {
   const [cmd, ...rest] = pinned(1, [
     "wrk",
     "-t1",
@@ -138,9 +184,13 @@ function wrk(url: string, args: string[], seconds: number): Run {
     ...args,
     `${url}/`,
   ]);
+  const before = cpuTicks(pid);
   const out = execFileSync(cmd!, rest, { cwd: ROOT, encoding: "utf8" });
+  const ticks = cpuTicks(pid) - before;
   if (/Non-2xx or 3xx responses|Socket errors/.test(out)) process.stderr.write(out);
+  const requests = Number(/(\d+) requests in/.exec(out)?.[1] ?? Number.NaN);
   return {
+    cpuUs: (ticks / CLOCK_TICKS / requests) * 1e6,
     rps: Number(/Requests\/sec:\s+([\d.]+)/.exec(out)?.[1] ?? Number.NaN),
     // The "99%" line of the latency distribution (anchored: "+/- Stdev" figures can end in 99%).
     p99ms: toMs(/^\s*99%\s+(\S+)\s*$/m.exec(out)?.[1]),
@@ -160,7 +210,7 @@ function peakRssMiB(pid: number | undefined): number {
 /** Runs wrk against `s`; on failure (say the server died) reports it and returns null. */
 function tryWrk(s: Started, scenario: Scenario, seconds: number, dead: Set<string>): Run | null {
   try {
-    return wrk(s.url, scenario.args, seconds);
+    return wrk(s.url, scenario.args, seconds, s.child.pid);
   } catch (e) {
     console.error(`${s.target.name}: wrk failed, dropping it from the run: ${(e as Error).message}`);
     dead.add(s.target.name);
@@ -180,7 +230,36 @@ interface HttpReport {
   setup: string;
   results: Result[];
   peakRssMiB: Record<string, number>;
+  /** The 1-minute load average when the run began and when it ended (others' work on a shared machine). */
+  loadAverage: { start: number; end: number };
   skipped: Record<string, string>;
+}
+
+/** Issue 15's targets for the node:http-style gateway: [label, server, baseline, scenario, at least]. */
+const NODE_TARGETS: [string, string, string, Scenario, number][] = [
+  ["bare (req, res), keep-alive", "tsgi (node, bare (req, res))", BASELINE, KEEP_ALIVE, 1.15],
+  ["bare (req, res), 16 pipelined", "tsgi (node, bare (req, res))", BASELINE, PIPELINED, 2],
+  ["bare (req, res), POST 4 KiB", "tsgi (node, bare (req, res))", BASELINE, POST, 1.1],
+  ["Express, keep-alive", "tsgi (node, Express)", EXPRESS_BASELINE, KEEP_ALIVE, 1],
+];
+
+/** One line per issue-15 target: the ratio, the bar and whether it is met. */
+function nodeTargetLines(results: Result[], rss: Record<string, number>): string {
+  const lines = NODE_TARGETS.map(([label, server, baseline, scenario, bar]) => {
+    const r = results.find((x) => x.server === server && x.scenario === scenario.name);
+    const x = r === undefined ? null : ratio(results, r, baseline);
+    if (x === null || Number.isNaN(x)) return `- ${label}: not measured (needs ≥ ${bar}× ${baseline})`;
+    return `- ${label}: ${x.toFixed(2)}× ${baseline} (target ≥ ${bar}×) ${x >= bar ? "met" : "NOT met"}`;
+  });
+  const mine = rss["tsgi (node, bare (req, res))"];
+  const base = rss[BASELINE];
+  if (mine !== undefined && base !== undefined) {
+    const cap = base * 1.1;
+    lines.push(
+      `- peak RSS, bare (req, res): ${mine.toFixed(0)} MiB vs ${BASELINE} ${base.toFixed(0)} MiB (target ≤ ${cap.toFixed(0)} MiB) ${mine <= cap ? "met" : "NOT met"}`,
+    );
+  }
+  return lines.join("\n");
 }
 
 async function httpBench(): Promise<HttpReport> {
@@ -188,9 +267,12 @@ async function httpBench(): Promise<HttpReport> {
     console.error("wrk is not installed: apt-get install wrk (Debian/Ubuntu) or brew install wrk (macOS)");
     process.exit(1);
   }
+  const loadStart = loadavg()[0]!;
   const servers: Started[] = [];
   const skipped: Record<string, string> = {};
+  const only = process.env.BENCH_TARGETS?.split(",").filter((w) => w !== "");
   for (const target of TARGETS) {
+    if (only !== undefined && !only.some((w) => target.name.includes(w))) continue;
     try {
       servers.push(await start(target));
     } catch (e) {
@@ -214,7 +296,7 @@ async function httpBench(): Promise<HttpReport> {
           if (r === null) continue;
           runs.get(s.target.name)!.push(r);
           console.error(
-            `${scenario.name} / ${s.target.name} / round ${round + 1}: ${r.rps.toFixed(0)} req/s`,
+            `${scenario.name} / ${s.target.name} / round ${round + 1}: ${r.rps.toFixed(0)} req/s, ${r.cpuUs.toFixed(1)} µs CPU/req`,
           );
         }
       }
@@ -225,8 +307,10 @@ async function httpBench(): Promise<HttpReport> {
           server,
           rps: median(rs.map((r) => r.rps)),
           p99ms: scenario.latency ? median(rs.map((r) => r.p99ms)) : null,
+          cpuUs: median(rs.map((r) => r.cpuUs)),
           vsNodeHttp: null,
-          vsHonoNodeServer: null,
+          peer: null,
+          vsPeer: null,
           runs: rs,
         });
       }
@@ -239,7 +323,10 @@ async function httpBench(): Promise<HttpReport> {
   for (const r of results) {
     r.vsNodeHttp = ratio(results, r, BASELINE);
     const peer = TARGETS.find((t) => t.name === r.server)?.peer;
-    r.vsHonoNodeServer = peer === HONO_BASELINE ? ratio(results, r, HONO_BASELINE) : null;
+    if (peer !== undefined) {
+      r.peer = peer;
+      r.vsPeer = ratio(results, r, peer);
+    }
   }
 
   const times = (x: number | null) => (x === null ? "" : `${x.toFixed(2)}×`);
@@ -248,7 +335,8 @@ async function httpBench(): Promise<HttpReport> {
     r.server,
     r.rps.toFixed(0),
     times(r.vsNodeHttp),
-    times(r.vsHonoNodeServer),
+    r.peer === null ? "" : `${times(r.vsPeer)} ${r.peer}`,
+    `${r.cpuUs.toFixed(1)} µs`,
     r.p99ms === null ? "(n/a)" : `${r.p99ms.toFixed(2)} ms`,
   ]);
   const header = [
@@ -256,7 +344,8 @@ async function httpBench(): Promise<HttpReport> {
     "server",
     "req/s (median)",
     `vs ${BASELINE}`,
-    `vs ${HONO_BASELINE}`,
+    "vs the same app's peer",
+    "CPU/req (median)",
     "p99 (median)",
   ];
   const table = [header, header.map(() => "---"), ...rows].map((r) => `| ${r.join(" | ")} |`).join("\n");
@@ -268,10 +357,11 @@ async function httpBench(): Promise<HttpReport> {
   const setup = `wrk -t1 -c${CONNECTIONS}, ${ROUNDS} interleaved rounds of ${DURATION} s${hasTaskset ? ", server and wrk pinned to separate CPUs" : ""}`;
   const skippedLine =
     Object.keys(skipped).length === 0 ? "" : `Skipped (did not start): ${Object.keys(skipped).join(", ")}.\n`;
+  const loadAverage = { start: loadStart, end: loadavg()[0]! };
   console.log(
-    `Benchmark ${date} on ${machine}; ${setup}.\n\n${table}\n\nPeak RSS: ${rssLine}.\n${skippedLine}`,
+    `Benchmark ${date} on ${machine}; ${setup}; load average ${loadAverage.start.toFixed(2)} at the start, ${loadAverage.end.toFixed(2)} at the end.\n\n${table}\n\nPeak RSS: ${rssLine}.\n${skippedLine}\nnode:http-style gateway targets (issue 15):\n${nodeTargetLines(results, rss)}\n`,
   );
-  return { date, machine, setup, results, peakRssMiB: rss, skipped };
+  return { date, machine, setup, results, peakRssMiB: rss, loadAverage, skipped };
 }
 
 async function main(): Promise<void> {

@@ -1,23 +1,10 @@
-/** Benchmark peer: the same app on Node's own `http` module. */
+/** Benchmark peer: the bare `(req, res)` app (bench/apps/hello_node.ts) on Node's own `http` module. */
 import { createServer } from "node:http";
+import hello from "../apps/hello_node.ts";
 
-const BODY = Buffer.from("Hello, World!");
 const port = Number(process.argv[2] ?? 0);
 
-const server = createServer((req, res) => {
-  if (req.method === "POST") {
-    let size = 0;
-    req.on("data", (chunk: Buffer) => (size += chunk.length));
-    req.on("end", () => {
-      const text = `received ${size} bytes`;
-      res.writeHead(200, { "Content-Type": "text/plain", "Content-Length": Buffer.byteLength(text) });
-      res.end(text);
-    });
-    return;
-  }
-  res.writeHead(200, { "Content-Type": "text/plain", "Content-Length": BODY.length });
-  res.end(BODY);
-});
+const server = createServer(hello);
 server.keepAliveTimeout = 75_000;
 server.listen(port, "127.0.0.1", () => {
   const address = server.address();

@@ -46,6 +46,104 @@ describe("tsgi/node server", () => {
     assert.deepEqual(bodies, ["/1", "/2", "/3"]);
   });
 
+  test("pipelined responses share the socket, waiting for it as node's do: 'prefinish' and 'finish' in order", async () => {
+    const events: string[] = [];
+    const sockets = new Set<unknown>();
+    const finished = deferred();
+    route = (req, res) => {
+      sockets.add(req.socket);
+      const name = req.url!;
+      res.on("prefinish", () => events.push(`prefinish ${name}`));
+      res.on("finish", () => {
+        events.push(`finish ${name}`);
+        if (name === "/3") finished.resolve();
+      });
+      res.end(`answer ${name}`);
+    };
+    const text = await raw(
+      port,
+      "GET /1 HTTP/1.1\r\nHost: x\r\n\r\nGET /2 HTTP/1.1\r\nHost: x\r\n\r\nGET /3 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+    );
+    await finished.promise;
+    assert.deepEqual(
+      [...text.matchAll(/answer (\/\d)/g)].map((m) => m[1]),
+      ["/1", "/2", "/3"],
+    );
+    assert.equal(sockets.size, 1);
+    for (const name of ["/1", "/2", "/3"]) {
+      assert.ok(events.indexOf(`prefinish ${name}`) < events.indexOf(`finish ${name}`), events.join());
+    }
+    const finishes = events.filter((e) => e.startsWith("finish"));
+    assert.deepEqual(finishes, ["finish /1", "finish /2", "finish /3"]);
+  });
+
+  test("keep-alive requests share req.socket, as node's; an unread GET ends complete, not aborted", async () => {
+    const sockets: unknown[] = [];
+    const events: string[] = [];
+    const closed = deferred();
+    route = (req, res) => {
+      sockets.push(req.socket);
+      req.on("aborted", () => events.push(`${req.url} aborted`));
+      req.on("close", () => {
+        events.push(`${req.url} close complete=${req.complete}`);
+        if (req.url === "/2") closed.resolve();
+      });
+      res.end(`answer ${req.url}`);
+    };
+    const socket = await open(port);
+    socket.setEncoding("latin1");
+    let text = "";
+    const answered = (n: number) =>
+      new Promise<void>((resolve) => {
+        const check = () => {
+          if ((text.match(/answer \//g) ?? []).length >= n) resolve();
+          else socket.once("data", check);
+        };
+        check();
+      });
+    socket.on("data", (d: string) => {
+      text += d;
+    });
+    socket.write("GET /1 HTTP/1.1\r\nHost: x\r\n\r\n");
+    await answered(1);
+    await sleep(20); // the first exchange's 'finish' and 'close' ticks
+    socket.write("GET /2 HTTP/1.1\r\nHost: x\r\n\r\n");
+    await answered(2);
+    await closed.promise;
+    socket.destroy();
+    assert.equal(sockets.length, 2);
+    assert.equal(sockets[0], sockets[1]);
+    assert.equal((sockets[0] as { destroyed: boolean }).destroyed, false);
+    assert.deepEqual(events, ["/1 close complete=true", "/2 close complete=true"]);
+  });
+
+  test("a body the app never reads is discarded as node's _dump does: no 'aborted', the socket lives on", async () => {
+    const events: string[] = [];
+    const sockets: unknown[] = [];
+    const closed = deferred();
+    route = (req, res) => {
+      sockets.push(req.socket);
+      req.on("aborted", () => events.push(`${req.url} aborted`));
+      req.on("close", () => {
+        events.push(`${req.url} close`);
+        if (req.url === "/2") closed.resolve();
+      });
+      res.end(`answer ${req.url}`); // the body is never read
+    };
+    const text = await raw(
+      port,
+      "POST /1 HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nhello" +
+        "GET /2 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+    );
+    await closed.promise;
+    assert.deepEqual(
+      [...text.matchAll(/answer (\/\d)/g)].map((m) => m[1]),
+      ["/1", "/2"],
+    );
+    assert.deepEqual(events, ["/1 close", "/2 close"]);
+    assert.equal(sockets[0], sockets[1]);
+  });
+
   test("a client leaving mid-body: 'aborted' and 'close' on req, 'close' on res", async () => {
     const events: string[] = [];
     const done = deferred();

@@ -6,7 +6,7 @@
  */
 
 import { IncomingMessage } from "node:http";
-import type { Exchange } from "../../server/exchange.ts";
+import type { BodySink, Exchange } from "../../server/exchange.ts";
 import type { ExchangeSocket } from "./socket.ts";
 
 /** node's error for a request whose client left: `ECONNRESET`, message "aborted". */
@@ -48,27 +48,90 @@ export function addHeaderLines(req: IncomingMessage, fields: string[]): void {
   }
 }
 
-/** What the gateway keeps about one request beyond node's own fields. */
-export interface RequestState {
+/** Where a request keeps its {@link RequestBody}. */
+const kBody = Symbol("tsgi.requestBody");
+
+/**
+ * The request body's path from the Exchange into `req`: the Exchange's
+ * {@link BodySink} (one object per request, no closures), started by the
+ * first `_read` or by `res.writeContinue()`.
+ */
+export class RequestBody implements BodySink {
   /** `exchange.readBody` was called. */
-  reading: boolean;
+  reading = false;
   /** The body ended (or was failed). */
-  done: boolean;
+  done = false;
+
+  constructor(
+    readonly req: IncomingMessage,
+    readonly exchange: Exchange,
+  ) {}
+
+  data(chunk: Uint8Array): void {
+    // Socket reads are Buffers already; a view is made only for a plain Uint8Array.
+    const buffer = Buffer.isBuffer(chunk)
+      ? chunk
+      : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
+    if (!this.req.push(buffer)) this.exchange.pauseBody();
+  }
+
+  end(trailers: string[]): void {
+    this.done = true;
+    this.req.complete = true;
+    if (trailers.length > 0) addHeaderLines(this.req, trailers);
+    this.req.push(null);
+  }
+
+  error(_err: Error): void {
+    this.done = true;
+    if (!this.req.destroyed) this.req.destroy(abortedError());
+  }
+
+  /** Starts the body read (which sends `100 Continue` to a client waiting for it). */
+  start(): void {
+    if (this.reading || this.done) return;
+    this.reading = true;
+    const exchange = this.exchange;
+    if (exchange.finished && !exchange.clientGone) {
+      // The response completed before the body was read: tsgi discards
+      // the rest (up to maxDrainSize) so the connection can go on, as node's
+      // _dump reads it away. So the request counts as complete, as in node
+      // (else node's _destroy would emit 'aborted' and destroy the socket,
+      // building a premature-close error with its stack on every such request).
+      this.done = true;
+      this.req.complete = true;
+      this.req.push(null);
+      return;
+    }
+    exchange.readBody(this);
+  }
+}
+
+/** `req._read`, shared by every request: starts or resumes the Exchange's body. */
+function _read(this: IncomingMessage & { _consuming: boolean; [kBody]: RequestBody }): void {
+  if (!this._consuming) {
+    (this as unknown as { _readableState: { readingMore: boolean } })._readableState.readingMore = false;
+    this._consuming = true;
+  }
+  const body = this[kBody];
+  if (body.done) return;
+  if (!body.reading) body.start();
+  else if (body.exchange.bodyPaused) body.exchange.resumeBody();
 }
 
 /**
  * Builds the `IncomingMessage` for `exchange`. Its `_read` is an own
- * property, so it survives Express's prototype swap.
+ * property (set by assignment: cheaper than `defineProperty`), so it
+ * survives Express's prototype swap.
  */
 export function createRequest(
   exchange: Exchange,
   socket: ExchangeSocket,
   /** node's `server.maxHeadersCount`: keep only this many header fields (0: all). */
   maxHeaders = 0,
-): { req: IncomingMessage; startBody: () => void } {
+): { req: IncomingMessage; body: RequestBody } {
   const head = exchange.request;
-  const req = new IncomingMessage(socket as never);
-  const state: RequestState = { reading: false, done: false };
+  const req = new IncomingMessage(socket as never) as IncomingMessage & { [kBody]: RequestBody };
   req.method = head.method;
   req.url = head.target;
   req.httpVersionMajor = 1;
@@ -80,52 +143,10 @@ export function createRequest(
   addHeaderLines(req, fields);
   // Set for the 'upgrade' path only, as node does when it emits 'upgrade'.
   (req as { upgrade?: boolean }).upgrade = false;
-
-  const sink = {
-    data(chunk: Uint8Array): void {
-      const buffer = Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
-      if (!req.push(buffer)) exchange.pauseBody();
-    },
-    end(trailers: string[]): void {
-      state.done = true;
-      req.complete = true;
-      if (trailers.length > 0) addHeaderLines(req, trailers);
-      req.push(null);
-    },
-    error(_err: Error): void {
-      state.done = true;
-      if (!req.destroyed) req.destroy(abortedError());
-    },
-  };
-
-  /** Starts the body read (which sends `100 Continue` to a client waiting for it). */
-  const startBody = (): void => {
-    if (state.reading || state.done) return;
-    state.reading = true;
-    if (exchange.finished && !exchange.clientGone) {
-      // The response completed before the body was read: tsgi discards
-      // the rest (up to maxDrainSize) so the connection can go on.
-      state.done = true;
-      req.push(null);
-      return;
-    }
-    exchange.readBody(sink);
-  };
-
-  Object.defineProperty(req, "_read", {
-    configurable: true,
-    writable: true,
-    value: function _read(this: IncomingMessage & { _consuming: boolean }): void {
-      if (!this._consuming) {
-        (this as unknown as { _readableState: { readingMore: boolean } })._readableState.readingMore = false;
-        this._consuming = true;
-      }
-      if (state.done) return;
-      if (!state.reading) startBody();
-      else if (exchange.bodyPaused) exchange.resumeBody();
-    },
-  });
-  return { req, startBody };
+  const body = new RequestBody(req, exchange);
+  req[kBody] = body;
+  (req as unknown as { _read: unknown })._read = _read;
+  return { req, body };
 }
 
 /**

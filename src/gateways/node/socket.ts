@@ -1,12 +1,15 @@
 /**
  * The socket a node:http-style app sees as `req.socket` / `res.socket`: one
- * per exchange, a `Duplex` carrying the connection's facts (addresses and
- * TLS as the Exchange's `ConnectionInfo` gives them, so `--proxy-headers`
- * and the PROXY protocol apply) and the calls apps make on a socket. It moves
+ * per connection, reused by its keep-alive requests as node's socket is
+ * (pipelined responses wait for it, as node's do). A `Duplex` carrying the connection's facts
+ * (addresses and TLS as the Exchange's `ConnectionInfo` gives them, so
+ * `--proxy-headers` and the PROXY protocol apply) and the calls apps make
+ * on a socket. It moves
  * no bytes: the response goes through the Exchange, and the raw socket is
  * only handed out to an `'upgrade'` listener or to be destroyed.
  */
 
+import type { ServerResponse } from "node:http";
 import { Duplex } from "node:stream";
 import { TsgiError } from "../../http1/tsgi-error.ts";
 import type { ConnectionInfo } from "../../server/connection-info.ts";
@@ -20,10 +23,10 @@ export class SocketWriteError extends TsgiError {
 }
 
 /**
- * `req.socket` for one exchange. `'close'` is emitted when the exchange is
- * over: the client left, the app destroyed it, or the response completed
- * (node's socket outlives a keep-alive request; this one does not, see
- * docs/interfaces/node.md).
+ * `req.socket` for a connection's exchanges. `'close'` is emitted when the
+ * client leaves during an exchange or the app destroys the socket; a socket
+ * whose exchange ended normally waits for the connection's next request
+ * (see docs/interfaces/node.md).
  */
 export class ExchangeSocket extends Duplex {
   remoteAddress: string;
@@ -37,12 +40,14 @@ export class ExchangeSocket extends Duplex {
   _httpMessage: unknown = null;
   /** node's `parser` slot: never a parser here. */
   parser = null;
-  readonly #exchange: Exchange;
+  /** The exchange in progress on this socket, null between requests. */
+  #exchange: Exchange | null = null;
   #timeout: NodeJS.Timeout | null = null;
+  /** Pipelined responses waiting for the socket, as node's `state.outgoing`. */
+  #queue: ServerResponse[] | null = null;
 
-  constructor(exchange: Exchange, info: ConnectionInfo) {
+  constructor(info: ConnectionInfo) {
     super({ allowHalfOpen: true, emitClose: true, autoDestroy: false });
-    this.#exchange = exchange;
     this.remoteAddress = info.remoteAddress;
     this.remotePort = info.remotePort;
     this.remoteFamily = info.remoteAddress.includes(":") ? "IPv6" : "IPv4";
@@ -67,7 +72,7 @@ export class ExchangeSocket extends Duplex {
   override _destroy(err: Error | null, callback: (err: Error | null) => void): void {
     this.#clearTimer();
     const ex = this.#exchange;
-    if (!ex.finished) {
+    if (ex !== null && !ex.finished) {
       try {
         ex.detachSocket(false).socket.destroy();
       } catch {
@@ -82,14 +87,50 @@ export class ExchangeSocket extends Duplex {
     callback(null);
   }
 
-  /** Ends the exchange's socket view: emits `'close'` (once). */
-  exchangeOver(): void {
+  /** Starts an exchange on this socket (the connection's previous one is over: its timer goes). */
+  attach(exchange: Exchange): void {
     this.#clearTimer();
-    if (!this.destroyed) {
-      // The exchange is over: nothing to drop, only the events to emit.
-      this.push(null);
-      super.destroy();
-    }
+    this.#exchange = exchange;
+  }
+
+  /** Queues a pipelined response until the one holding the socket finishes. */
+  enqueue(res: ServerResponse): void {
+    if (this.#queue === null) this.#queue = [res];
+    else this.#queue.push(res);
+  }
+
+  /** The next queued response, or null. */
+  dequeue(): ServerResponse | null {
+    const queue = this.#queue;
+    if (queue === null || queue.length === 0) return null;
+    return queue.shift()!;
+  }
+
+  /** Removes `res` from the queue; false if it was not queued. */
+  unqueue(res: ServerResponse): boolean {
+    const queue = this.#queue;
+    const at = queue === null ? -1 : queue.indexOf(res);
+    if (at < 0) return false;
+    queue!.splice(at, 1);
+    return true;
+  }
+
+  /**
+   * `exchange` ended with its response complete: its timer goes, and the
+   * socket waits for the connection's next request.
+   */
+  exchangeDone(exchange: Exchange): void {
+    if (this.#exchange !== exchange) return;
+    this.#clearTimer();
+    this.#exchange = null;
+  }
+
+  /** The client left during `exchange`: emits `'close'` (once), as node's socket does. */
+  clientGone(exchange: Exchange): void {
+    if (this.#exchange !== exchange) return;
+    this.#clearTimer();
+    // Nothing to drop (`_destroy` sees the exchange finished), only 'close' to emit.
+    if (!this.destroyed) super.destroy();
   }
 
   address(): { address: string; family: string; port: number } {
