@@ -35,6 +35,13 @@ export function checkTrailerField(trailers: readonly string[]): void {
   if (FORBIDDEN_TRAILERS.has(name)) fail("field not allowed in trailers", "TSGI_ERR_BAD_HEADER_NAME");
 }
 
+/**
+ * The last Host value found valid. Clients repeat theirs on every request,
+ * and comparing with it (usually the same string, from field-line.ts's
+ * remembered values) is cheaper than checking each character again.
+ */
+let validHost = "";
+
 const CLOSE = 1;
 const KEEP_ALIVE = 2;
 const UPGRADE = 4;
@@ -137,8 +144,11 @@ export function interpretHead(line: RequestLine, headers: string[], limits: Pars
 
   if (hostCount > 1) fail("more than one Host field", "TSGI_ERR_BAD_HOST");
   if (hostCount === 0 && version === 11) fail("HTTP/1.1 request without Host", "TSGI_ERR_BAD_HOST");
-  for (let i = 0; i < host.length; i++) {
-    if (HOST_CHAR[host.charCodeAt(i)] !== 1) fail("invalid Host value", "TSGI_ERR_BAD_HOST");
+  if (host !== validHost) {
+    for (let i = 0; i < host.length; i++) {
+      if (HOST_CHAR[host.charCodeAt(i)] !== 1) fail("invalid Host value", "TSGI_ERR_BAD_HOST");
+    }
+    validHost = host;
   }
 
   let framing: BodyFraming = "none";
