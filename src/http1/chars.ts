@@ -71,6 +71,28 @@ export function sameBytes(known: string, buf: Buffer, start: number, end: number
   return diff === 0;
 }
 
+/**
+ * True when `s[start..end)` is `lower` in any ASCII letter case: what
+ * `s.slice(start, end).toLowerCase() === lower` answers, without allocating
+ * two strings. `lower` is lower-case ASCII; `s` is a latin-1 string, and no
+ * latin-1 character outside ASCII lower-cases to an ASCII one, so folding
+ * A-Z alone gives the same answer.
+ */
+export function equalsLowerAt(s: string, start: number, end: number, lower: string): boolean {
+  if (end - start !== lower.length) return false;
+  for (let k = 0; start + k < end; k++) {
+    let c = s.charCodeAt(start + k);
+    if (c >= 0x41 && c <= 0x5a) c |= 0x20;
+    if (c !== lower.charCodeAt(k)) return false;
+  }
+  return true;
+}
+
+/** `s.toLowerCase() === lower` without allocating (see {@link equalsLowerAt}). */
+export function equalsLower(s: string, lower: string): boolean {
+  return equalsLowerAt(s, 0, s.length, lower);
+}
+
 export const CR = 0x0d;
 export const LF = 0x0a;
 export const SP = 0x20;

@@ -7,7 +7,7 @@
  * (field-line.ts); this decides meaning and refuses contradictions.
  */
 
-import { HOST_CHAR, trimOWS } from "./chars.ts";
+import { equalsLower, equalsLowerAt, HOST_CHAR, isOWS, trimOWS } from "./chars.ts";
 import { fail } from "./errors.ts";
 import type { BodyFraming, RequestHead } from "./events.ts";
 import { checkTransferEncoding, parseContentLength } from "./framing.ts";
@@ -36,6 +36,42 @@ export function checkTrailerField(trailers: readonly string[]): void {
 }
 
 /**
+ * The last Host value found valid. Clients repeat theirs on every request,
+ * and comparing with it (usually the same string, from field-line.ts's
+ * remembered values) is cheaper than checking each character again.
+ */
+let validHost = "";
+
+const CLOSE = 1;
+const KEEP_ALIVE = 2;
+const UPGRADE = 4;
+
+/**
+ * The connection options of a Connection value (RFC 9110 §7.6.1) that
+ * matter here, as CLOSE | KEEP_ALIVE | UPGRADE bits. Walks the `#list` by
+ * offsets instead of split/trim/toLowerCase: this runs on most requests
+ * (`Connection: keep-alive`). OWS is SP/HTAB only: "\xa0close" is no token
+ * and closes nothing.
+ */
+function connectionOptions(value: string): number {
+  let options = 0;
+  const n = value.length;
+  for (let s = 0; s <= n; ) {
+    let e = value.indexOf(",", s);
+    if (e === -1) e = n;
+    let a = s;
+    let b = e;
+    while (a < b && isOWS(value.charCodeAt(a))) a++;
+    while (b > a && isOWS(value.charCodeAt(b - 1))) b--;
+    if (equalsLowerAt(value, a, b, "close")) options |= CLOSE;
+    else if (equalsLowerAt(value, a, b, "keep-alive")) options |= KEEP_ALIVE;
+    else if (equalsLowerAt(value, a, b, "upgrade")) options |= UPGRADE;
+    s = e + 1;
+  }
+  return options;
+}
+
+/**
  * Applies the framing and singleton-field rules (RFC 9112 §6, RFC 9110 §7.2)
  * to a complete head and returns the request event. `headers` is the flat
  * name/value list of its field lines.
@@ -59,13 +95,13 @@ export function interpretHead(line: RequestLine, headers: string[], limits: Pars
     // Dispatch on length first: most fields are none of these and cost one compare.
     switch (name.length) {
       case 4:
-        if (name.toLowerCase() === "host") {
+        if (equalsLower(name, "host")) {
           host = headers[i + 1]!;
           hostCount++;
         }
         break;
       case 6:
-        if (name.toLowerCase() === "expect") {
+        if (equalsLower(name, "expect")) {
           // OWS is SP/HTAB only (RFC 9110 §5.6.3): "\xa0100-continue" is an unknown expectation, 417.
           for (const member of headers[i + 1]!.split(",")) {
             const m = trimOWS(member).toLowerCase();
@@ -75,33 +111,30 @@ export function interpretHead(line: RequestLine, headers: string[], limits: Pars
         }
         break;
       case 7:
-        if (name.toLowerCase() === "upgrade") upgrade = headers[i + 1]!.toLowerCase();
+        if (equalsLower(name, "upgrade")) upgrade = headers[i + 1]!.toLowerCase();
         break;
       case 10:
-        if (name.toLowerCase() === "connection") {
-          // OWS is SP/HTAB only: "\xa0close" is no token (RFC 9110 §7.6.1) and closes nothing.
-          for (const token of headers[i + 1]!.split(",")) {
-            const t = trimOWS(token).toLowerCase();
-            if (t === "close") close = true;
-            else if (t === "keep-alive") keepAliveToken = true;
-            else if (t === "upgrade") upgradeToken = true;
-          }
+        if (equalsLower(name, "connection")) {
+          const options = connectionOptions(headers[i + 1]!);
+          if ((options & CLOSE) !== 0) close = true;
+          if ((options & KEEP_ALIVE) !== 0) keepAliveToken = true;
+          if ((options & UPGRADE) !== 0) upgradeToken = true;
         }
         break;
       case 12:
-        if (name.toLowerCase() === "content-type" && ++contentTypeCount > 1) {
+        if (equalsLower(name, "content-type") && ++contentTypeCount > 1) {
           // A singleton field (RFC 9110 §8.3); two values could be read differently by a proxy and the app.
           fail("more than one Content-Type field", "TSGI_ERR_BAD_HEADER_VALUE");
         }
         break;
       case 14:
-        if (name.toLowerCase() === "content-length") {
+        if (equalsLower(name, "content-length")) {
           contentLengthCount++;
           contentLength = parseContentLength(headers[i + 1]!);
         }
         break;
       case 17:
-        if (name.toLowerCase() === "transfer-encoding") {
+        if (equalsLower(name, "transfer-encoding")) {
           transferEncoding =
             transferEncoding === null ? headers[i + 1]! : `${transferEncoding},${headers[i + 1]}`;
         }
@@ -111,8 +144,11 @@ export function interpretHead(line: RequestLine, headers: string[], limits: Pars
 
   if (hostCount > 1) fail("more than one Host field", "TSGI_ERR_BAD_HOST");
   if (hostCount === 0 && version === 11) fail("HTTP/1.1 request without Host", "TSGI_ERR_BAD_HOST");
-  for (let i = 0; i < host.length; i++) {
-    if (HOST_CHAR[host.charCodeAt(i)] !== 1) fail("invalid Host value", "TSGI_ERR_BAD_HOST");
+  if (host !== validHost) {
+    for (let i = 0; i < host.length; i++) {
+      if (HOST_CHAR[host.charCodeAt(i)] !== 1) fail("invalid Host value", "TSGI_ERR_BAD_HOST");
+    }
+    validHost = host;
   }
 
   let framing: BodyFraming = "none";

@@ -94,6 +94,12 @@ export function splitTarget(target: string): { authority: string | null; path: s
     : { authority, path: rest.slice(0, q), query: rest.slice(q + 1) };
 }
 
+/**
+ * SERVER_NAME and SERVER_PORT of the last Host value split: clients repeat
+ * their Host on every request, so the split (and its array) is done once.
+ */
+let lastHost = { value: "", scheme: "", name: "", port: "" };
+
 /** Builds the environ for one request whose whole body is `body`. */
 export function buildEnviron(
   request: RequestHead,
@@ -107,12 +113,19 @@ export function buildEnviron(
   const scheme = info.tls ? "https" : "http";
   // RFC 9112 §3.2.2: with an absolute-form target the Host field is ignored.
   const hostValue = authority ?? request.host;
-  let serverName = info.localAddress;
-  let serverPort = String(info.localPort);
-  if (hostValue !== "") {
+  let serverName: string;
+  let serverPort: string;
+  if (hostValue === "") {
+    serverName = info.localAddress;
+    serverPort = String(info.localPort);
+  } else if (hostValue === lastHost.value && scheme === lastHost.scheme) {
+    serverName = lastHost.name;
+    serverPort = lastHost.port;
+  } else {
     const [name, port] = splitHostPort(hostValue);
     serverName = name;
     serverPort = port !== "" ? port : scheme === "https" ? "443" : "80";
+    lastHost = { value: hostValue, scheme, name, port: serverPort };
   }
 
   const environ: Environ = {
