@@ -1,15 +1,15 @@
 /**
  * Turns the configured app into a server handler: the app loaded on this
  * thread, its gateway selected (with its lifespan), or with `--threads` a
- * pool of threads that each load it.
+ * pool of threads that each load it. Only the gateway the app needs is
+ * imported, and the thread pool only with `--threads` (docs/performance.md).
  */
 
-import { buildGateway, NotAnAppError } from "../gateways/select.ts";
+import { type Gateway, NotAnAppError } from "../gateways/detect.ts";
+import { loadGateway } from "../gateways/load.ts";
 import { loadApp } from "../loader/load.ts";
 import type { Logger } from "../server/log.ts";
 import type { Handler } from "../server/server.ts";
-import { threadedGateway } from "../threads/gateway.ts";
-import { ThreadPool } from "../threads/pool.ts";
 import type { RuntimeConfig } from "./config.ts";
 import { UsageError } from "./errors.ts";
 
@@ -31,6 +31,10 @@ export async function buildHandler(
 ): Promise<AppHandler> {
   const threads = config.concurrency.threads;
   if (threads !== undefined) {
+    const [{ threadedGateway }, { ThreadPool }] = await Promise.all([
+      import("../threads/gateway.ts"),
+      import("../threads/pool.ts"),
+    ]);
     const pool = new ThreadPool({
       target: config.target,
       interface: config.interface,
@@ -49,9 +53,9 @@ export async function buildHandler(
     return { handler: threadedGateway(pool), close: () => pool.close() };
   }
   const app = await loadApp(config.target);
-  let gateway: ReturnType<typeof buildGateway>;
+  let gateway: Gateway;
   try {
-    gateway = buildGateway(app, config.interface, logger, { ...config.gateway, multiprocess });
+    gateway = await loadGateway(app, config.interface, logger, { ...config.gateway, multiprocess });
   } catch (err) {
     if (err instanceof NotAnAppError)
       throw new NotAnAppError(`${config.target} is not an app: ${err.message}`);

@@ -5,7 +5,6 @@
  * runs the shared clock, and shuts down gracefully.
  */
 
-import cluster from "node:cluster";
 import { type AddressInfo, createServer, type Server as NetServer, type Socket } from "node:net";
 import type { TLSSocket, Server as TlsServer } from "node:tls";
 import { Clock } from "./clock.ts";
@@ -24,8 +23,7 @@ import { Logger } from "./log.ts";
 import type { RequestStats } from "./metrics.ts";
 import { resolveOptions, type ServeOptions, type ServerOptions } from "./options.ts";
 import { TrustedProxies } from "./proxy-headers.ts";
-import { readProxyHeader } from "./proxy-reader.ts";
-import { createTlsServer } from "./tls.ts";
+import type { readProxyHeader } from "./proxy-reader.ts";
 import { type Tracer, tracerFor } from "./trace.ts";
 import type { WebSocketSession } from "./websocket.ts";
 
@@ -49,6 +47,8 @@ export class Server {
   private readonly targets: readonly BindTarget[];
   /** Wraps accepted sockets in TLS when `options.tls` is set (never listens itself). */
   private tlsServer: TlsServer | null = null;
+  /** The PROXY protocol reader, imported by listen() when `options.proxyProtocol` is set. */
+  private readProxyHeader: typeof readProxyHeader | null = null;
   /** PROXY protocol addresses of raw sockets waiting for their TLS handshake. */
   private readonly proxied = new WeakMap<Socket, ConnectionAddresses>();
   /** Peers trusted by `proxyHeaders` and `proxyProtocol` (null when both are off). */
@@ -129,7 +129,11 @@ export class Server {
    */
   async listen(): Promise<void> {
     const o = this.options;
+    // TLS and the PROXY protocol are imported only when configured: every module
+    // loaded costs memory for the life of the process (docs/performance.md).
+    if (o.proxyProtocol) this.readProxyHeader = (await import("./proxy-reader.ts")).readProxyHeader;
     if (o.tls !== null) {
+      const { createTlsServer } = await import("./tls.ts");
       const tls = createTlsServer(o.tls, o.headerTimeout);
       tls.on("secureConnection", (socket: TLSSocket) => {
         const raw = (socket as TLSSocket & { _parent?: Socket })._parent;
@@ -147,8 +151,10 @@ export class Server {
     try {
       for (const target of this.targets) {
         // In a --workers worker the supervisor binds (node:cluster) and has
-        // already cleared a stale file; probing from here would reach it.
-        if (target.kind === "unix" && !cluster.isWorker) await clearStaleSocket(target.path);
+        // already cleared a stale file; probing from here would reach it. A
+        // cluster worker is what node:cluster's own `isWorker` says: a process
+        // with NODE_UNIQUE_ID in its environment (not importing node:cluster saves memory).
+        if (target.kind === "unix" && !("NODE_UNIQUE_ID" in process.env)) await clearStaleSocket(target.path);
         const listener = createServer({ allowHalfOpen: true, noDelay: true }, (socket) =>
           this.onSocket(socket),
         );
@@ -244,7 +250,7 @@ export class Server {
     // Only a trusted peer may say whom it relays; any other connection is
     // served as plain HTTP, so a client cannot pick its address with a header.
     if (this.options.proxyProtocol && this.trusted!.trusts(socket.remoteAddress ?? "")) {
-      readProxyHeader(socket, this.options.headerTimeout, (err, addresses) => {
+      this.readProxyHeader!(socket, this.options.headerTimeout, (err, addresses) => {
         if (err !== null) {
           this.logger.debug(
             `closed a connection from ${socket.remoteAddress ?? "a unix peer"}: ${err.message}`,
