@@ -52,7 +52,7 @@ export async function buildHandler(
     }
     return { handler: threadedGateway(pool), close: () => pool.close() };
   }
-  const app = await loadApp(config.target);
+  const app = await loadApp(config.target, process.cwd(), logger);
   let gateway: Gateway;
   try {
     gateway = await loadGateway(app, config.interface, logger, { ...config.gateway, multiprocess });
