@@ -11,7 +11,6 @@ import { existsSync, readFileSync, statSync } from "node:fs";
 import { createRequire } from "node:module";
 import { extname, resolve } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
-import { isMainThread } from "node:worker_threads";
 import { TsgiError } from "../http1/tsgi-error.ts";
 import type { Logger } from "../server/log.ts";
 
@@ -96,6 +95,8 @@ export async function loadApp(target: string, cwd = process.cwd(), logger?: Logg
   const file = findFile(module, cwd);
   if (file === null) throw new AppLoadError(`module not found: ${module}`);
   const typescript = TYPESCRIPT.has(extname(file));
+  // Only a TypeScript app needs to know (node:worker_threads is not loaded for the others).
+  const isMainThread = !typescript || (await import("node:worker_threads")).isMainThread;
   if (typescript && NATIVE_TYPESCRIPT && extname(file) !== ".tsx" && !tsxRegistered) {
     const native = await importNatively(file, module);
     if (!("reason" in native)) return pick(native.namespace, attr, module);
