@@ -5,6 +5,7 @@
  * runs the shared clock, and shuts down gracefully.
  */
 
+import cluster from "node:cluster";
 import { type AddressInfo, createServer, type Server as NetServer, type Socket } from "node:net";
 import type { TLSSocket, Server as TlsServer } from "node:tls";
 import { Clock } from "./clock.ts";
@@ -151,10 +152,8 @@ export class Server {
     try {
       for (const target of this.targets) {
         // In a --workers worker the supervisor binds (node:cluster) and has
-        // already cleared a stale file; probing from here would reach it. A
-        // cluster worker is what node:cluster's own `isWorker` says: a process
-        // with NODE_UNIQUE_ID in its environment (not importing node:cluster saves memory).
-        if (target.kind === "unix" && !("NODE_UNIQUE_ID" in process.env)) await clearStaleSocket(target.path);
+        // already cleared a stale file; probing from here would reach it.
+        if (target.kind === "unix" && !cluster.isWorker) await clearStaleSocket(target.path);
         const listener = createServer({ allowHalfOpen: true, noDelay: true }, (socket) =>
           this.onSocket(socket),
         );
