@@ -5,7 +5,9 @@
  * Run: node --import tsx bench/micro/response-cost.ts [N]
  */
 
-import { LightResponse, NativeResponse } from "../../src/gateways/fetch/light-response.ts";
+import { LightResponse, NativeResponse as nativeResponse } from "../../src/gateways/fetch/light-response.ts";
+
+const NativeResponse = nativeResponse();
 
 const N = Number(process.argv[2] ?? 100_000);
 const init = { headers: { "Content-Type": "text/plain" } };

@@ -5,9 +5,8 @@
  */
 
 import { delimiter } from "node:path";
-
+import { INTERFACES, type Interface } from "../gateways/interfaces.ts";
 import { DEFAULT_LIFESPAN, LIFESPAN_MODES, type LifespanMode } from "../gateways/lifespan.ts";
-import { INTERFACES, type Interface } from "../gateways/select.ts";
 import type { ParserLimits } from "../http1/limits.ts";
 import { DEFAULT_RELOAD_EXCLUDES, DEFAULT_RELOAD_INCLUDES } from "../reload/defaults.ts";
 import type { ConcurrencyOptions, RuntimeConfig } from "../runtime/config.ts";

@@ -1,16 +1,18 @@
 /**
  * Finds and imports the app named by MODULE[:ATTR]. TypeScript modules are
- * loaded through tsx's loader API, registered only when needed so plain
- * JavaScript apps pay nothing for it. Below every caller: the runtime loads
- * the app here, and so does each `--threads` thread.
+ * loaded by Node itself where it strips types (Node 22.18+ and 24:
+ * `process.features.typescript`), else, or when Node's stripping cannot
+ * load the app, through tsx's loader API, registered only when needed so
+ * other apps pay nothing for it (docs/performance.md). Below every caller:
+ * the runtime loads the app here, and so does each `--threads` thread.
  */
 
 import { existsSync, readFileSync, statSync } from "node:fs";
 import { createRequire } from "node:module";
 import { extname, resolve } from "node:path";
-import { pathToFileURL } from "node:url";
-import { isMainThread } from "node:worker_threads";
+import { fileURLToPath, pathToFileURL } from "node:url";
 import { TsgiError } from "../http1/tsgi-error.ts";
+import type { Logger } from "../server/log.ts";
 
 /** The app could not be loaded; printed as one line, exit status 1. */
 export class AppLoadError extends TsgiError {
@@ -30,6 +32,46 @@ export class NoAppExportError extends AppLoadError {
 const EXTENSIONS = [".ts", ".mts", ".js", ".mjs", ".cts", ".cjs", ".tsx", ".jsx"];
 const TYPESCRIPT = new Set([".ts", ".mts", ".cts", ".tsx"]);
 let tsxRegistered = false;
+
+/**
+ * Node strips TypeScript types itself ("strip" or "transform"; false when
+ * turned off, undefined before Node 22.10). Not for .tsx, which it refuses.
+ */
+const NATIVE_TYPESCRIPT = typeof (process.features as { typescript?: unknown }).typescript === "string";
+
+/**
+ * Whether a failed native import of a TypeScript app is worth another try
+ * with tsx: TypeScript that type stripping does not support (enums,
+ * namespaces, parameter properties, `import =`), an import tsx resolves and
+ * Node does not (`./x.js` meaning `x.ts`, no extension, tsconfig paths),
+ * TypeScript under node_modules, and syntax errors raised while loading
+ * (decorators; an import of a type without `import type`, which tsx drops).
+ * These all fail before any of the app's modules runs. A SyntaxError thrown
+ * by the app's own code (JSON.parse at top level) has one of its files on
+ * the stack and is reported as it is.
+ */
+function nativeLoadFailed(err: unknown): boolean {
+  const code = (err as { code?: unknown } | null)?.code;
+  if (
+    code === "ERR_UNSUPPORTED_TYPESCRIPT_SYNTAX" ||
+    code === "ERR_INVALID_TYPESCRIPT_SYNTAX" ||
+    code === "ERR_UNSUPPORTED_NODE_MODULES_TYPE_STRIPPING" ||
+    code === "ERR_MODULE_NOT_FOUND" ||
+    code === "ERR_UNSUPPORTED_DIR_IMPORT" ||
+    code === "ERR_UNKNOWN_FILE_EXTENSION"
+  )
+    return true;
+  if (!(err instanceof SyntaxError)) return false;
+  // Frames in files, but not tsgi's own (the await in importNatively shows on async stacks).
+  const frames = (err.stack ?? "")
+    .split("\n")
+    .filter((line) => /^\s+at /.test(line) && !line.includes(OWN_URL) && !line.includes(OWN_PATH));
+  return !frames.some((line) => /file:\/\/|\(\/|at \//.test(line));
+}
+
+/** Where tsgi's own modules are, as URL and path. */
+const OWN_URL = new URL("..", import.meta.url).href;
+const OWN_PATH = fileURLToPath(OWN_URL);
 
 /** Splits MODULE[:ATTR] at the last colon that is not part of a Windows drive. */
 export function splitTarget(target: string): { module: string; attr: string | null } {
@@ -54,15 +96,26 @@ function findFile(module: string, cwd: string): string | null {
 
 /**
  * Imports MODULE and returns the app: ATTR if given, else the default export,
- * else the export named `app`.
+ * else the export named `app`. `logger` hears why a TypeScript app is loaded
+ * with tsx where Node could strip its types.
  */
-export async function loadApp(target: string, cwd = process.cwd()): Promise<unknown> {
+export async function loadApp(target: string, cwd = process.cwd(), logger?: Logger): Promise<unknown> {
   const { module, attr } = splitTarget(target);
   const file = findFile(module, cwd);
   if (file === null) throw new AppLoadError(`module not found: ${module}`);
-  if (TYPESCRIPT.has(extname(file)) && !isMainThread)
-    return pick(await requireInThread(file, module), attr, module);
-  if (TYPESCRIPT.has(extname(file)) && !tsxRegistered) {
+  const typescript = TYPESCRIPT.has(extname(file));
+  // Only a TypeScript app needs to know (node:worker_threads is not loaded for the others).
+  const isMainThread = !typescript || (await import("node:worker_threads")).isMainThread;
+  if (typescript && NATIVE_TYPESCRIPT && extname(file) !== ".tsx" && !tsxRegistered) {
+    const native = await importNatively(file, module);
+    if (!("reason" in native)) return pick(native.namespace, attr, module);
+    // Said once tsx has loaded it: for a plain syntax error, tsx only words the one error line.
+    const loaded = isMainThread ? await importWithTsx(file, module) : await requireInThread(file, module);
+    logger?.info(`Loaded ${module} with tsx: Node's type stripping could not (${native.reason})`);
+    return pick(loaded, attr, module);
+  }
+  if (typescript && !isMainThread) return pick(await requireInThread(file, module), attr, module);
+  if (typescript && !tsxRegistered) {
     // Both hooks: outside a package with "type": "module" a .ts file is
     // CommonJS to Node, and only tsx's require hook can compile it as such.
     const [esm, cjs] = await Promise.all([import("tsx/esm/api"), import("tsx/cjs/api")]);
@@ -72,15 +125,54 @@ export async function loadApp(target: string, cwd = process.cwd()): Promise<unkn
   }
   let namespace: Record<string, unknown>;
   try {
-    namespace = (await import(pathToFileURL(file).href)) as Record<string, unknown>;
-    // A module compiled to CommonJS arrives as { default: module.exports }; when
-    // module.exports carries the __esModule mark, its own keys are the real exports.
-    const exports = namespace.default as Record<string, unknown> | undefined;
-    if (exports !== null && typeof exports === "object" && exports.__esModule === true) namespace = exports;
+    namespace = exportsOf((await import(pathToFileURL(file).href)) as Record<string, unknown>);
   } catch (err) {
     throw new AppLoadError(`error while importing ${module}: ${importFailure(err, file)}`, { cause: err });
   }
   return pick(namespace, attr, module);
+}
+
+/** The module namespace as the app sees it: a CommonJS module's real exports when it marks them so. */
+function exportsOf(namespace: Record<string, unknown>): Record<string, unknown> {
+  // A module compiled to CommonJS arrives as { default: module.exports }; when
+  // module.exports carries the __esModule mark, its own keys are the real exports.
+  const exports = namespace.default as Record<string, unknown> | undefined;
+  return exports !== null && typeof exports === "object" && exports.__esModule === true ? exports : namespace;
+}
+
+/**
+ * A TypeScript app through Node's own type stripping: its namespace, or why
+ * Node cannot load it when tsx should (see {@link nativeLoadFailed}).
+ */
+async function importNatively(
+  file: string,
+  module: string,
+): Promise<{ namespace: Record<string, unknown> } | { reason: string }> {
+  try {
+    return { namespace: exportsOf((await import(pathToFileURL(file).href)) as Record<string, unknown>) };
+  } catch (err) {
+    if (!nativeLoadFailed(err)) {
+      throw new AppLoadError(`error while importing ${module}: ${importFailure(err, file)}`, { cause: err });
+    }
+    return { reason: err instanceof Error ? err.message.split("\n")[0]! : String(err) };
+  }
+}
+
+/**
+ * A TypeScript app through tsx after Node's own import failed. Node keeps a
+ * module that failed in its module map, so tsx's `tsImport` loads the app in
+ * a namespace of its own (its modules' URLs carry a query), where every
+ * module loads afresh, through tsx's import or require hooks as the file's
+ * module kind asks.
+ */
+async function importWithTsx(file: string, module: string): Promise<Record<string, unknown>> {
+  const { tsImport } = await import("tsx/esm/api");
+  tsxRegistered = true;
+  try {
+    return exportsOf((await tsImport(pathToFileURL(file).href, import.meta.url)) as Record<string, unknown>);
+  } catch (err) {
+    throw new AppLoadError(`error while importing ${module}: ${importFailure(err, file)}`, { cause: err });
+  }
 }
 
 /**

@@ -1,14 +1,14 @@
 /**
  * Turns the configured app into a server handler: the app loaded on this
  * thread, its gateway selected (with its lifespan), or with `--threads` a
- * pool of threads that each load it.
+ * pool of threads that each load it. Only the gateway the app needs is
+ * imported, and the thread pool only with `--threads` (docs/performance.md).
  */
 
-import { buildGateway, NotAnAppError } from "../gateways/select.ts";
+import { type Gateway, NotAnAppError } from "../gateways/detect.ts";
+import { loadGateway } from "../gateways/load.ts";
 import type { Logger } from "../server/log.ts";
 import type { Handler, Server } from "../server/server.ts";
-import { threadedGateway } from "../threads/gateway.ts";
-import { ThreadPool } from "../threads/pool.ts";
 import type { RuntimeConfig } from "./config.ts";
 import { UsageError } from "./errors.ts";
 import { loadServedApp } from "./takeover.ts";
@@ -36,6 +36,10 @@ export async function buildHandler(
 ): Promise<AppHandler> {
   const threads = config.concurrency.threads;
   if (threads !== undefined) {
+    const [{ threadedGateway }, { ThreadPool }] = await Promise.all([
+      import("../threads/gateway.ts"),
+      import("../threads/pool.ts"),
+    ]);
     const pool = new ThreadPool({
       target: config.target,
       interface: config.interface,
@@ -54,10 +58,10 @@ export async function buildHandler(
     return { handler: threadedGateway(pool), listening: () => {}, close: () => pool.close() };
   }
   const { app, takeover } = await loadServedApp(config, logger);
-  let gateway: ReturnType<typeof buildGateway>;
+  let gateway: Gateway;
   try {
     const iface = takeover === null ? config.interface : "node";
-    gateway = buildGateway(app, iface, logger, { ...config.gateway, multiprocess });
+    gateway = await loadGateway(app, iface, logger, { ...config.gateway, multiprocess });
   } catch (err) {
     if (err instanceof NotAnAppError)
       throw new NotAnAppError(`${config.target} is not an app: ${err.message}`);

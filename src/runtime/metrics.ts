@@ -7,7 +7,6 @@
 import { BindError } from "../server/listen.ts";
 import type { Logger } from "../server/log.ts";
 import type { MetricsSnapshot } from "../server/metrics.ts";
-import { serveMetrics } from "../server/metrics-server.ts";
 import type { Server } from "../server/server.ts";
 import type { RuntimeConfig } from "./config.ts";
 
@@ -30,6 +29,8 @@ export async function listenForMetrics(
   logger: Logger,
 ): Promise<Server> {
   const host = config.operations.metricsHost ?? DEFAULT_METRICS_HOST;
+  // Imported only with --metrics: every module loaded costs memory (docs/performance.md).
+  const { serveMetrics } = await import("../server/metrics-server.ts");
   let server: Server;
   try {
     server = await serveMetrics(host, config.operations.metricsPort!, snapshot, logger);

@@ -10,7 +10,7 @@
 import { TsgiError } from "../http1/tsgi-error.ts";
 import { BindError } from "../server/listen.ts";
 import type { Logger } from "../server/log.ts";
-import { type MetricsSnapshot, RequestStats } from "../server/metrics.ts";
+import type { MetricsSnapshot } from "../server/metrics.ts";
 import { type Handler, Server, wrapHandler } from "../server/server.ts";
 import type { RuntimeConfig } from "./config.ts";
 import { type AppHandler, buildHandler } from "./handler.ts";
@@ -86,7 +86,7 @@ export async function startServer(
     config.options,
     logger,
   );
-  if (wantsMetrics(config)) server.stats = new RequestStats();
+  if (wantsMetrics(config)) server.stats = new (await import("../server/metrics.ts")).RequestStats();
   const snapshot = () => server.stats!.snapshot(server.connectionCount, server.webSocketCount);
   try {
     await server.listen();

@@ -57,7 +57,7 @@ function nextTurn(): Promise<void> {
 export async function loadServedApp(config: RuntimeConfig, logger: Logger): Promise<LoadedApp> {
   if (!takeoverApplies(config)) {
     try {
-      return { app: await loadApp(config.target), takeover: null };
+      return { app: await loadApp(config.target, process.cwd(), logger), takeover: null };
     } catch (err) {
       if (!(err instanceof NoAppExportError) || config.listenTakeover !== false) throw err;
       // Its own listen() may well have bound: say why tsgi did not take it over.
@@ -68,7 +68,7 @@ export async function loadServedApp(config: RuntimeConfig, logger: Logger): Prom
   const takeover = new ListenTakeover(module, (line) => logger.info(line), plannedAddress(config));
   takeover.install();
   try {
-    const importing: Promise<Imported> = loadApp(config.target).then(
+    const importing: Promise<Imported> = loadApp(config.target, process.cwd(), logger).then(
       (app) => ({ ok: true, app }),
       (err: unknown) => ({ ok: false, err }),
     );

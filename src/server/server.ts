@@ -25,8 +25,7 @@ import { Logger } from "./log.ts";
 import type { RequestStats } from "./metrics.ts";
 import { resolveOptions, type ServeOptions, type ServerOptions } from "./options.ts";
 import { TrustedProxies } from "./proxy-headers.ts";
-import { readProxyHeader } from "./proxy-reader.ts";
-import { createTlsServer } from "./tls.ts";
+import type { readProxyHeader } from "./proxy-reader.ts";
 import { type Tracer, tracerFor } from "./trace.ts";
 import type { WebSocketSession } from "./websocket.ts";
 
@@ -60,6 +59,8 @@ export class Server {
   private readonly targets: readonly BindTarget[];
   /** Wraps accepted sockets in TLS when `options.tls` is set (never listens itself). */
   private tlsServer: TlsServer | null = null;
+  /** The PROXY protocol reader, imported by listen() when `options.proxyProtocol` is set. */
+  private readProxyHeader: typeof readProxyHeader | null = null;
   /** PROXY protocol addresses of raw sockets waiting for their TLS handshake. */
   private readonly proxied = new WeakMap<Socket, ConnectionAddresses>();
   /** Peers trusted by `proxyHeaders` and `proxyProtocol` (null when both are off). */
@@ -145,7 +146,11 @@ export class Server {
    */
   async listen(): Promise<void> {
     const o = this.options;
+    // TLS and the PROXY protocol are imported only when configured: every module
+    // loaded costs memory for the life of the process (docs/performance.md).
+    if (o.proxyProtocol) this.readProxyHeader = (await import("./proxy-reader.ts")).readProxyHeader;
     if (o.tls !== null) {
+      const { createTlsServer } = await import("./tls.ts");
       const tls = createTlsServer(o.tls, o.headerTimeout);
       tls.on("secureConnection", (socket: TLSSocket) => {
         const raw = (socket as TLSSocket & { _parent?: Socket })._parent;
@@ -312,7 +317,7 @@ export class Server {
     // Only a trusted peer may say whom it relays; any other connection is
     // served as plain HTTP, so a client cannot pick its address with a header.
     if (this.options.proxyProtocol && this.trusted!.trusts(socket.remoteAddress ?? "")) {
-      readProxyHeader(socket, this.options.headerTimeout, (err, addresses) => {
+      this.readProxyHeader!(socket, this.options.headerTimeout, (err, addresses) => {
         if (err !== null) {
           this.logger.debug(
             `closed a connection from ${socket.remoteAddress ?? "a unix peer"}: ${err.message}`,

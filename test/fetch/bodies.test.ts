@@ -9,7 +9,7 @@
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
 import { after, before, describe, test } from "node:test";
-import { NativeResponse } from "../../src/gateways/fetch/light-response.ts";
+import { NativeResponse as nativeResponse } from "../../src/gateways/fetch/light-response.ts";
 import {
   Client,
   encoder,
@@ -23,6 +23,8 @@ import {
   show,
   waitFor,
 } from "./support.ts";
+
+const NativeResponse = nativeResponse();
 
 /** Runs `fn` and describes the error it throws or the promise rejection, or "ok". */
 async function outcome(fn: () => unknown): Promise<string> {

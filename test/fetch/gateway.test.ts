@@ -11,7 +11,7 @@ import assert from "node:assert/strict";
 import { connect } from "node:net";
 import { after, before, describe, test } from "node:test";
 import type { FetchInfo } from "../../src/gateways/fetch/index.ts";
-import { NativeResponse } from "../../src/gateways/fetch/light-response.ts";
+import { NativeResponse as nativeResponse } from "../../src/gateways/fetch/light-response.ts";
 import { detectInterface, NotAnAppError } from "../../src/gateways/select.ts";
 import { startServer } from "../helpers.ts";
 import {
@@ -28,6 +28,8 @@ import {
   show,
   waitFor,
 } from "./support.ts";
+
+const NativeResponse = nativeResponse();
 
 // ---- the request ------------------------------------------------------------------
 

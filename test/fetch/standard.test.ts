@@ -18,8 +18,10 @@ import { proxy } from "hono/proxy";
 import * as undici from "undici";
 import WebSocket from "ws";
 import { upgradeWebSocket } from "../../src/adapters/hono.ts";
-import { LightResponse, NativeResponse } from "../../src/gateways/fetch/light-response.ts";
+import { LightResponse, NativeResponse as nativeResponse } from "../../src/gateways/fetch/light-response.ts";
 import { type FetchServer, serveFetch } from "./support.ts";
+
+const NativeResponse = nativeResponse();
 
 /** A second local server (node:http) that echoes what it received as JSON. */
 async function startEcho(): Promise<{ url: string; close: () => Promise<void> }> {

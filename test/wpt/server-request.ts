@@ -12,10 +12,13 @@
 import { EventEmitter } from "node:events";
 import type { Socket } from "node:net";
 import { fetchGateway } from "../../src/gateways/fetch/gateway.ts";
-import { GatewayRequest, NativeRequest } from "../../src/gateways/fetch/request.ts";
+import { gatewayRequest, NativeRequest as nativeRequest } from "../../src/gateways/fetch/request.ts";
 import { HttpConnection } from "../../src/server/connection.ts";
 import { Logger } from "../../src/server/log.ts";
 import { resolveOptions } from "../../src/server/options.ts";
+
+const NativeRequest = nativeRequest();
+const GatewayRequest = gatewayRequest();
 
 /** Just enough of net.Socket for HttpConnection: writes are dropped, `emit("data")` is a read. */
 class StandInSocket extends EventEmitter {

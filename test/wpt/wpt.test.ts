@@ -14,12 +14,21 @@ import assert from "node:assert/strict";
 import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, test } from "node:test";
-import { LightResponse, NativeResponse } from "../../src/gateways/fetch/light-response.ts";
-import { gatewayFetch, NativeRequest, nativeFetch } from "../../src/gateways/fetch/request.ts";
+import { LightResponse, NativeResponse as nativeResponse } from "../../src/gateways/fetch/light-response.ts";
+import { nativeFetch } from "../../src/gateways/fetch/natives.ts";
+import { gatewayFetch, NativeRequest as nativeRequest } from "../../src/gateways/fetch/request.ts";
 import { runFile, type Variant, WPT_ROOT } from "./harness.ts";
 import { ServerRequest } from "./server-request.ts";
 
-const NODE: Variant = { name: "node", Request: NativeRequest, Response: NativeResponse, fetch: nativeFetch };
+const NativeResponse = nativeResponse();
+const NativeRequest = nativeRequest();
+
+const NODE: Variant = {
+  name: "node",
+  Request: NativeRequest,
+  Response: NativeResponse,
+  fetch: nativeFetch(),
+};
 const TSGI: Variant = { name: "tsgi", Request: ServerRequest, Response: LightResponse, fetch: gatewayFetch };
 
 const DIFFERENCES = JSON.parse(

@@ -12,12 +12,27 @@
  *
  * The gateway installs it as `globalThis.Response` (as @hono/node-server
  * does), unless told not to. `instanceof Response` holds for both kinds.
+ * Nothing here loads undici before an app's response needs it (natives.ts).
  */
 
-import { delegateMissingMembers } from "./delegate.ts";
+import { delegateKnownMembers, delegateMissingMembers, RESPONSE_MEMBERS } from "./delegate.ts";
+import { nativeAlreadyLoaded, nativeHeaders, nativeResponse, REPLACEMENT } from "./natives.ts";
 
-const NativeResponse = globalThis.Response;
-const NativeHeaders = globalThis.Headers;
+let linked = false;
+
+/**
+ * undici's Response class, loaded on first use; the LightResponse
+ * prototype is linked to it then (see delegate.ts).
+ */
+function NativeResponse(): typeof Response {
+  const native = nativeResponse();
+  if (!linked) {
+    linked = true;
+    // Every other member (a newer Node's) builds the real Response and delegates to it.
+    delegateMissingMembers<LightResponse>(LightResponse, native, (self) => LightResponse.real(self));
+  }
+  return native;
+}
 
 type HeadersInit = ConstructorParameters<typeof Headers>[0];
 type BodyInit = ConstructorParameters<typeof Response>[0];
@@ -51,7 +66,7 @@ export const UPGRADE = Symbol.for("tsgi.fetch.upgrade");
  * that carries `token` under {@link UPGRADE}.
  */
 export function upgradeResponse(headers: HeadersInit | undefined, token: object): Response {
-  const response = new NativeResponse(null, { status: 200, headers });
+  const response = new (NativeResponse())(null, { status: 200, headers });
   Object.defineProperty(response, "status", { value: 101 });
   Object.defineProperty(response, UPGRADE, { value: token });
   return response;
@@ -111,11 +126,6 @@ const REASON = /^[\t\x20-\x7E\x80-\xFF]*$/;
 function fastHeaders(init: HeadersInit | undefined): string[] | null {
   const out: string[] = [];
   if (init === undefined) return out;
-  if (init instanceof NativeHeaders) {
-    for (const [name, value] of init) if (name !== "set-cookie") out.push(name, value);
-    for (const cookie of init.getSetCookie()) out.push("set-cookie", cookie);
-    return out;
-  }
   if (Array.isArray(init)) {
     if (Object.getPrototypeOf(init) !== Array.prototype) return null;
     for (const pair of init) {
@@ -129,7 +139,9 @@ function fastHeaders(init: HeadersInit | undefined): string[] | null {
   }
   if (typeof init !== "object" || init === null) return null;
   const proto = Object.getPrototypeOf(init);
-  if (proto !== Object.prototype && proto !== null) return null;
+  // A Headers object can only exist once undici is loaded: checked after the plain kinds.
+  if (proto !== Object.prototype && proto !== null)
+    return init instanceof nativeHeaders() ? flattenHeaders(init) : null;
   // Symbol keys are not looked for (the standard's record conversion throws
   // on them): Object.getOwnPropertySymbols would cost more than all the rest.
   for (const name of Object.keys(init)) {
@@ -175,11 +187,11 @@ export class LightResponse {
       if (isFastBody(body)) {
         this.#body = body;
         this.#flat = typeof body === "string" ? ["content-type", TEXT_TYPE] : [];
-      } else this.#real = new NativeResponse(body, init);
+      } else this.#real = new (NativeResponse())(body, init);
       return;
     }
     if (typeof init !== "object" && typeof init !== "function") {
-      this.#real = new NativeResponse(body, init); // throws the standard's TypeError
+      this.#real = new (NativeResponse())(body, init); // throws the standard's TypeError
       return;
     }
     const headers = init.headers;
@@ -206,7 +218,7 @@ export class LightResponse {
       if (headers !== undefined) dict.headers = headers;
       if (status !== undefined) dict.status = status;
       if (statusText !== undefined) dict.statusText = statusText;
-      this.#real = new NativeResponse(body, dict);
+      this.#real = new (NativeResponse())(body, dict);
       return;
     }
     if (typeof body === "string" && !hasName(flat, "content-type")) flat.push("content-type", TEXT_TYPE);
@@ -232,7 +244,7 @@ export class LightResponse {
   get headers(): Headers {
     if (this.#real !== null) return this.#real.headers;
     if (this.#headers === null) {
-      const headers = new NativeHeaders();
+      const headers = new (nativeHeaders())();
       const flat = this.#flat!;
       for (let i = 0; i < flat.length; i += 2) headers.append(flat[i]!, flat[i + 1]!);
       this.#headers = headers;
@@ -244,7 +256,7 @@ export class LightResponse {
   /** Builds the real Response from what was recorded (with headers as mutated so far). */
   #materialize(): Response {
     if (this.#real === null) {
-      this.#real = new NativeResponse(this.#body, {
+      this.#real = new (NativeResponse())(this.#body, {
         status: this.#status,
         statusText: this.#statusText,
         headers: this.headers,
@@ -257,8 +269,9 @@ export class LightResponse {
    * @internal The recorded parts if the fast path still holds, else null
    * (also for a native Response, which `instanceof LightResponse` accepts).
    */
-  static parts(response: LightResponse): ResponseParts | null {
-    if (!(#real in response) || response.#real !== null) return null;
+  static parts(response: unknown): ResponseParts | null {
+    if (typeof response !== "object" || response === null || !(#real in response) || response.#real !== null)
+      return null;
     const body = response.#body;
     const headers = response.#headers !== null ? flattenHeaders(response.#headers) : response.#flat!;
     let bytes: Uint8Array | string;
@@ -280,9 +293,21 @@ export class LightResponse {
     // The standard: a value JSON cannot serialize (undefined, a function, a symbol) is a TypeError.
     if (body === undefined) throw new TypeError(`Response.json: ${typeof data} cannot be serialized to JSON`);
     if (init !== undefined && init !== null && typeof init !== "object" && typeof init !== "function")
-      return NativeResponse.json(data, init); // throws the standard's TypeError
-    const headers = new NativeHeaders(init?.headers);
-    if (!headers.has("content-type")) headers.set("content-type", "application/json");
+      return NativeResponse().json(data, init); // throws the standard's TypeError
+    const given = init?.headers;
+    const flat = fastHeaders(given);
+    let headers: HeadersInit;
+    if (flat !== null) {
+      // Plainly valid fields stay a list, so no Headers object (nor undici) is needed.
+      if (!hasName(flat, "content-type")) flat.push("content-type", "application/json");
+      const pairs: [string, string][] = [];
+      for (let i = 0; i < flat.length; i += 2) pairs.push([flat[i]!, flat[i + 1]!]);
+      headers = pairs;
+    } else {
+      const native = new (nativeHeaders())(given);
+      if (!native.has("content-type")) native.set("content-type", "application/json");
+      headers = native;
+    }
     const dict: Init = { headers };
     const status = init?.status;
     const statusText = init?.statusText;
@@ -292,21 +317,29 @@ export class LightResponse {
   }
 
   static redirect(url: string | URL, status?: number): Response {
-    return NativeResponse.redirect(url, (status ?? 302) as Parameters<typeof NativeResponse.redirect>[1]);
+    return NativeResponse().redirect(url, (status ?? 302) as Parameters<typeof Response.redirect>[1]);
   }
 
   static error(): Response {
-    return NativeResponse.error();
+    return NativeResponse().error();
   }
 
   /**
    * Both kinds are Responses: `x instanceof Response` holds for native and
    * light ones. A subclass keeps the ordinary check, so a plain Response is
-   * not an instance of it.
+   * not an instance of it. Only an object that says it is a Response (its
+   * `Symbol.toStringTag`) is checked against undici's class, so asking
+   * about anything else does not load undici.
    */
   static [Symbol.hasInstance](value: unknown): boolean {
     // biome-ignore lint/complexity/noThisInStatic: `this` is the class asked about, maybe a subclass
-    if (this === LightResponse) return value instanceof NativeResponse;
+    if (this === LightResponse) {
+      if (typeof value !== "object" || value === null) return false;
+      if (#real in value) return true;
+      return (
+        Object.prototype.toString.call(value) === "[object Response]" && value instanceof NativeResponse()
+      );
+    }
     // biome-ignore lint/complexity/noThisInStatic: a subclass must get the ordinary check for itself
     return Function.prototype[Symbol.hasInstance].call(this, value);
   }
@@ -318,7 +351,10 @@ function nullBodyStatus(status: number | undefined): boolean {
 
 // Every other member (body, bodyUsed, type, url, redirected, clone(), text(), ...)
 // builds the real Response and delegates to it.
-delegateMissingMembers<LightResponse>(LightResponse, NativeResponse, (self) => LightResponse.real(self));
+delegateKnownMembers<LightResponse>(LightResponse, RESPONSE_MEMBERS, "Response", (self) =>
+  LightResponse.real(self),
+);
+Object.defineProperty(LightResponse, REPLACEMENT, { value: true });
 
 let installed = false;
 
@@ -329,6 +365,8 @@ let installed = false;
 export function installLightResponse(): void {
   if (installed) return;
   installed = true;
+  // Already loaded (always on Node 24): link the prototypes now, as nothing is saved by waiting.
+  if (nativeAlreadyLoaded("Response")) NativeResponse();
   Object.defineProperty(globalThis, "Response", {
     value: LightResponse,
     writable: true,
@@ -337,5 +375,5 @@ export function installLightResponse(): void {
   });
 }
 
-/** The native Response class, whatever `globalThis.Response` is now. */
+/** The native Response class, whatever `globalThis.Response` is now (loads undici on first call). */
 export { NativeResponse };

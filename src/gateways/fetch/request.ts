@@ -5,18 +5,33 @@
  * or two. So `method` and `url` come straight from the parsed head, `headers`
  * is built on first use, `text()`/`json()`/`arrayBuffer()` read the body
  * without streams, and anything else builds the real `Request` once and
- * delegates to it. The facade's prototype chain includes `Request.prototype`,
- * so `request instanceof Request` holds; the gateway's `Request` and `fetch`
- * globals (below) hand undici the real Request when it needs its own.
+ * delegates to it. `request instanceof Request` holds; once undici is
+ * loaded the facade's prototype chain includes `Request.prototype` too. The
+ * gateway's `Request` and `fetch` globals (below) hand undici the real
+ * Request when it needs its own. Nothing here loads undici before the app
+ * asks for something only undici has (natives.ts).
  */
 
 import { ClientGoneError } from "../../server/errors.ts";
 import type { Exchange } from "../../server/exchange.ts";
 import { bodyStream, collectBody } from "./body.ts";
-import { delegateMissingMembers } from "./delegate.ts";
+import { delegateKnownMembers, delegateMissingMembers, REQUEST_MEMBERS } from "./delegate.ts";
+import { nativeAlreadyLoaded, nativeFetch, nativeHeaders, nativeRequest, REPLACEMENT } from "./natives.ts";
 
-const NativeRequest = globalThis.Request;
-const NativeHeaders = globalThis.Headers;
+let linked = false;
+
+/**
+ * undici's Request class, loaded on first use; the LazyRequest prototype
+ * is linked to it then (see delegate.ts).
+ */
+function NativeRequest(): typeof globalThis.Request {
+  const native = nativeRequest();
+  if (!linked) {
+    linked = true;
+    delegateMissingMembers<LazyRequest>(LazyRequest, native, (self) => LazyRequest.materialize(self));
+  }
+  return native;
+}
 const STANDARD_METHODS = new Set(["DELETE", "GET", "HEAD", "OPTIONS", "POST", "PUT"]);
 const UTF8 = new TextDecoder("utf-8", { ignoreBOM: false });
 const EMPTY = new Uint8Array(0);
@@ -77,7 +92,7 @@ export class LazyRequest {
   get headers(): Headers {
     if (this.#real !== null) return this.#real.headers;
     if (this.#headers === null) {
-      const headers = new NativeHeaders();
+      const headers = new (nativeHeaders())();
       const flat = this.#ex.request.headers;
       for (let i = 0; i < flat.length; i += 2) headers.append(flat[i]!, flat[i + 1]!);
       this.#headers = headers;
@@ -152,7 +167,7 @@ export class LazyRequest {
       init.body = spent ? new ReadableStream({ start: (controller) => controller.close() }) : bodyStream(ex);
       init.duplex = "half";
     }
-    const real = new NativeRequest(this.url, init);
+    const real = new (NativeRequest())(this.url, init);
     if (spent) void real.body!.getReader().read();
     this.#real = real;
     return real;
@@ -183,7 +198,9 @@ export class LazyRequest {
 
 // Every other member of Request (cache, credentials, clone(), formData(), blob(), ...)
 // delegates to the real Request.
-delegateMissingMembers<LazyRequest>(LazyRequest, NativeRequest, (self) => LazyRequest.materialize(self));
+delegateKnownMembers<LazyRequest>(LazyRequest, REQUEST_MEMBERS, "Request", (self) =>
+  LazyRequest.materialize(self),
+);
 
 /**
  * undici's `Request` constructor and `fetch()` trust `instanceof Request`
@@ -194,35 +211,47 @@ delegateMissingMembers<LazyRequest>(LazyRequest, NativeRequest, (self) => LazyRe
  * and it costs more than the rest of a request), so the gateway replaces
  * the two globals, as @hono/node-server replaces `Request`: each hands
  * undici the real Request behind a facade and is the native one otherwise.
+ * The `Request` class extends undici's, so it is made when first asked for.
  */
-class Request extends NativeRequest {
-  // The arguments pass on as given, so a missing one gets undici's own error.
-  constructor(...args: ConstructorParameters<typeof NativeRequest>) {
-    if (args.length > 0) args[0] = LazyRequest.unwrap(args[0]);
-    super(...args);
-  }
+function makeGatewayRequest(): typeof globalThis.Request {
+  const Native = NativeRequest();
+  class Request extends Native {
+    // The arguments pass on as given, so a missing one gets undici's own error.
+    constructor(...args: ConstructorParameters<typeof globalThis.Request>) {
+      if (args.length > 0) args[0] = LazyRequest.unwrap(args[0]);
+      super(...args);
+    }
 
-  /** Native Requests and facades are Requests; a subclass keeps the ordinary check. */
-  static override [Symbol.hasInstance](value: unknown): boolean {
-    // biome-ignore lint/complexity/noThisInStatic: `this` is the class asked about, maybe a subclass
-    if (this === Request) return value instanceof NativeRequest;
-    // biome-ignore lint/complexity/noThisInStatic: a subclass must get the ordinary check for itself
-    return Function.prototype[Symbol.hasInstance].call(this, value);
+    /** Native Requests and facades are Requests; a subclass keeps the ordinary check. */
+    static override [Symbol.hasInstance](value: unknown): boolean {
+      // biome-ignore lint/complexity/noThisInStatic: `this` is the class asked about, maybe a subclass
+      if (this === Request) return value instanceof Native;
+      // biome-ignore lint/complexity/noThisInStatic: a subclass must get the ordinary check for itself
+      return Function.prototype[Symbol.hasInstance].call(this, value);
+    }
   }
+  Object.defineProperty(Request, REPLACEMENT, { value: true });
+  return Request;
 }
 
-const nativeFetch = globalThis.fetch;
+let GatewayRequestClass: typeof globalThis.Request | undefined;
+
+/** The gateway's `Request` class (made, and undici loaded, on first call). */
+function gatewayRequest(): typeof globalThis.Request {
+  if (GatewayRequestClass === undefined) GatewayRequestClass = makeGatewayRequest();
+  return GatewayRequestClass;
+}
 
 /** `fetch()`, taking a facade for the Request it stands for. */
-function fetch(...args: Parameters<typeof nativeFetch>): Promise<globalThis.Response> {
+function fetch(...args: Parameters<typeof globalThis.fetch>): Promise<globalThis.Response> {
   if (args.length > 0) args[0] = LazyRequest.unwrap(args[0]);
-  return nativeFetch(...args);
+  return nativeFetch()(...args);
 }
+Object.defineProperty(fetch, REPLACEMENT, { value: true });
 
 // `request.constructor === Request`, as for a Request the app builds itself.
 Object.defineProperty(LazyRequest.prototype, "constructor", {
-  value: Request,
-  writable: true,
+  get: gatewayRequest,
   configurable: true,
   enumerable: false,
 });
@@ -232,17 +261,27 @@ let requestGlobalsInstalled = false;
 /**
  * Replaces `globalThis.Request` and `globalThis.fetch` with the versions
  * above, so `new Request(request)` and `fetch(request)` work on the Request
- * a Fetch app receives. Idempotent; called by the gateway.
+ * a Fetch app receives. Idempotent; called by the gateway. `Request` is a
+ * lazy getter, as Node's own is: the class is made on first read.
  */
 export function installRequestGlobals(): void {
   if (requestGlobalsInstalled) return;
   requestGlobalsInstalled = true;
-  for (const [name, value] of [
-    ["Request", Request],
-    ["fetch", fetch],
-  ] as const) {
+  const define = (name: string, value: unknown) =>
     Object.defineProperty(globalThis, name, { value, writable: true, configurable: true, enumerable: false });
-  }
+  if (nativeAlreadyLoaded("Request")) define("Request", gatewayRequest());
+  else
+    Object.defineProperty(globalThis, "Request", {
+      get: () => {
+        const value = gatewayRequest();
+        define("Request", value);
+        return value;
+      },
+      set: (value: unknown) => define("Request", value),
+      configurable: true,
+      enumerable: false,
+    });
+  define("fetch", fetch);
 }
 
-export { fetch as gatewayFetch, NativeRequest, nativeFetch, Request as GatewayRequest };
+export { fetch as gatewayFetch, gatewayRequest, NativeRequest };

@@ -13,7 +13,7 @@ import type { ResponseHead } from "../../http1/events.ts";
 import { TsgiError } from "../../http1/tsgi-error.ts";
 import { ClientGoneError } from "../../server/errors.ts";
 import type { Exchange } from "../../server/exchange.ts";
-import { LightResponse, NativeResponse } from "./light-response.ts";
+import { LightResponse } from "./light-response.ts";
 
 /** The app broke the Fetch contract (e.g. returned something that is not a Response). */
 export class FetchGatewayError extends TsgiError {
@@ -76,25 +76,26 @@ function asBytes(chunk: unknown): Uint8Array {
  * @throws FetchGatewayError if `response` is not a Response.
  */
 export function writeResponse(ex: Exchange, response: unknown): Promise<void> | undefined {
-  if (!(response instanceof NativeResponse) && !isResponseLike(response)) {
+  // First the light Response on its fast path: asking undici's class about it would load undici.
+  const parts = LightResponse.parts(response);
+  if (parts !== null) {
+    const reason = parts.statusText === "" ? undefined : parts.statusText;
+    ex.respond({ status: parts.status, reason, headers: parts.headers }, parts.body);
+    return undefined;
+  }
+  // `instanceof LightResponse` holds for undici's Responses too (its Symbol.hasInstance).
+  if (!(response instanceof LightResponse) && !isResponseLike(response)) {
     throw new FetchGatewayError(
       `the app must return a Response, got ${response === null ? "null" : typeof response}`,
     );
   }
-  if (response instanceof LightResponse) {
-    const parts = LightResponse.parts(response);
-    if (parts !== null) {
-      const reason = parts.statusText === "" ? undefined : parts.statusText;
-      ex.respond({ status: parts.status, reason, headers: parts.headers }, parts.body);
-      return undefined;
-    }
-  }
+  const res = response as Response;
   const head: ResponseHead = {
-    status: response.status,
-    reason: response.statusText === "" ? undefined : response.statusText,
-    headers: headerList(response.headers),
+    status: res.status,
+    reason: res.statusText === "" ? undefined : res.statusText,
+    headers: headerList(res.headers),
   };
-  const body = response.body;
+  const body = res.body;
   if (body === null) {
     ex.respond(head, EMPTY);
     return undefined;
