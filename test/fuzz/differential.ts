@@ -212,6 +212,13 @@ export const CLASSES: [name: string, explains: Explains][] = [
     "host",
     (_input, o) => o.refused === "TSGI_ERR_BAD_HOST",
   ],
+  [
+    // A body larger than our limit (maxBodySize, 10 MiB by default; a chunk
+    // size such as 8819b87 is enough): we answer 413 as soon as the size is
+    // read; llhttp has no such limit and goes on reading (RFC 9110 §15.5.14).
+    "body-limit",
+    (_input, o, n, k) => o.refused === "TSGI_ERR_BODY_TOO_LARGE" && n.requests[k] !== undefined,
+  ],
 ];
 
 /** The class explaining a disagreement, or null when none does. */
