@@ -128,7 +128,7 @@ export const CLASSES: [name: string, explains: Explains][] = [
       // The LF may follow a CR that was the last byte of a body ("Content-Length:
       // 1" then "\r\n"): the next request then starts with a bare LF.
       const body = o.requests.length === k ? o.requests[k - 1]?.body : undefined;
-      return body !== undefined && body.endsWith("\r") && input.includes(`${body}\n`);
+      return body?.endsWith("\r") === true && input.includes(`${body}\n`);
     },
   ],
   [
