@@ -62,6 +62,8 @@ test("fixed inputs: agreed, or in the documented class", async () => {
     ["OPTIONS *f HTTP/1.0\r\n\r\n", "target-form"],
     // The tab is OWS, not part of the coding (RFC 9112 §5); llhttp refuses it.
     ["POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\t\r\n\r\n0\r\n\r\n", "transfer-encoding-ows"],
+    // An empty list element is ignored (RFC 9110 §5.6.1.2); chunked is still final.
+    ["POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked,\r\n\r\n0\r\n\r\n", "te-empty-element"],
     // The body is "\r"; the next request starts with a bare LF (RFC 9112 §2.2).
     ["POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 1\r\n\r\n\r\nA", "bare-lf"],
     // No version (RFC 9112 §3); llhttp would read HTTP/0.9 and waits for its fields.

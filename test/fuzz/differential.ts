@@ -210,6 +210,17 @@ export const CLASSES: [name: string, explains: Explains][] = [
       /transfer-encoding:[^\r\n]*chunked[ \t]*\t[ \t]*\r\n/i.test(input),
   ],
   [
+    // llhttp (strict) refuses empty list elements after "chunked" ("chunked,",
+    // "chunked , ,"); RFC 9110 §5.6.1.2: a recipient MUST parse and ignore a
+    // reasonable number of empty list elements, so chunked is still the final
+    // coding and we accept.
+    "te-empty-element",
+    (input, o, n, k) =>
+      n.refused === "HPE_INVALID_TRANSFER_ENCODING" &&
+      (o.refused === null || o.requests[k]?.complete === true) &&
+      /transfer-encoding:[^\r\n]*chunked[ \t]*,[ \t,]*\r\n/i.test(input),
+  ],
+  [
     // A well-formed CONNECT: node:http hands it to a 'connect' listener (no
     // 'request' event); tsgi answers 501 before any app is called, because no
     // gateway can open the tunnel a 2xx announces (RFC 9110 §9.3.6, §15.6.2).
