@@ -45,7 +45,7 @@ async function differ(bytes: Buffer): Promise<void> {
   count(cls);
 }
 
-test("issue 12 inputs: agreed, or in the documented class", async () => {
+test("fixed inputs: agreed, or in the documented class", async () => {
   const cases: [string, string | null][] = [
     // Both refuse: llhttp knows no such URL, we take absolute-form for http(s) only.
     ["GET example.com:443 HTTP/1.1\r\nHost: a\r\n\r\n", null],
@@ -57,6 +57,17 @@ test("issue 12 inputs: agreed, or in the documented class", async () => {
     ["POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: \xa0chunked\xa0\r\n\r\n0\r\n\r\n", null],
     ["POST / HTTP/1.1\r\nHost: a\r\nContent-Length: \xa05\r\n\r\nhello", null],
     ["CONNECT a.example:443 HTTP/1.1\r\nHost: a.example:443\r\n\r\n", "connect-501"],
+    // Seen in random runs. "*" is for OPTIONS only (RFC 9112 §3.2.4); llhttp waits for the head.
+    ["GET * HTTP/1.1\r\n", "target-form"],
+    ["OPTIONS *f HTTP/1.0\r\n\r\n", "target-form"],
+    // The tab is OWS, not part of the coding (RFC 9112 §5); llhttp refuses it.
+    ["POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\t\r\n\r\n0\r\n\r\n", "transfer-encoding-ows"],
+    // An empty list element is ignored (RFC 9110 §5.6.1.2); chunked is still final.
+    ["POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked,\r\n\r\n0\r\n\r\n", "te-empty-element"],
+    // The body is "\r"; the next request starts with a bare LF (RFC 9112 §2.2).
+    ["POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 1\r\n\r\n\r\nA", "bare-lf"],
+    // No version (RFC 9112 §3); llhttp would read HTTP/0.9 and waits for its fields.
+    ["GET  /\r\n", "http-0.9"],
   ];
   for (const [input, expected] of cases) {
     const bytes = Buffer.from(input, "latin1");

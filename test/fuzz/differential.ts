@@ -96,6 +96,13 @@ function completed(input: string): Side {
     .ours;
 }
 
+/** Where our request `i` of `input` ends: the shortest prefix in which we see it complete. */
+function endOf(input: string, i: number): number {
+  for (let end = 1; end <= input.length; end++)
+    if (ours(Buffer.from(input.slice(0, end), "latin1")).requests[i]?.complete) return end;
+  return input.length;
+}
+
 type Explains = (input: string, o: Side, n: Side, k: number) => boolean;
 
 /** The documented classes, in the order they are tried; names match docs/http-conformance.md. */
@@ -122,7 +129,13 @@ export const CLASSES: [name: string, explains: Explains][] = [
   [
     // RFC 9112 §2.2 lets a server accept a bare LF line end; we never do (smuggling).
     "bare-lf",
-    (input, o) => o.refused === "TSGI_ERR_BAD_LINE_ENDING" && /(^|[^\r])\n/.test(input),
+    (input, o, _n, k) => {
+      if (o.refused !== "TSGI_ERR_BAD_LINE_ENDING") return false;
+      if (/(^|[^\r])\n/.test(input)) return true;
+      // The LF may follow a CR that was the last byte of a body ("Content-Length:
+      // 1" then "\r\n"): the next request then starts with a bare LF.
+      return k > 0 && o.requests.length === k && input[endOf(input, k - 1)] === "\n";
+    },
   ],
   [
     // llhttp reads a request line without a version as HTTP/0.9 (and then parses
@@ -131,7 +144,9 @@ export const CLASSES: [name: string, explains: Explains][] = [
     (input, o, n, k) =>
       o.refused === "TSGI_ERR_BAD_REQUEST_LINE" &&
       (n.requests[k]?.version === 9 ||
-        (n.refused === null && n.requests.length === k && /(^|\n)[^ \r\n]+ [^ \r\n]+\r\n/.test(input))),
+        // llhttp still waiting for the head of "GET /" (or "GET  /": the
+        // extra SP is refused by us either way, see single-sp).
+        (n.refused === null && n.requests.length === k && /(^|\n)[^ \r\n]+ +[^ \r\n]+\r\n/.test(input))),
   ],
   [
     // llhttp takes several spaces between the parts of a request line. RFC
@@ -158,8 +173,12 @@ export const CLASSES: [name: string, explains: Explains][] = [
   [
     // llhttp takes any URL characters ("*A", "a/b"); RFC 9112 §3.2 allows four
     // forms only (origin, absolute, authority for CONNECT, "*" for OPTIONS), §3: 400.
+    // We refuse at the request line; llhttp has the request, or (head
+    // unfinished, "GET * HTTP/1.1\r\n") is still waiting without refusing.
     "target-form",
-    (_input, o, n, k) => o.refused === "TSGI_ERR_BAD_TARGET" && n.requests[k] !== undefined,
+    (_input, o, n, k) =>
+      o.refused === "TSGI_ERR_BAD_TARGET" &&
+      (n.requests[k] !== undefined || (n.refused === null && n.requests.length === k)),
   ],
   [
     // llhttp (strict) refuses whitespace around ";" and "=" in a chunk
@@ -179,6 +198,27 @@ export const CLASSES: [name: string, explains: Explains][] = [
       n.refused === "HPE_INVALID_CONTENT_LENGTH" &&
       (o.refused === null || o.requests[k]?.complete === true) &&
       /content-length:[ \t]*[0-9]+[ \t]*\t/i.test(input),
+  ],
+  [
+    // llhttp (strict) refuses a tab after "chunked" in Transfer-Encoding; the
+    // tab is OWS around the field value (RFC 9112 §5, RFC 9110 §5.5), not part
+    // of the coding, so we accept (like content-length-ows).
+    "transfer-encoding-ows",
+    (input, o, n, k) =>
+      n.refused === "HPE_INVALID_TRANSFER_ENCODING" &&
+      (o.refused === null || o.requests[k]?.complete === true) &&
+      /transfer-encoding:[^\r\n]*chunked[ \t]*\t[ \t]*\r\n/i.test(input),
+  ],
+  [
+    // llhttp (strict) refuses empty list elements after "chunked" ("chunked,",
+    // "chunked , ,"); RFC 9110 §5.6.1.2: a recipient MUST parse and ignore a
+    // reasonable number of empty list elements, so chunked is still the final
+    // coding and we accept.
+    "te-empty-element",
+    (input, o, n, k) =>
+      n.refused === "HPE_INVALID_TRANSFER_ENCODING" &&
+      (o.refused === null || o.requests[k]?.complete === true) &&
+      /transfer-encoding:[^\r\n]*chunked[ \t]*,[ \t,]*\r\n/i.test(input),
   ],
   [
     // A well-formed CONNECT: node:http hands it to a 'connect' listener (no
