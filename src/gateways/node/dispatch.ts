@@ -8,12 +8,12 @@
  */
 
 import type { EventEmitter } from "node:events";
-import { IncomingMessage } from "node:http";
+import type { IncomingMessage } from "node:http";
 import type { Socket } from "node:net";
 import type { Exchange } from "../../server/exchange.ts";
 import type { Handler } from "../../server/server.ts";
 import { prepareExchange } from "./gateway.ts";
-import { addHeaderLines } from "./request.ts";
+import { incomingMessage } from "./request.ts";
 
 /** What the dispatcher reads of its emitter besides the events. */
 export interface NodeEmitter extends EventEmitter {
@@ -23,16 +23,7 @@ export interface NodeEmitter extends EventEmitter {
 
 /** The upgrade or CONNECT request on the raw socket, as node hands it to `'upgrade'` and `'connect'` listeners. */
 function upgradeRequest(exchange: Exchange, socket: Socket, maxHeaders: number): IncomingMessage {
-  const head = exchange.request;
-  const req = new IncomingMessage(socket);
-  req.method = head.method;
-  req.url = head.target;
-  req.httpVersionMajor = 1;
-  req.httpVersionMinor = head.version === 11 ? 1 : 0;
-  req.httpVersion = head.version === 11 ? "1.1" : "1.0";
-  const fields = maxHeaders > 0 ? head.headers.slice(0, maxHeaders * 2) : head.headers;
-  addHeaderLines(req, fields);
-  (req as { upgrade?: boolean }).upgrade = true;
+  const req = incomingMessage(exchange, socket, maxHeaders, true);
   req.complete = true;
   req.push(null);
   return req;

@@ -6,6 +6,7 @@
  */
 
 import { IncomingMessage } from "node:http";
+import type { Socket } from "node:net";
 import type { BodySink, Exchange } from "../../server/exchange.ts";
 import type { ExchangeSocket } from "./socket.ts";
 
@@ -120,6 +121,32 @@ function _read(this: IncomingMessage & { _consuming: boolean; [kBody]: RequestBo
 }
 
 /**
+ * A genuine `IncomingMessage` on `socket` carrying `exchange`'s request head:
+ * method, url, version and (up to `maxHeaders` fields, 0: all) its headers;
+ * `upgrade` is true only for the requests node emits as `'upgrade'`/`'connect'`.
+ */
+export function incomingMessage(
+  exchange: Exchange,
+  socket: Socket,
+  maxHeaders: number,
+  upgrade: boolean,
+): IncomingMessage {
+  const head = exchange.request;
+  const req = new IncomingMessage(socket);
+  req.method = head.method;
+  req.url = head.target;
+  req.httpVersionMajor = 1;
+  req.httpVersionMinor = head.version === 11 ? 1 : 0;
+  req.httpVersion = head.version === 11 ? "1.1" : "1.0";
+  // node's own parser callback: sets rawHeaders and the count its lazy
+  // `headers`/`headersDistinct` getters read (with node's joining rules).
+  const fields = maxHeaders > 0 ? head.headers.slice(0, maxHeaders * 2) : head.headers;
+  addHeaderLines(req, fields);
+  (req as { upgrade?: boolean }).upgrade = upgrade;
+  return req;
+}
+
+/**
  * Builds the `IncomingMessage` for `exchange`. Its `_read` is an own
  * property (set by assignment: cheaper than `defineProperty`), so it
  * survives Express's prototype swap.
@@ -130,19 +157,9 @@ export function createRequest(
   /** node's `server.maxHeadersCount`: keep only this many header fields (0: all). */
   maxHeaders = 0,
 ): { req: IncomingMessage; body: RequestBody } {
-  const head = exchange.request;
-  const req = new IncomingMessage(socket as never) as IncomingMessage & { [kBody]: RequestBody };
-  req.method = head.method;
-  req.url = head.target;
-  req.httpVersionMajor = 1;
-  req.httpVersionMinor = head.version === 11 ? 1 : 0;
-  req.httpVersion = head.version === 11 ? "1.1" : "1.0";
-  // node's own parser callback: sets rawHeaders and the count its lazy
-  // `headers`/`headersDistinct` getters read (with node's joining rules).
-  const fields = maxHeaders > 0 ? head.headers.slice(0, maxHeaders * 2) : head.headers;
-  addHeaderLines(req, fields);
-  // Set for the 'upgrade' path only, as node does when it emits 'upgrade'.
-  (req as { upgrade?: boolean }).upgrade = false;
+  const req = incomingMessage(exchange, socket as never, maxHeaders, false) as IncomingMessage & {
+    [kBody]: RequestBody;
+  };
   const body = new RequestBody(req, exchange);
   req[kBody] = body;
   (req as unknown as { _read: unknown })._read = _read;
