@@ -60,9 +60,19 @@ const tsgi = (...args: string[]) => node("dist/cli/main.js", "--port", "0", "--n
 const TARGETS: Target[] = [
   { name: FLOOR, command: tsx("bench/peers/canned.ts", "0") },
   { name: "canned socket handle", command: tsx("bench/peers/canned_handle.ts", "0") },
+  { name: "canned user buffer", command: tsx("bench/peers/canned_userbuf.ts", "0") },
   { name: "tsgi Fetch", command: tsgi("--interface", "fetch", "bench/apps/hello_fetch.ts") },
+  {
+    name: "tsgi Fetch, stream reads",
+    command: tsgi("--socket-reads", "stream", "--interface", "fetch", "bench/apps/hello_fetch.ts"),
+  },
   { name: "tsgi Fetch async", command: tsgi("--interface", "fetch", "bench/apps/hello_fetch_async.ts") },
   { name: "tsgi WSGI-style", command: tsgi("bench/apps/hello_wsgi.ts") },
+  { name: "tsgi node (req, res)", command: tsgi("--interface", "node", "bench/apps/hello_node.ts") },
+  {
+    name: "tsgi node (req, res), stream reads",
+    command: tsgi("--socket-reads", "stream", "--interface", "node", "bench/apps/hello_node.ts"),
+  },
   { name: "tsgi Hono", command: tsgi("--interface", "fetch", "bench/apps/hello_hono.ts") },
   { name: BASELINE, command: tsx("bench/peers/node_http.ts", "0") },
   { name: "@hono/node-server", command: tsx("bench/peers/hono_node_server.ts", "0") },

@@ -194,6 +194,16 @@ export const OPTIONS: readonly OptionSpec[] = [
     },
   },
   {
+    flag: "socket-reads",
+    kind: "string",
+    help: "How plain TCP sockets are read: buffer (one shared read buffer, net.Socket's onread path) or stream ('data' events).",
+    shown: "buffer",
+    apply(c, v) {
+      if (v !== "buffer" && v !== "stream") throw new UsageError("--socket-reads takes buffer or stream");
+      c.options.socketReads = v;
+    },
+  },
+  {
     flag: "no-access-log",
     kind: "flag",
     help: "Do not log one line per request.",

@@ -20,6 +20,7 @@ import type { Logger } from "./log.ts";
 import type { RequestStats } from "./metrics.ts";
 import type { ServerOptions } from "./options.ts";
 import { applyProxyHeaders, type TrustedProxies } from "./proxy-headers.ts";
+import { type ChunkListener, releaseSharedReads, type SharedReads } from "./socket-reads.ts";
 import { describeAfterResponse, describeRequest, describeResponseHead, type Tracer } from "./trace.ts";
 import { type WebSocketAccept, WebSocketSession } from "./websocket.ts";
 import { checkUpgrade, negotiateUpgrade } from "./websocket-upgrade.ts";
@@ -65,6 +66,8 @@ export interface ConnectionHost extends ExchangeRecords {
   /** The connection switched to WebSocket: `session` owns the socket from now on. */
   connectionUpgraded(connection: HttpConnection, session: WebSocketSession): void;
   sessionClosed(session: WebSocketSession): void;
+  /** The read buffer connections share (socket-reads.ts); null or absent: `'data'` events. */
+  readonly sharedReads?: SharedReads | null;
   /** The app took the socket (absent: treated as {@link connectionClosed}). */
   connectionDetached?(connection: HttpConnection, socket: Socket): void;
 }
@@ -156,7 +159,11 @@ export class HttpConnection implements ExchangeOwner, Expirable {
       error: (err: NodeJS.ErrnoException) => this.onSocketError(err),
       close: () => this.onClose(),
     };
-    for (const [event, listener] of Object.entries(this.listeners)) socket.on(event, listener);
+    // Reads land in the server's shared buffer where they can (socket-reads.ts), else come as 'data'.
+    const shared = host.sharedReads?.attach(socket, this.listeners.data as ChunkListener) === true;
+    for (const [event, listener] of Object.entries(this.listeners)) {
+      if (event !== "data" || !shared) socket.on(event, listener);
+    }
   }
 
   /** Our socket listeners, kept so {@link detachSocket} removes exactly these. */
@@ -493,6 +500,7 @@ export class HttpConnection implements ExchangeOwner, Expirable {
     this.deadline = 0;
     const socket = this.socket;
     for (const event of ["data", "end", "drain", "error", "close"]) socket.removeAllListeners(event);
+    // The session takes the reads (it redirects shared reads to itself; see socket-reads.ts).
     socket.write(bytes);
     const session = new WebSocketSession(
       socket,
@@ -517,6 +525,8 @@ export class HttpConnection implements ExchangeOwner, Expirable {
     this.deadline = 0;
     const socket = this.socket;
     for (const [event, listener] of Object.entries(this.listeners)) socket.removeListener(event, listener);
+    // The new owner reads through 'data' events (socket-reads.ts).
+    releaseSharedReads(socket);
     // Flowing again for the new owner's 'data' listener, whatever we last told the socket.
     if (this.readingPaused) socket.resume();
     if (this.host.connectionDetached !== undefined) this.host.connectionDetached(this, socket);

@@ -6,6 +6,7 @@
 import { DEFAULT_LIMITS, type ParserLimits } from "../http1/limits.ts";
 import type { LogLevel } from "./log.ts";
 import { DEFAULT_FORWARDED_ALLOW_IPS } from "./proxy-headers.ts";
+import type { SocketReadMode } from "./socket-reads.ts";
 import type { TlsOptions } from "./tls.ts";
 import type { TraceMode } from "./trace.ts";
 
@@ -135,6 +136,14 @@ export interface ServerOptions extends Timeouts, WebSocketOptions {
   accessLog: boolean;
   /** Least severe message written to stderr. Default "info". */
   logLevel: LogLevel;
+  /**
+   * How plain TCP sockets are read (src/server/socket-reads.ts): "buffer"
+   * reads every connection into one shared buffer through net.Socket's
+   * `onread` path where Node supports it; "stream" uses `'data'` events.
+   * `TSGI_SOCKET_READS=stream` in the environment forces "stream" whatever
+   * this says. TLS sockets are always read as streams. Default "buffer".
+   */
+  socketReads: SocketReadMode;
   /** `--trace`: "on" writes every connection's lifecycle to stderr, "bytes" adds what was read. Default "off". */
   trace: TraceMode;
 }
@@ -171,6 +180,7 @@ export const DEFAULT_OPTIONS: Readonly<ServerOptions> = Object.freeze({
   accessLog: true,
   logLevel: "info" as LogLevel,
   trace: "off" as TraceMode,
+  socketReads: "buffer" as SocketReadMode,
 });
 
 /** Options as a caller may pass them: any subset, limits included. */

@@ -26,6 +26,7 @@ import type { RequestStats } from "./metrics.ts";
 import { resolveOptions, type ServeOptions, type ServerOptions } from "./options.ts";
 import { TrustedProxies } from "./proxy-headers.ts";
 import type { readProxyHeader } from "./proxy-reader.ts";
+import { type SharedReads, sharedReadsFor } from "./socket-reads.ts";
 import { type Tracer, tracerFor } from "./trace.ts";
 import type { WebSocketSession } from "./websocket.ts";
 
@@ -53,6 +54,8 @@ export class Server {
   readonly handler: Handler;
   /** The `--trace` writer, or null when tracing is off. */
   readonly tracer: Tracer | null;
+  /** The read buffer every connection shares (socket-reads.ts); null when sockets are read as streams. */
+  readonly sharedReads: SharedReads | null;
   /** One listening socket per bound address, in `targets` order. */
   private readonly listeners: NetServer[] = [];
   /** Where to listen: `options.bind`, or `host`:`port`. */
@@ -88,6 +91,7 @@ export class Server {
     this.logger = logger ?? new Logger(this.options.logLevel);
     this.handler = handler;
     this.tracer = tracerFor(this.options.trace, this.logger.errorStream);
+    this.sharedReads = sharedReadsFor(this.options.socketReads);
     this.clock = new Clock(this.connections);
     const o = this.options;
     this.targets = o.bind.length > 0 ? o.bind.map(parseBind) : [{ kind: "tcp", host: o.host, port: o.port }];

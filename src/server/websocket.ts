@@ -16,6 +16,7 @@ import type { Expirable } from "./clock.ts";
 import type { ConnectionInfo } from "./connection-info.ts";
 import type { Logger } from "./log.ts";
 import type { ServerOptions } from "./options.ts";
+import { type ChunkListener, redirectSharedReads } from "./socket-reads.ts";
 import { describeFrame, type Tracer } from "./trace.ts";
 
 /** What a session needs from its server. */
@@ -139,7 +140,8 @@ export class WebSocketSession implements Expirable {
     // Shared listener functions that find the session through the socket:
     // five closures per connection would be a good part of an idle one's memory.
     (socket as SessionSocket)[SESSION] = this;
-    socket.on("data", socketOnData);
+    // A socket the HTTP connection read into the server's shared buffer keeps being read so.
+    if (!redirectSharedReads(socket, socketOnData as ChunkListener)) socket.on("data", socketOnData);
     socket.on("end", socketOnEnd);
     socket.on("drain", socketOnDrain);
     socket.on("error", socketOnError);

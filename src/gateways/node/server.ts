@@ -15,6 +15,7 @@ import { Logger } from "../../server/log.ts";
 import { resolveOptions, type ServeOptions, type ServerOptions } from "../../server/options.ts";
 import { TrustedProxies } from "../../server/proxy-headers.ts";
 import { readProxyHeader } from "../../server/proxy-reader.ts";
+import { sharedReadsFor } from "../../server/socket-reads.ts";
 import type { Tracer } from "../../server/trace.ts";
 import { tracerFor } from "../../server/trace.ts";
 import type { WebSocketSession } from "../../server/websocket.ts";
@@ -74,6 +75,7 @@ class ConnectionPool {
       tracer,
       stats: null,
       proxyTrust: resolved.proxyHeaders ? this.trusted : null,
+      sharedReads: sharedReadsFor(resolved.socketReads),
       connectionClosed(connection: HttpConnection) {
         connections.delete(connection);
       },
