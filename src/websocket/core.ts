@@ -15,7 +15,7 @@
  */
 
 import { isUtf8 } from "node:buffer";
-import { randomFillSync } from "node:crypto";
+import { createRequire } from "node:module";
 import { type DeflateParams, InflateDataError, InflateLimitError, PerMessageDeflate } from "./deflate.ts";
 import { type WebSocketErrorCode, WebSocketProtocolError, WebSocketUsageError } from "./errors.ts";
 import {
@@ -149,6 +149,8 @@ let maskPool = Buffer.alloc(0);
 let maskPoolPos = 0;
 function nextMaskKey(): Uint8Array {
   if (maskPoolPos + 4 > maskPool.length) {
+    // node:crypto is loaded here, by client-mode cores only (see handshake.ts's crypto()).
+    const { randomFillSync } = createRequire(import.meta.url)("node:crypto") as typeof import("node:crypto");
     maskPool = randomFillSync(Buffer.allocUnsafeSlow(MASK_POOL_SIZE));
     maskPoolPos = 0;
   }

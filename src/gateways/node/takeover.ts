@@ -9,9 +9,7 @@
  */
 
 import { Server as HttpServer } from "node:http";
-import { Server as HttpsServer } from "node:https";
 import { type AddressInfo, Server as NetServer } from "node:net";
-import { Server as TlsServer } from "node:tls";
 import { TsgiError } from "../../http1/tsgi-error.ts";
 
 /** The first `listen()` of the app module cannot be taken over (an HTTPS server). */
@@ -26,8 +24,11 @@ type Listen = (this: NetServer, ...args: unknown[]) => NetServer;
 function kindOf(server: NetServer): "http" | "https" | "other" {
   // tsgi/node's Server and SecureServer extend net.Server and tls.Server, not
   // node's classes: they are recognised by node's `maxHeadersCount`, as detect.ts does.
+  // A TLS server (https.Server, tls.Server) is known by tls.Server's own
+  // method: importing node:tls and node:https for an instanceof would load
+  // them, about 2 MiB, into every tsgi process (bench:memory).
   const httpLike = server instanceof HttpServer || "maxHeadersCount" in server;
-  if (server instanceof HttpsServer || (httpLike && server instanceof TlsServer)) return "https";
+  if (httpLike && typeof (server as { addContext?: unknown }).addContext === "function") return "https";
   return httpLike ? "http" : "other";
 }
 
