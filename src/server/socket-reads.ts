@@ -79,22 +79,24 @@ export function socketReadsFromEnv(env: NodeJS.ProcessEnv = process.env): Socket
 
 /** Where a socket read by {@link SharedReads} keeps its {@link ChunkListener}. */
 const kOnChunk = Symbol("tsgi.onChunk");
+/** Where a socket read by {@link SharedReads} keeps it (for its copies). */
+const kReads = Symbol("tsgi.sharedReads");
 
-type ReadingSocket = Socket & { [kOnChunk]: ChunkListener };
+type ReadingSocket = Socket & { [kOnChunk]: ChunkListener; [kReads]: SharedReads };
 
 /** net.Socket's callback for each read (called as a method of the socket): a copy to the socket's listener. */
 function deliverCopy(this: ReadingSocket, nread: number, buffer: Buffer): void {
-  const chunk = Buffer.allocUnsafe(nread);
-  buffer.copy(chunk, 0, 0, nread);
-  this[kOnChunk](chunk);
+  this[kOnChunk](this[kReads].copy(buffer, nread));
 }
 
 /** The callback after {@link releaseSharedReads}: a copy into the socket's Readable; false (stop reading) once it is full. */
-function pushCopy(this: Socket, nread: number, buffer: Buffer): boolean {
-  const chunk = Buffer.allocUnsafe(nread);
-  buffer.copy(chunk, 0, 0, nread);
-  return this.push(chunk);
+function pushCopy(this: ReadingSocket, nread: number, buffer: Buffer): boolean {
+  return this.push(this[kReads].copy(buffer, nread));
 }
+
+/** Copies above Node's own pooled sizes and up to this come from the server's slab. */
+const SLAB_MAX_COPY = 16 * 1024;
+const SLAB_SIZE = 64 * 1024;
 
 /**
  * The read buffer for a server whose `socketReads` option is `mode`: null
@@ -110,6 +112,32 @@ export function sharedReadsFor(
 /** One server's read buffer, shared by its connections; see the file comment. */
 export class SharedReads {
   private readonly buffer = Buffer.allocUnsafe(64 * 1024);
+  /**
+   * Where copies of 4 to 16 KiB are carved (a POST with a few KiB of body is
+   * one such read): `Buffer.allocUnsafe` pools only up to 4 KiB, and a
+   * buffer of its own per read costs an allocation the GC must track,
+   * measured at 1.8 µs against 0.7 µs for a slice of a slab. A slab is
+   * freed once no slice of it is referenced, as Node's own pool is.
+   */
+  private slab = Buffer.allocUnsafeSlow(SLAB_SIZE);
+  private slabUsed = 0;
+
+  /** The first `n` bytes of the read buffer `source`, copied to memory of their own. */
+  copy(source: Buffer, n: number): Buffer {
+    if (n <= Buffer.poolSize >>> 1 || n > SLAB_MAX_COPY) {
+      const chunk = Buffer.allocUnsafe(n);
+      source.copy(chunk, 0, 0, n);
+      return chunk;
+    }
+    if (this.slabUsed + n > SLAB_SIZE) {
+      this.slab = Buffer.allocUnsafeSlow(SLAB_SIZE);
+      this.slabUsed = 0;
+    }
+    const start = this.slabUsed;
+    this.slab.set(source.subarray(0, n), start);
+    this.slabUsed = (start + n + 7) & ~7; // 8-byte aligned, as Node's pool
+    return this.slab.subarray(start, start + n);
+  }
 
   /**
    * Reads `socket` into the shared buffer from now on, each read's bytes
@@ -132,6 +160,7 @@ export class SharedReads {
       return false;
     }
     (socket as ReadingSocket)[kOnChunk] = onChunk;
+    (socket as ReadingSocket)[kReads] = this;
     slots[s.kBuffer] = this.buffer;
     slots[s.kBufferCb] = deliverCopy;
     handle.useUserBuffer(this.buffer);
