@@ -22,8 +22,9 @@
  * start the handle's reads in this mode. End of stream and errors arrive as
  * in the stream mode (`'end'`, `'error'`, `'close'`).
  *
- * A socket handed to someone else (an app's `'upgrade'` listener, a
- * WebSocket session) is switched back to `'data'` events with
+ * A socket tsgi's own WebSocket session takes over keeps the shared reads
+ * ({@link redirectSharedReads}). A socket handed to an app (an `'upgrade'`
+ * or `'connect'` listener) is switched back to `'data'` events with
  * {@link releaseSharedReads}: its reads are then pushed into the socket's
  * Readable, with the Readable's own backpressure.
  */
@@ -41,7 +42,11 @@ interface ReadSymbols {
   readonly kBuffer: symbol;
   /** `(nread, buffer) => boolean | void`: false stops reading. */
   readonly kBufferCb: symbol;
-  /** A function giving the next read's buffer (null: keep the same). */
+  /**
+   * A function giving the next read's buffer (null: keep the same). Not set
+   * here; looked for so the path is taken only where all three fields that
+   * lib/net.js reads are present.
+   */
   readonly kBufferGen: symbol;
 }
 

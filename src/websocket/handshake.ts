@@ -131,7 +131,7 @@ let cryptoModule: typeof import("node:crypto") | null = null;
 /**
  * node:crypto, loaded at the first handshake rather than with the server:
  * it adds about 2 MiB to the resident size of every process that imports
- * it, and most servers never see a WebSocket (bench:memory).
+ * it (measured on a bare `node` process), and many servers never see a WebSocket.
  */
 function crypto(): typeof import("node:crypto") {
   cryptoModule ??= createRequire(import.meta.url)("node:crypto") as typeof import("node:crypto");
