@@ -8,8 +8,9 @@
  *   `kBuffer`/`kBufferCb`), attached to an accepted socket. It skips what a
  *   stream read costs: a 64 KiB allocation and a shrinking reallocation per
  *   read, the Readable's buffering and the `'data'` event. Measured with
- *   `npm run bench:cpu`, a canned-response server spends 3.2 µs of user CPU
- *   per keep-alive request this way against 5.3 µs with `'data'` events.
+ *   `npm run bench:cpu`, a canned-response server spends 3.4 µs of user CPU
+ *   per keep-alive request this way against 4.9 µs with `'data'` events on
+ *   Node 20 (2.7 against 4.2 on Node 24); see docs/performance.md.
  * - `"stream"`: the public stream path, `socket.on('data')`. Forced with the
  *   `socketReads: "stream"` option, `--socket-reads stream`, or
  *   `TSGI_SOCKET_READS=stream`; used anyway for TLS sockets, for a socket
