@@ -89,16 +89,24 @@ function isFieldText(s: string): boolean {
   return !NOT_FIELD_TEXT.test(s);
 }
 
-/** Refuses a response field whose name is not a token or whose value could inject a line (CR, LF, NUL, ...). */
-/** A head of ASCII only reads the same in UTF-8 as in Latin-1 (obs-text in a field value does not). */
-const ASCII = /^[\x00-\x7f]*$/;
+/** Anything but HTAB and SP..~: field text of plain ASCII (the common case) matches nothing. */
+const NOT_PLAIN_TEXT = /[^\t\x20-\x7e]/;
 
-function checkField(name: string, value: string): void {
+/**
+ * Refuses a response field whose name is not a token or whose value could
+ * inject a line (CR, LF, NUL, ...). Returns whether the value is plain ASCII:
+ * a head of ASCII only reads the same in UTF-8 as in Latin-1 (obs-text in a
+ * field value does not), which {@link ServerConnection.sendResponse} needs to
+ * know. One scan answers both for a plain value.
+ */
+function checkField(name: string, value: string): boolean {
   if (!isToken(name))
     throw new LocalProtocolError("invalid response header name", "TSGI_ERR_BAD_RESPONSE_HEADER");
+  if (typeof value === "string" && !NOT_PLAIN_TEXT.test(value)) return true;
   if (typeof value !== "string" || !isFieldText(value)) {
     throw new LocalProtocolError(`invalid value for response header ${name}`, "TSGI_ERR_BAD_RESPONSE_HEADER");
   }
+  return false;
 }
 
 /**
@@ -337,6 +345,8 @@ export class ServerConnection {
     const headers = head.headers;
 
     let out = statusLine(status, head.reason);
+    // Whether the head is plain ASCII (see checkField), learnt as it is checked.
+    let ascii = head.reason === undefined || !NOT_PLAIN_TEXT.test(head.reason);
     let appLength = -1;
     let appClose = false;
     let hasDate = false;
@@ -344,7 +354,7 @@ export class ServerConnection {
     for (let i = 0; i < headers.length; i += 2) {
       const name = headers[i]!;
       const value = headers[i + 1]!;
-      checkField(name, value);
+      if (!checkField(name, value)) ascii = false;
       switch (name.length) {
         case 4:
           if (name.toLowerCase() === "date") hasDate = true;
@@ -421,7 +431,10 @@ export class ServerConnection {
       out += "Connection: keep-alive\r\n";
     }
     if (!hasDate && this.date !== null) out += `Date: ${this.date()}\r\n`;
-    if (!hasServer && this.serverHeader !== null) out += `Server: ${this.serverHeader}\r\n`;
+    if (!hasServer && this.serverHeader !== null) {
+      out += `Server: ${this.serverHeader}\r\n`;
+      if (NOT_PLAIN_TEXT.test(this.serverHeader)) ascii = false;
+    }
     out += "\r\n";
 
     this.ourState = nextOurState;
@@ -430,7 +443,7 @@ export class ServerConnection {
     this.finish();
     const headLength = out.length;
     if (framing === NO_BODY || bodyLength === 0) return Buffer.from(out, "latin1");
-    if (typeof body === "string" && ASCII.test(out)) return out + body;
+    if (typeof body === "string" && ascii) return out + body;
     const bytes = Buffer.allocUnsafe(headLength + bodyLength);
     bytes.write(out, 0, headLength, "latin1");
     if (typeof body === "string") bytes.write(body, headLength, bodyLength, "utf8");

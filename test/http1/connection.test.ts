@@ -596,6 +596,23 @@ describe("invalid responses", () => {
     );
   });
 
+  test("a string body: one string with a plain ASCII head, bytes (Latin-1 head, UTF-8 body) when the head has obs-text", () => {
+    const plain = open(GET).sendResponse({ status: 200, headers: ["X", "a\tb"] }, "h\u00e9llo \u{1F600}");
+    assert.equal(typeof plain, "string");
+    assert.equal(plain, "HTTP/1.1 200 OK\r\nX: a\tb\r\nContent-Length: 11\r\n\r\nh\u00e9llo \u{1F600}");
+    const body = Buffer.from("h\u00e9llo \u{1F600}", "utf8");
+    for (const head of [
+      { status: 200, headers: ["X", "caf\u00e9"] },
+      { status: 200, reason: "Fine, th\u00e4nks", headers: [] },
+    ]) {
+      const out = open(GET).sendResponse(head, "h\u00e9llo \u{1F600}");
+      assert.ok(Buffer.isBuffer(out), "obs-text in the head: written as bytes, not as a UTF-8 string");
+      const line =
+        head.reason === undefined ? "HTTP/1.1 200 OK\r\nX: caf\xe9\r\n" : "HTTP/1.1 200 Fine, th\xe4nks\r\n";
+      assert.deepEqual(out, Buffer.concat([bytes(`${line}Content-Length: 11\r\n\r\n`), body]));
+    }
+  });
+
   test("every tchar is allowed in a header name", () => {
     const conn = open(GET);
     assert.equal(
