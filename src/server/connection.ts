@@ -107,8 +107,16 @@ export class HttpConnection implements ExchangeOwner, Expirable {
   private pumping = false;
   /** The socket is corked to gather this turn's writes into one; see {@link gather}. */
   private corked = false;
+  /**
+   * Whole responses of this turn that came back from the core as strings
+   * (head and body), joined for the turn's flush: pipelined requests
+   * answered in one turn go out as one string write instead of a `writev`
+   * of one string per response. Every other write flushes it first (see {@link write}).
+   */
+  private pendingText = "";
   /** Undoes {@link gather}'s cork: the turn's writes go out as one `write` or `writev`. */
   private readonly flush = (): void => {
+    if (this.pendingText !== "") this.writeText();
     if (!this.corked) return;
     this.corked = false;
     this.socket.uncork();
@@ -405,7 +413,7 @@ export class HttpConnection implements ExchangeOwner, Expirable {
     if (proceed !== null) {
       if (this.tracer !== null)
         this.trace("write", "100 Continue: the app reads the body, so the client may send it");
-      this.socket.write(proceed);
+      this.write(proceed);
     }
     this.pump();
   }
@@ -421,8 +429,14 @@ export class HttpConnection implements ExchangeOwner, Expirable {
     // A whole response with no request waiting behind it is its turn's only
     // write (the common keep-alive case): it goes out as it is, uncorked.
     // A head whose body follows, or pipelined requests still to answer, are gathered.
+    if (typeof bytes === "string" && (this.pendingText !== "" || this.core.bufferedBytes > 0)) {
+      // Another response of this turn may follow: joined, written at the flush.
+      this.gather();
+      this.pendingText += bytes;
+      return;
+    }
     if (body === undefined || this.core.bufferedBytes > 0) this.gather();
-    this.socket.write(bytes);
+    this.write(bytes);
   }
 
   sendData(_ex: Exchange, chunk: Uint8Array): boolean {
@@ -434,7 +448,7 @@ export class HttpConnection implements ExchangeOwner, Expirable {
     const socket = this.socket;
     if (pieces.length > 0) {
       this.gather();
-      for (const piece of pieces) socket.write(piece);
+      for (const piece of pieces) this.write(piece);
     }
     if (socket.writableNeedDrain) {
       // Over the high-water mark: what was gathered goes to the kernel now, not at the end of the turn.
@@ -465,7 +479,7 @@ export class HttpConnection implements ExchangeOwner, Expirable {
     }
     if (last !== null) {
       this.gather();
-      this.socket.write(last);
+      this.write(last);
     }
     return true;
   }
@@ -474,7 +488,7 @@ export class HttpConnection implements ExchangeOwner, Expirable {
     const bytes = this.core.sendInformational(head);
     if (bytes === null) return;
     if (this.tracer !== null) this.trace("write", `interim response ${head.status}`);
-    this.socket.write(bytes);
+    this.write(bytes);
   }
 
   checkWebSocket(ex: Exchange): HandshakeRequest {
@@ -499,6 +513,7 @@ export class HttpConnection implements ExchangeOwner, Expirable {
     this.enter("switched");
     this.deadline = 0;
     const socket = this.socket;
+    if (this.pendingText !== "") this.writeText();
     for (const event of ["data", "end", "drain", "error", "close"]) socket.removeAllListeners(event);
     // The session takes the reads (it redirects shared reads to itself; see socket-reads.ts).
     socket.write(bytes);
@@ -524,6 +539,7 @@ export class HttpConnection implements ExchangeOwner, Expirable {
     this.enter("switched");
     this.deadline = 0;
     const socket = this.socket;
+    if (this.pendingText !== "") this.writeText();
     for (const [event, listener] of Object.entries(this.listeners)) socket.removeListener(event, listener);
     // The new owner reads through 'data' events (socket-reads.ts).
     releaseSharedReads(socket);
@@ -638,7 +654,7 @@ export class HttpConnection implements ExchangeOwner, Expirable {
       return;
     }
     if (this.tracer !== null) this.trace("write", describeResponseHead(bytes, undefined));
-    this.socket.write(bytes);
+    this.write(bytes);
     if (ex === null) {
       // No request head: nothing to time, and no request in the line. Body bytes, as every other line.
       if (this.options.accessLog) this.host.logger.request(this.info, null, err.status, bodyBytes, -1);
@@ -693,6 +709,7 @@ export class HttpConnection implements ExchangeOwner, Expirable {
     // Until our bytes are flushed the client is slow to read (send timeout);
     // after that, linger briefly for the client's FIN.
     this.setDeadline(this.options.sendTimeout);
+    if (this.pendingText !== "") this.writeText();
     this.socket.end(() => this.setDeadline(this.options.lingerTimeout));
     this.updateReading();
   }
@@ -705,6 +722,19 @@ export class HttpConnection implements ExchangeOwner, Expirable {
    * the same turn join the batch. node:http corks its responses the same way
    * (lib/_http_outgoing.js). A tick costs no latency, unlike setImmediate.
    */
+  /** Writes `bytes` to the socket, after any responses of this turn still waiting as text. */
+  private write(bytes: Uint8Array | string): void {
+    if (this.pendingText !== "") this.writeText();
+    this.socket.write(bytes);
+  }
+
+  /** The joined responses of {@link pendingText}, as one string written as UTF-8. */
+  private writeText(): void {
+    const text = this.pendingText;
+    this.pendingText = "";
+    if (!this.socket.destroyed) this.socket.write(text);
+  }
+
   private gather(): void {
     if (this.corked) return;
     this.corked = true;
