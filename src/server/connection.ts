@@ -714,14 +714,6 @@ export class HttpConnection implements ExchangeOwner, Expirable {
     this.updateReading();
   }
 
-  /**
-   * Gathers the writes of this event-loop turn into one: the socket is corked
-   * at the first and uncorked by `process.nextTick`, which runs once the
-   * current callback and every microtask it queued are done (Node's
-   * processTicksAndRejections), so responses an async handler resolves in
-   * the same turn join the batch. node:http corks its responses the same way
-   * (lib/_http_outgoing.js). A tick costs no latency, unlike setImmediate.
-   */
   /** Writes `bytes` to the socket, after any responses of this turn still waiting as text. */
   private write(bytes: Uint8Array | string): void {
     if (this.pendingText !== "") this.writeText();
@@ -735,6 +727,14 @@ export class HttpConnection implements ExchangeOwner, Expirable {
     if (!this.socket.destroyed) this.socket.write(text);
   }
 
+  /**
+   * Gathers the writes of this event-loop turn into one: the socket is corked
+   * at the first and uncorked by `process.nextTick`, which runs once the
+   * current callback and every microtask it queued are done (Node's
+   * processTicksAndRejections), so responses an async handler resolves in
+   * the same turn join the batch. node:http corks its responses the same way
+   * (lib/_http_outgoing.js). A tick costs no latency, unlike setImmediate.
+   */
   private gather(): void {
     if (this.corked) return;
     this.corked = true;
