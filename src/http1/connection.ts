@@ -110,6 +110,29 @@ function checkField(name: string, value: string): boolean {
 }
 
 /**
+ * The field lines of an interim (1xx) head, each checked, framing fields
+ * dropped: a 1xx has no body, so they would only mislead (RFC 9110 §8.6,
+ * §15.2). Also says whether the app gave `Date` and `Server` (a 101 adds
+ * them otherwise).
+ */
+function interimFields(headers: readonly string[]): { lines: string; hasDate: boolean; hasServer: boolean } {
+  let lines = "";
+  let hasDate = false;
+  let hasServer = false;
+  for (let i = 0; i < headers.length; i += 2) {
+    const name = headers[i]!;
+    const value = headers[i + 1]!;
+    checkField(name, value);
+    const lower = name.toLowerCase();
+    if (lower === "content-length" || lower === "transfer-encoding") continue;
+    if (lower === "date") hasDate = true;
+    else if (lower === "server") hasServer = true;
+    lines += `${name}: ${value}\r\n`;
+  }
+  return { lines, hasDate, hasServer };
+}
+
+/**
  * Fields a sender must not put in a trailer section (RFC 9110 §6.5.1): those
  * that frame the message, route it, or control the connection.
  */
@@ -478,21 +501,9 @@ export class ServerConnection {
       throw new LocalProtocolError("invalid reason phrase", "TSGI_ERR_BAD_STATUS");
     }
     const nextOurState = this.move(SERVER.switch, this.ourState);
-    let out = statusLine(101, head.reason);
-    let hasDate = false;
-    let hasServer = false;
-    const headers = head.headers;
-    for (let i = 0; i < headers.length; i += 2) {
-      const name = headers[i]!;
-      const value = headers[i + 1]!;
-      checkField(name, value);
-      const lower = name.toLowerCase();
-      // A 1xx has no body: framing fields would only mislead (RFC 9110 §8.6).
-      if (lower === "content-length" || lower === "transfer-encoding") continue;
-      if (lower === "date") hasDate = true;
-      else if (lower === "server") hasServer = true;
-      out += `${name}: ${value}\r\n`;
-    }
+    const fields = interimFields(head.headers);
+    let out = statusLine(101, head.reason) + fields.lines;
+    const { hasDate, hasServer } = fields;
     if (!hasDate && this.date !== null) out += `Date: ${this.date()}\r\n`;
     if (!hasServer && this.serverHeader !== null) out += `Server: ${this.serverHeader}\r\n`;
     out += "\r\n";
@@ -611,17 +622,7 @@ export class ServerConnection {
         "TSGI_ERR_INVALID_STATE",
       );
     }
-    let out = statusLine(status, head.reason);
-    const headers = head.headers;
-    for (let i = 0; i < headers.length; i += 2) {
-      const name = headers[i]!;
-      const value = headers[i + 1]!;
-      checkField(name, value);
-      const lower = name.toLowerCase();
-      // A 1xx has no body: framing fields would only mislead (RFC 9110 §8.6, §15.2).
-      if (lower === "content-length" || lower === "transfer-encoding") continue;
-      out += `${name}: ${value}\r\n`;
-    }
+    const out = statusLine(status, head.reason) + interimFields(head.headers).lines;
     if (this.request === null || this.request.version !== 11) return null;
     return Buffer.from(`${out}\r\n`, "latin1");
   }
