@@ -22,8 +22,9 @@ import type { ServerOptions } from "./options.ts";
 import { applyProxyHeaders, type TrustedProxies } from "./proxy-headers.ts";
 import { type ChunkListener, releaseSharedReads, type SharedReads } from "./socket-reads.ts";
 import { describeAfterResponse, describeRequest, describeResponseHead, type Tracer } from "./trace.ts";
-import { type WebSocketAccept, WebSocketSession } from "./websocket.ts";
-import { checkUpgrade, negotiateUpgrade } from "./websocket-upgrade.ts";
+import type { WebSocketAccept, WebSocketSession } from "./websocket.ts";
+import { loadWebSocketStack, webSocketStack } from "./websocket-loader.ts";
+import { checkUpgrade } from "./websocket-upgrade.ts";
 
 /** Addresses that replace the socket's own (from a PROXY protocol header). */
 export interface ConnectionAddresses {
@@ -105,6 +106,14 @@ export class HttpConnection implements ExchangeOwner, Expirable {
   private sendDeadline = 0;
   private readingPaused = false;
   private pumping = false;
+  /**
+   * Epoch ms at which the read being handled arrived; 0 outside `onData`.
+   * Every deadline set while handling one read (16 pipelined requests set
+   * about 32) counts from this one clock read instead of a `Date.now()` each.
+   */
+  private readAt = 0;
+  /** An upgrade request waiting for the WebSocket machinery to load (see holdForWebSocket). */
+  private heldRequest: RequestHead | null = null;
   /** The socket is corked to gather this turn's writes into one; see {@link gather}. */
   private corked = false;
   /**
@@ -218,8 +227,13 @@ export class HttpConnection implements ExchangeOwner, Expirable {
       this.onProtocolError(err);
       return;
     }
-    if (startsRequest) this.setDeadline(this.options.headerTimeout);
-    this.pump();
+    this.readAt = Date.now();
+    try {
+      if (startsRequest) this.setDeadline(this.options.headerTimeout);
+      this.pump();
+    } finally {
+      this.readAt = 0;
+    }
   }
 
   private onEnd(): void {
@@ -315,6 +329,7 @@ export class HttpConnection implements ExchangeOwner, Expirable {
       // inside the handler; the parser may still hold that request's "end" event.
       const phase = this.phase;
       if ((phase !== "open" && phase !== "discarding") || this.socket.destroyed) return;
+      if (this.heldRequest !== null) return;
       const ex = this.exchange;
       if (ex !== null) {
         // Body events wait in the parser until the gateway asks for them.
@@ -334,6 +349,10 @@ export class HttpConnection implements ExchangeOwner, Expirable {
       if (event === PAUSED) return;
       switch (event.type) {
         case "request":
+          if (event.upgrade !== "" && webSocketStack() === null && event.upgrade.includes("websocket")) {
+            this.holdForWebSocket(event);
+            return;
+          }
           this.startExchange(event);
           break;
         case "data":
@@ -376,6 +395,33 @@ export class HttpConnection implements ExchangeOwner, Expirable {
     this.readingPaused = !shouldRead;
     if (shouldRead) this.socket.resume();
     else this.socket.pause();
+  }
+
+  /**
+   * A WebSocket upgrade request parsed before the session machinery was ever
+   * needed (websocket-loader.ts): the app is called once it is loaded, so
+   * that accepting stays synchronous for the gateways. Nothing after the
+   * request is parsed meanwhile; bytes keep arriving up to maxBufferedBytes.
+   */
+  private holdForWebSocket(head: RequestHead): void {
+    this.heldRequest = head;
+    if (this.tracer !== null) this.trace("upgrade", "loading the WebSocket machinery before calling the app");
+    const resume = () => {
+      this.heldRequest = null;
+      if (this.phase !== "open" || this.socket.destroyed) return;
+      try {
+        this.startExchange(head);
+        this.pump();
+      } catch (err) {
+        this.host.logger.error(`connection ${this.peer()}: request failed`, err);
+        this.abort("internal error");
+      }
+    };
+    loadWebSocketStack().then(resume, (err: unknown) => {
+      // The app is still called: accepting then fails with a 500 (acceptWebSocket).
+      this.host.logger.error("could not load the WebSocket machinery", err);
+      resume();
+    });
   }
 
   private startExchange(head: RequestHead): void {
@@ -497,7 +543,10 @@ export class HttpConnection implements ExchangeOwner, Expirable {
 
   acceptWebSocket(ex: Exchange, accept: WebSocketAccept): WebSocketSession {
     const handshake = this.checkWebSocket(ex);
-    const upgrade = negotiateUpgrade(handshake, accept, this.options, this.tracer, this.traceId);
+    const stack = webSocketStack();
+    // Loaded before any upgrade request reaches the app (holdForWebSocket), unless the load failed.
+    if (stack === null) throw new InternalError("the WebSocket machinery could not be loaded");
+    const upgrade = stack.negotiateUpgrade(handshake, accept, this.options, this.tracer, this.traceId);
     const bytes = this.core.sendSwitchingProtocols(upgrade.head);
     this.exchange = null;
     const trailing = this.core.takeTrailingData();
@@ -517,7 +566,7 @@ export class HttpConnection implements ExchangeOwner, Expirable {
     for (const event of ["data", "end", "drain", "error", "close"]) socket.removeAllListeners(event);
     // The session takes the reads (it redirects shared reads to itself; see socket-reads.ts).
     socket.write(bytes);
-    const session = new WebSocketSession(
+    const session = new stack.WebSocketSession(
       socket,
       upgrade.core,
       this.host,
@@ -759,7 +808,8 @@ export class HttpConnection implements ExchangeOwner, Expirable {
   }
 
   private setDeadline(ms: number): void {
-    this.deadline = ms > 0 ? Date.now() + ms : 0;
+    if (ms <= 0) this.deadline = 0;
+    else this.deadline = (this.readAt !== 0 ? this.readAt : Date.now()) + ms;
   }
 
   // ---- trace (only called when --trace is on) -----------------------------

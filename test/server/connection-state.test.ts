@@ -14,6 +14,7 @@ import { checkTransition, PHASE_TRANSITIONS } from "../../src/server/connection-
 import type { Exchange } from "../../src/server/exchange.ts";
 import { Logger } from "../../src/server/log.ts";
 import { resolveOptions } from "../../src/server/options.ts";
+import { loadWebSocketStack } from "../../src/server/websocket-loader.ts";
 
 /** Enough of net.Socket for one HttpConnection; it records what the connection did to it. */
 class FakeSocket extends EventEmitter {
@@ -200,7 +201,7 @@ describe("connection phases", () => {
     assert.throws(() => ex.respond({ status: 200, headers: [] }, Buffer.from("late")), /already complete/);
   });
 
-  test("open -> switched: after a 101 the socket is the session's", () => {
+  test("open -> switched: after a 101 the socket is the session's", async () => {
     const { socket, connection } = open((ex) => {
       ex.acceptWebSocket();
     });
@@ -211,6 +212,10 @@ describe("connection phases", () => {
           "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n",
       ),
     );
+    // The first upgrade request waits for the WebSocket machinery (websocket-loader.ts); the
+    // connection's continuation was queued on the load before this one.
+    assert.equal(connection.currentPhase, "open");
+    await loadWebSocketStack();
     assert.equal(connection.currentPhase, "switched");
     assert.match(socket.written, /^HTTP\/1\.1 101 /);
   });

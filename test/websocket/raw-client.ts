@@ -91,8 +91,8 @@ export class RawWebSocket {
     socket.on("error", () => {});
   }
 
-  /** Connects and sends the handshake `request`; resolves once the response head arrived. */
-  static async open(port: number, request: string = handshake()): Promise<RawWebSocket> {
+  /** Connects and sends the handshake `request` (bytes after it ride in the same write); resolves once the response head arrived. */
+  static async open(port: number, request: string | Uint8Array = handshake()): Promise<RawWebSocket> {
     const socket = connect(port, "127.0.0.1");
     await new Promise<void>((resolve, reject) => {
       socket.once("connect", resolve);
