@@ -9,11 +9,11 @@
  * injected function).
  */
 
-import { TCHAR } from "./chars.ts";
 import { LocalProtocolError, type ProtocolError, RemoteProtocolError } from "./errors.ts";
 import { NEED_DATA, PAUSED, type RequestHead, type ResponseHead, type ServerEvent } from "./events.ts";
 import type { ParserLimits } from "./limits.ts";
 import { RequestParser } from "./parser.ts";
+import { checkField, FinalFields, interimFields, isFieldText, NOT_PLAIN_TEXT } from "./response-fields.ts";
 import {
   CHUNKED,
   CLIENT_TABLE,
@@ -68,69 +68,6 @@ const CLIENT = edgesByEvent(CLIENT_TABLE);
 const SERVER = edgesByEvent(SERVER_TABLE);
 const CONTINUE = edgesByEvent(CONTINUE_TABLE);
 const KEEP_ALIVE = edgesByEvent(KEEP_ALIVE_TABLE);
-
-/** Response header names already checked; apps send the same few names again and again. */
-const knownTokens = new Set<string>();
-const KNOWN_TOKENS_LIMIT = 512;
-
-function isToken(s: string): boolean {
-  if (knownTokens.has(s)) return true;
-  if (s.length === 0) return false;
-  for (let i = 0; i < s.length; i++) if (TCHAR[s.charCodeAt(i)] !== 1) return false;
-  if (knownTokens.size < KNOWN_TOKENS_LIMIT) knownTokens.add(s);
-  return true;
-}
-
-/** Anything but HTAB, SP..~ and U+0080..U+00FF: CR, LF, NUL, other CTLs, DEL, and chars a byte cannot hold. */
-const NOT_FIELD_TEXT = /[^\t\x20-\x7e\x80-\xff]/;
-
-/** Field values and reason phrases: no CR, LF, NUL or other CTL, nothing above U+00FF. */
-function isFieldText(s: string): boolean {
-  return !NOT_FIELD_TEXT.test(s);
-}
-
-/** Anything but HTAB and SP..~: field text of plain ASCII (the common case) matches nothing. */
-const NOT_PLAIN_TEXT = /[^\t\x20-\x7e]/;
-
-/**
- * Refuses a response field whose name is not a token or whose value could
- * inject a line (CR, LF, NUL, ...). Returns whether the value is plain ASCII:
- * a head of ASCII only reads the same in UTF-8 as in Latin-1 (obs-text in a
- * field value does not), which {@link ServerConnection.sendResponse} needs to
- * know. One scan answers both for a plain value.
- */
-function checkField(name: string, value: string): boolean {
-  if (!isToken(name))
-    throw new LocalProtocolError("invalid response header name", "TSGI_ERR_BAD_RESPONSE_HEADER");
-  if (typeof value === "string" && !NOT_PLAIN_TEXT.test(value)) return true;
-  if (typeof value !== "string" || !isFieldText(value)) {
-    throw new LocalProtocolError(`invalid value for response header ${name}`, "TSGI_ERR_BAD_RESPONSE_HEADER");
-  }
-  return false;
-}
-
-/**
- * The field lines of an interim (1xx) head, each checked, framing fields
- * dropped: a 1xx has no body, so they would only mislead (RFC 9110 §8.6,
- * §15.2). Also says whether the app gave `Date` and `Server` (a 101 adds
- * them otherwise).
- */
-function interimFields(headers: readonly string[]): { lines: string; hasDate: boolean; hasServer: boolean } {
-  let lines = "";
-  let hasDate = false;
-  let hasServer = false;
-  for (let i = 0; i < headers.length; i += 2) {
-    const name = headers[i]!;
-    const value = headers[i + 1]!;
-    checkField(name, value);
-    const lower = name.toLowerCase();
-    if (lower === "content-length" || lower === "transfer-encoding") continue;
-    if (lower === "date") hasDate = true;
-    else if (lower === "server") hasServer = true;
-    lines += `${name}: ${value}\r\n`;
-  }
-  return { lines, hasDate, hasServer };
-}
 
 /**
  * Fields a sender must not put in a trailer section (RFC 9110 §6.5.1): those
@@ -188,7 +125,15 @@ export class ServerConnection {
 
   private readonly parser: RequestParser;
   private readonly serverHeader: string | null;
+  /** `Server: …\r\n` ("" for none), and whether it is plain ASCII. */
+  private readonly serverLine: string;
+  private readonly serverAscii: boolean;
   private readonly date: (() => string) | null;
+  /** The last `Date` value and its field line: the value changes once a second. */
+  private lastDate = "";
+  private lastDateLine = "";
+  /** The previous final response's fields, for the next one that repeats them. */
+  private lastFields: FinalFields | null = null;
   /** Expect: 100-continue (CONTINUE_TABLE in states.ts). */
   private continueState: ContinueState = "NOT_EXPECTED";
   /** Keep-alive (KEEP_ALIVE_TABLE in states.ts). */
@@ -202,8 +147,20 @@ export class ServerConnection {
   constructor(options: ServerConnectionOptions = {}) {
     this.parser = new RequestParser(options.limits);
     this.serverHeader = options.serverHeader === undefined ? "tsgi" : options.serverHeader;
+    this.serverLine = this.serverHeader === null ? "" : `Server: ${this.serverHeader}\r\n`;
+    this.serverAscii = this.serverHeader === null || !NOT_PLAIN_TEXT.test(this.serverHeader);
     this.date = options.date ?? null;
     this.acceptConnect = options.acceptConnect ?? false;
+  }
+
+  /** The `Date` field line, built again only when the injected clock's value changes. */
+  private dateLine(): string {
+    const date = this.date!();
+    if (date !== this.lastDate) {
+      this.lastDate = date;
+      this.lastDateLine = `Date: ${date}\r\n`;
+    }
+    return this.lastDateLine;
   }
 
   private acceptsConnect(request: RequestHead): boolean {
@@ -352,9 +309,6 @@ export class ServerConnection {
     if (!Number.isInteger(status) || status < 200 || status > 999) {
       throw new LocalProtocolError(`invalid final status ${status}`, "TSGI_ERR_BAD_STATUS");
     }
-    if (head.reason !== undefined && !isFieldText(head.reason)) {
-      throw new LocalProtocolError("invalid reason phrase", "TSGI_ERR_BAD_STATUS");
-    }
     // Check the transition first: a refused call must leave the connection as it was.
     const nextOurState = this.move(SERVER.response, this.ourState);
     const request = this.request;
@@ -365,52 +319,18 @@ export class ServerConnection {
     // this core, which relays nothing, still closes after such a head.
     const tunnel = request !== null && request.method === "CONNECT" && status < 300;
     const bodyless = status === 204 || status === 304 || tunnel;
-    const headers = head.headers;
 
-    let out = statusLine(status, head.reason);
-    // Whether the head is plain ASCII (see checkField), learnt as it is checked.
-    let ascii = head.reason === undefined || !NOT_PLAIN_TEXT.test(head.reason);
-    let appLength = -1;
-    let appClose = false;
-    let hasDate = false;
-    let hasServer = false;
-    for (let i = 0; i < headers.length; i += 2) {
-      const name = headers[i]!;
-      const value = headers[i + 1]!;
-      if (!checkField(name, value)) ascii = false;
-      switch (name.length) {
-        case 4:
-          if (name.toLowerCase() === "date") hasDate = true;
-          break;
-        case 6:
-          if (name.toLowerCase() === "server") hasServer = true;
-          break;
-        case 10: {
-          const lower = name.toLowerCase();
-          if (lower === "connection") {
-            // OWS is SP/HTAB (RFC 9110 §5.6.3); `\s` would also split on 0xA0.
-            if (/(^|[ \t,])close([ \t,]|$)/i.test(value)) appClose = true;
-            continue;
-          }
-          if (lower === "keep-alive") continue;
-          break;
-        }
-        case 14:
-          if (name.toLowerCase() === "content-length") {
-            if (!/^[0-9]{1,15}$/.test(value) || appLength !== -1) {
-              throw new LocalProtocolError("invalid response Content-Length", "TSGI_ERR_BAD_RESPONSE_HEADER");
-            }
-            appLength = Number(value);
-            // RFC 9110 §8.6: never a Content-Length in a 204 or a 2xx to CONNECT.
-            if (status === 204 || tunnel) continue;
-          }
-          break;
-        case 17:
-          if (name.toLowerCase() === "transfer-encoding") continue;
-          break;
-      }
-      out += `${name}: ${value}\r\n`;
+    // The status line and the app's fields, checked and serialized, or the
+    // previous response's when this one repeats them (see FinalFields).
+    let fields = this.lastFields;
+    if (fields === null || tunnel || !fields.repeats(status, head.reason, head.headers)) {
+      fields = new FinalFields(status, head.reason, head.headers, tunnel);
+      this.lastFields = tunnel ? null : fields;
     }
+    let out = fields.block;
+    let ascii = fields.ascii;
+    const appLength = fields.appLength;
+    let appClose = fields.appClose;
 
     const bodyLength = typeof body === "string" ? Buffer.byteLength(body, "utf8") : (body?.length ?? 0);
     let framing: ResponseFraming = NO_BODY;
@@ -453,10 +373,10 @@ export class ServerConnection {
     } else if (request !== null && request.version === 10) {
       out += "Connection: keep-alive\r\n";
     }
-    if (!hasDate && this.date !== null) out += `Date: ${this.date()}\r\n`;
-    if (!hasServer && this.serverHeader !== null) {
-      out += `Server: ${this.serverHeader}\r\n`;
-      if (NOT_PLAIN_TEXT.test(this.serverHeader)) ascii = false;
+    if (!fields.hasDate && this.date !== null) out += this.dateLine();
+    if (!fields.hasServer && this.serverLine !== "") {
+      out += this.serverLine;
+      if (!this.serverAscii) ascii = false;
     }
     out += "\r\n";
 
@@ -503,9 +423,8 @@ export class ServerConnection {
     const nextOurState = this.move(SERVER.switch, this.ourState);
     const fields = interimFields(head.headers);
     let out = statusLine(101, head.reason) + fields.lines;
-    const { hasDate, hasServer } = fields;
-    if (!hasDate && this.date !== null) out += `Date: ${this.date()}\r\n`;
-    if (!hasServer && this.serverHeader !== null) out += `Server: ${this.serverHeader}\r\n`;
+    if (!fields.hasDate && this.date !== null) out += this.dateLine();
+    if (!fields.hasServer) out += this.serverLine;
     out += "\r\n";
     this.ourState = nextOurState;
     this.theirState = this.move(CLIENT.switch, this.theirState);

@@ -12,6 +12,7 @@ import {
   PAUSED,
   type ProtocolErrorCode,
   RemoteProtocolError,
+  type ResponseHead,
   ServerConnection,
   type ServerConnectionOptions,
 } from "../../src/http1/index.ts";
@@ -634,6 +635,68 @@ describe("invalid responses", () => {
     const conn = open(GET);
     conn.sendResponse({ status: 200, headers: [] }, bytes(""));
     localError(() => conn.sendResponse({ status: 200, headers: [] }, bytes("")), "TSGI_ERR_INVALID_STATE");
+  });
+});
+
+// ---- repeated heads (FinalFields) ---------------------------------------------------------
+
+describe("a response that repeats the previous one's fields", () => {
+  /** Answers `request` on `conn` (a keep-alive connection) and starts the next cycle. */
+  function answer(conn: ServerConnection, head: ResponseHead, body: string | Uint8Array): string {
+    receive(conn, GET);
+    const out = conn.sendResponse(head, body);
+    conn.startNextCycle();
+    return typeof out === "string" ? out : Buffer.from(out).toString("latin1");
+  }
+
+  test("is serialized the same, and a changed value in the same array is seen", () => {
+    const conn = bare();
+    const headers = ["Content-Type", "text/plain", "X-N", "1"];
+    const first = answer(conn, { status: 200, headers }, "hi");
+    assert.equal(
+      first,
+      "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nX-N: 1\r\nContent-Length: 2\r\n\r\nhi",
+    );
+    assert.equal(answer(conn, { status: 200, headers: [...headers] }, "hi"), first);
+    headers[3] = "2"; // the app changes its own array after the first response
+    assert.match(answer(conn, { status: 200, headers }, "hi"), /\r\nX-N: 2\r\n/);
+    assert.match(answer(conn, { status: 404, headers }, "hi"), /^HTTP\/1\.1 404 Not Found\r\n/);
+    assert.match(answer(conn, { status: 200, reason: "Fine", headers }, "hi"), /^HTTP\/1\.1 200 Fine\r\n/);
+  });
+
+  test("is still checked where it differs: an injected value after a clean one is refused", () => {
+    const conn = bare();
+    answer(conn, { status: 200, headers: ["X", "a"] }, "");
+    receive(conn, GET);
+    localError(
+      () => conn.sendResponse({ status: 200, headers: ["X", "a\r\nSet-Cookie: x=1"] }, bytes("")),
+      "TSGI_ERR_BAD_RESPONSE_HEADER",
+    );
+  });
+
+  test("keeps what its fields mean: Content-Length against the body, Connection: close", () => {
+    const conn = bare();
+    const headers = ["Content-Length", "2"];
+    answer(conn, { status: 200, headers }, "ok");
+    receive(conn, GET);
+    localError(() => conn.sendResponse({ status: 200, headers }, "three"), "TSGI_ERR_BODY_LENGTH_MISMATCH");
+
+    const again = bare();
+    const keep = answer(again, { status: 200, headers: ["X", "1"] }, "");
+    assert.doesNotMatch(keep, /Connection: close/);
+    receive(again, GET);
+    const out = text(again.sendResponse({ status: 200, headers: ["Connection", "close"] }, bytes("")));
+    assert.match(out!, /\r\nConnection: close\r\n/);
+    assert.equal(again.ourState, "MUST_CLOSE");
+  });
+
+  test("gets the Date of its own second", () => {
+    let now = DATE;
+    const conn = new ServerConnection({ date: () => now, serverHeader: "tsgi" });
+    const head = { status: 200, headers: ["X", "1"] };
+    assert.match(answer(conn, head, ""), new RegExp(`\r\nDate: ${DATE}\r\nServer: tsgi\r\n\r\n$`));
+    now = "Sun, 06 Nov 1994 08:49:38 GMT";
+    assert.match(answer(conn, head, ""), /\r\nDate: Sun, 06 Nov 1994 08:49:38 GMT\r\nServer: tsgi\r\n\r\n$/);
   });
 });
 
