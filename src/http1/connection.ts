@@ -13,7 +13,14 @@ import { LocalProtocolError, type ProtocolError, RemoteProtocolError } from "./e
 import { NEED_DATA, PAUSED, type RequestHead, type ResponseHead, type ServerEvent } from "./events.ts";
 import type { ParserLimits } from "./limits.ts";
 import { RequestParser } from "./parser.ts";
-import { checkField, FinalFields, interimFields, isFieldText, NOT_PLAIN_TEXT } from "./response-fields.ts";
+import {
+  checkField,
+  FinalFields,
+  interimFields,
+  isFieldText,
+  NOT_PLAIN_TEXT,
+  RepeatedHead,
+} from "./response-fields.ts";
 import {
   CHUNKED,
   CLIENT_TABLE,
@@ -134,6 +141,8 @@ export class ServerConnection {
   private lastDateLine = "";
   /** The previous final response's fields, for the next one that repeats them. */
   private lastFields: FinalFields | null = null;
+  /** The last final head written, for the next response that repeats it. */
+  private readonly lastHead = new RepeatedHead();
   /** Expect: 100-continue (CONTINUE_TABLE in states.ts). */
   private continueState: ContinueState = "NOT_EXPECTED";
   /** Keep-alive (KEEP_ALIVE_TABLE in states.ts). */
@@ -327,12 +336,12 @@ export class ServerConnection {
       fields = new FinalFields(status, head.reason, head.headers, tunnel);
       this.lastFields = tunnel ? null : fields;
     }
-    let out = fields.block;
-    let ascii = fields.ascii;
     const appLength = fields.appLength;
     let appClose = fields.appClose;
 
     const bodyLength = typeof body === "string" ? Buffer.byteLength(body, "utf8") : (body?.length ?? 0);
+    // The framing line the server adds: Content-Length: n (n >= 0), none (-1), or chunked (-2).
+    let framingLine = -1;
     let framing: ResponseFraming = NO_BODY;
     if (bodyless) {
       framing = NO_BODY;
@@ -344,7 +353,7 @@ export class ServerConnection {
         );
       }
       // A HEAD answer with an empty body does not know the GET's length: say nothing.
-      if (appLength < 0 && !(isHead && bodyLength === 0)) out += `Content-Length: ${bodyLength}\r\n`;
+      if (appLength < 0 && !(isHead && bodyLength === 0)) framingLine = bodyLength;
       framing = isHead ? NO_BODY : LENGTH;
       this.remaining = 0;
     } else if (appLength >= 0) {
@@ -352,7 +361,7 @@ export class ServerConnection {
       this.remaining = appLength;
     } else if (request !== null && request.version === 11) {
       // HEAD gets the header the GET would have (RFC 9110 §9.3.2) but no body.
-      out += "Transfer-Encoding: chunked\r\n";
+      framingLine = -2;
       framing = isHead ? NO_BODY : CHUNKED;
     } else {
       framing = isHead ? NO_BODY : UNTIL_CLOSE;
@@ -367,18 +376,17 @@ export class ServerConnection {
     if (request === null || appClose || this.closeRequested || ambiguousBody || tunnel) {
       this.keepAlive = this.step(KEEP_ALIVE.no_reuse, this.keepAlive);
     }
+    let connectionLine = "";
     if (this.keepAlive === "CLOSE") {
-      out += "Connection: close\r\n";
+      connectionLine = "Connection: close\r\n";
       if (this.theirState === "DONE") this.theirState = this.move(CLIENT.no_reuse, this.theirState);
     } else if (request !== null && request.version === 10) {
-      out += "Connection: keep-alive\r\n";
+      connectionLine = "Connection: keep-alive\r\n";
     }
-    if (!fields.hasDate && this.date !== null) out += this.dateLine();
-    if (!fields.hasServer && this.serverLine !== "") {
-      out += this.serverLine;
-      if (!this.serverAscii) ascii = false;
-    }
-    out += "\r\n";
+    const dateLine = !fields.hasDate && this.date !== null ? this.dateLine() : "";
+    const serverLine = fields.hasServer ? "" : this.serverLine;
+    const ascii = fields.ascii && (serverLine === "" || this.serverAscii);
+    const out = this.lastHead.text(fields, framingLine, connectionLine, dateLine, serverLine);
 
     this.ourState = nextOurState;
     if (body === undefined) return Buffer.from(out, "latin1");

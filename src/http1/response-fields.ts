@@ -167,3 +167,57 @@ export class FinalFields {
     return true;
   }
 }
+
+/**
+ * The last whole final head a connection wrote, kept for the next response
+ * that would write the same one: the same {@link FinalFields}, framing line,
+ * and Connection, Date and Server lines. A connection answering the same
+ * way again (pipelined or keep-alive requests to one route) then pays for
+ * none of the joins. Built with `join`, which makes one flat string: the
+ * socket write copies it once instead of walking a rope of pieces.
+ */
+export class RepeatedHead {
+  private fields: FinalFields | null = null;
+  private framingLine = -1;
+  private connectionLine = "";
+  private dateLine = "";
+  private serverLine = "";
+  private head = "";
+
+  /**
+   * The head: `fields`' lines, then `Content-Length: framingLine` (when it
+   * is 0 or more) or `Transfer-Encoding: chunked` (-2) or nothing (-1), the
+   * given Connection, Date and Server lines (each "" for none), and the
+   * blank line.
+   */
+  text(
+    fields: FinalFields,
+    framingLine: number,
+    connectionLine: string,
+    dateLine: string,
+    serverLine: string,
+  ): string {
+    if (
+      fields === this.fields &&
+      framingLine === this.framingLine &&
+      connectionLine === this.connectionLine &&
+      dateLine === this.dateLine &&
+      serverLine === this.serverLine
+    ) {
+      return this.head;
+    }
+    const framing =
+      framingLine >= 0
+        ? `Content-Length: ${framingLine}\r\n`
+        : framingLine === -2
+          ? "Transfer-Encoding: chunked\r\n"
+          : "";
+    this.head = [fields.block, framing, connectionLine, dateLine, serverLine, "\r\n"].join("");
+    this.fields = fields;
+    this.framingLine = framingLine;
+    this.connectionLine = connectionLine;
+    this.dateLine = dateLine;
+    this.serverLine = serverLine;
+    return this.head;
+  }
+}

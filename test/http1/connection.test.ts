@@ -690,6 +690,28 @@ describe("a response that repeats the previous one's fields", () => {
     assert.equal(again.ourState, "MUST_CLOSE");
   });
 
+  test("gets its own framing line and Connection line", () => {
+    const conn = bare();
+    const head = { status: 200, headers: ["X", "1"] };
+    for (const body of ["a", "bb", "bb", "", "a"]) {
+      assert.equal(
+        answer(conn, head, body),
+        `HTTP/1.1 200 OK\r\nX: 1\r\nContent-Length: ${body.length}\r\n\r\n${body}`,
+      );
+    }
+    receive(conn, GET);
+    assert.equal(
+      text(conn.sendResponse(head)),
+      "HTTP/1.1 200 OK\r\nX: 1\r\nTransfer-Encoding: chunked\r\n\r\n",
+    );
+    const old = bare();
+    receive(old, GET10_KEEP);
+    assert.match(text(old.sendResponse(head, bytes("a")))!, /\r\nConnection: keep-alive\r\n/);
+    old.startNextCycle();
+    receive(old, GET10);
+    assert.match(text(old.sendResponse(head, bytes("a")))!, /\r\nConnection: close\r\n/);
+  });
+
   test("gets the Date of its own second", () => {
     let now = DATE;
     const conn = new ServerConnection({ date: () => now, serverHeader: "tsgi" });
