@@ -9,6 +9,7 @@
  * injected function).
  */
 
+import { Buffer } from "node:buffer";
 import { LocalProtocolError, type ProtocolError, RemoteProtocolError } from "./errors.ts";
 import { NEED_DATA, PAUSED, type RequestHead, type ResponseHead, type ServerEvent } from "./events.ts";
 import type { ParserLimits } from "./limits.ts";

@@ -13,6 +13,7 @@
  * through the internal (owner-only) methods at the end of the class.
  */
 
+import { Buffer } from "node:buffer";
 import type { Socket } from "node:net";
 import type { RequestHead, ResponseHead } from "../http1/events.ts";
 import type { HandshakeRequest } from "../websocket/handshake.ts";
@@ -113,6 +114,8 @@ export class Exchange {
   readonly #records: ExchangeRecords | null;
   #status = 0;
   #bytesSent = 0;
+  /** A whole string body not yet counted in #bytesSent: its UTF-8 length is measured only if asked for. */
+  #uncountedText: string | null = null;
   #headersSent = false;
   #finished = false;
   #clientGone = false;
@@ -150,6 +153,11 @@ export class Exchange {
 
   /** Body bytes handed to the connection so far. */
   get bytesSent(): number {
+    const text = this.#uncountedText;
+    if (text !== null) {
+      this.#uncountedText = null;
+      this.#bytesSent += Buffer.byteLength(text, "utf8");
+    }
     return this.#bytesSent;
   }
 
@@ -226,7 +234,8 @@ export class Exchange {
     this.#headersSent = true;
     this.#status = head.status;
     if (body !== undefined) {
-      this.#bytesSent = typeof body === "string" ? Buffer.byteLength(body, "utf8") : body.length;
+      if (typeof body === "string") this.#uncountedText = body;
+      else this.#bytesSent = body.length;
       this.#complete();
     }
   }
@@ -406,7 +415,7 @@ export class Exchange {
   #finish(
     complete: boolean,
     status = this.#headersSent ? this.#status : CLIENT_CLOSED_REQUEST,
-    bytes = this.#bytesSent,
+    bytes = this.bytesSent,
   ): void {
     this.#finished = true;
     const records = this.#records;

@@ -101,6 +101,28 @@ describe("access log formats", () => {
     }
   });
 
+  test("bytes: a string body counts its UTF-8 bytes, not its characters", async () => {
+    const access = new Capture();
+    const logger = new Logger(
+      "info",
+      new Capture() as unknown as NodeJS.WritableStream,
+      access as unknown as NodeJS.WritableStream,
+      "json",
+    );
+    // 7 characters, 10 bytes in UTF-8.
+    const s = await startServer(
+      { fetch: () => new Response("h\u00e9llo \u2603") },
+      { interface: "fetch", logger },
+    );
+    try {
+      await get(s.port, "/u");
+      const [line] = await lines(access, 1);
+      assert.equal((JSON.parse(line!) as { bytes: number }).bytes, 10);
+    } finally {
+      await s.server.close();
+    }
+  });
+
   test("json: one object per line with every field typed", async () => {
     const s = await serveWithFormat("json");
     try {

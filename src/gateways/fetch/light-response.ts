@@ -15,6 +15,7 @@
  * Nothing here loads undici before an app's response needs it (natives.ts).
  */
 
+import { equalsLower } from "../../http1/chars.ts";
 import { delegateKnownMembers, delegateMissingMembers, RESPONSE_MEMBERS } from "./delegate.ts";
 import { nativeAlreadyLoaded, nativeHeaders, nativeResponse, REPLACEMENT } from "./natives.ts";
 
@@ -152,9 +153,9 @@ function fastHeaders(init: HeadersInit | undefined): string[] | null {
   return out;
 }
 
+/** Whether the flat list (of valid names: tokens, so ASCII) has the field `lower`. */
 function hasName(flat: string[], lower: string): boolean {
-  for (let i = 0; i < flat.length; i += 2)
-    if (flat[i]!.length === lower.length && flat[i]!.toLowerCase() === lower) return true;
+  for (let i = 0; i < flat.length; i += 2) if (equalsLower(flat[i]!, lower)) return true;
   return false;
 }
 
