@@ -74,7 +74,8 @@ export function fetchGateway(app: FetchApp | FetchHandler, options: FetchGateway
 function send(ex: Exchange, response: unknown, logger: Logger | null): void {
   if (ex.tracer !== null) traceResult(ex, response);
   try {
-    if (completeUpgrade(ex, response, logger)) return;
+    // Only an upgrade request can have a WebSocket pending (upgradeWebSocket checks the handshake first).
+    if (ex.request.upgrade !== "" && completeUpgrade(ex, response, logger)) return;
     if (ex.finished) return; // the client went away while the app worked
     writeResponse(ex, response);
   } catch (err) {
