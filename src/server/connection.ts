@@ -123,7 +123,13 @@ export class HttpConnection implements ExchangeOwner, Expirable {
    * of one string per response. Every other write flushes it first (see {@link write}).
    */
   private pendingText = "";
-  /** Undoes {@link gather}'s cork: the turn's writes go out as one `write` or `writev`. */
+  /** A flush is queued for the end of this turn (see queueFlush). */
+  private flushQueued = false;
+  private readonly flushTick = (): void => {
+    this.flushQueued = false;
+    this.flush();
+  };
+  /** Writes {@link pendingText} and undoes {@link gather}'s cork: the turn's writes go out as one `write` or `writev`. */
   private readonly flush = (): void => {
     if (this.pendingText !== "") this.writeText();
     if (!this.corked) return;
@@ -477,7 +483,7 @@ export class HttpConnection implements ExchangeOwner, Expirable {
     // A head whose body follows, or pipelined requests still to answer, are gathered.
     if (typeof bytes === "string" && (this.pendingText !== "" || this.core.bufferedBytes > 0)) {
       // Another response of this turn may follow: joined, written at the flush.
-      this.gather();
+      this.queueFlush();
       this.pendingText += bytes;
       return;
     }
@@ -788,7 +794,19 @@ export class HttpConnection implements ExchangeOwner, Expirable {
     if (this.corked) return;
     this.corked = true;
     this.socket.cork();
-    process.nextTick(this.flush);
+    this.queueFlush();
+  }
+
+  /**
+   * Queues the turn's flush without corking: what {@link pendingText} gathers
+   * needs no cork (it is one string until the flush), and a lone string
+   * written uncorked goes straight to the socket, skipping the Writable's
+   * buffering of corked writes.
+   */
+  private queueFlush(): void {
+    if (this.flushQueued) return;
+    this.flushQueued = true;
+    process.nextTick(this.flushTick);
   }
 
   /** Destroys the socket now (a reset if bytes are unread), saying why in the trace. */

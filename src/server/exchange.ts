@@ -415,7 +415,7 @@ export class Exchange {
   #finish(
     complete: boolean,
     status = this.#headersSent ? this.#status : CLIENT_CLOSED_REQUEST,
-    bytes = this.bytesSent,
+    bytes = -1,
   ): void {
     this.#finished = true;
     const records = this.#records;
@@ -424,7 +424,11 @@ export class Exchange {
     const stats = records.stats;
     if (!access && stats == null) return;
     const durationMs = performance.now() - this.startTime;
-    if (access) records.logger.request(this.info, this.request, status, bytes, durationMs, complete);
+    if (access) {
+      // Measured only here: the UTF-8 length of a string body costs a pass over it.
+      const sent = bytes === -1 ? this.bytesSent : bytes;
+      records.logger.request(this.info, this.request, status, sent, durationMs, complete);
+    }
     stats?.record(status, durationMs, complete);
   }
 }
