@@ -49,6 +49,11 @@ export { FORBIDDEN_TRAILERS } from "./head-semantics.ts";
 /** Empty lines tolerated before a request line (RFC 9112 §2.2 says ignore "at least one"). */
 const MAX_LEADING_EMPTY_LINES = 4;
 
+/** The trailers of a message that has none: shared, so frozen. */
+const NO_TRAILERS = Object.freeze([]) as unknown as string[];
+/** The end of a message without trailers (nearly every message): one shared, frozen event. */
+const END_WITHOUT_TRAILERS: EndOfMessage = Object.freeze({ type: "end", trailers: NO_TRAILERS });
+
 /**
  * Parses a stream of requests from one connection.
  *
@@ -74,7 +79,8 @@ export class RequestParser extends LineReader {
   // Body state.
   private remaining = 0;
   private bodySize = 0;
-  private trailers: string[] = [];
+  /** NO_TRAILERS until a trailer field arrives (most messages have none). */
+  private trailers: string[] = NO_TRAILERS;
 
   constructor(limits: Partial<ParserLimits> = {}) {
     super();
@@ -103,7 +109,7 @@ export class RequestParser extends LineReader {
     this.leadingEmptyLines = 0;
     this.line.method = "";
     this.headers = [];
-    this.trailers = [];
+    this.trailers = NO_TRAILERS;
     this.bodySize = 0;
   }
 
@@ -134,7 +140,7 @@ export class RequestParser extends LineReader {
         return this.readChunked();
       case END:
         this.state = DONE; // end
-        return { type: "end", trailers: this.trailers } satisfies EndOfMessage;
+        return END_WITHOUT_TRAILERS;
       default:
         return PAUSED;
     }
@@ -281,10 +287,13 @@ export class RequestParser extends LineReader {
           this.pos = lf + 1;
           if (lf - 1 === start) {
             this.state = DONE; // empty_line
-            return { type: "end", trailers: this.trailers };
+            return this.trailers === NO_TRAILERS
+              ? END_WITHOUT_TRAILERS
+              : { type: "end", trailers: this.trailers };
           }
           // A field line, as in the head.
           this.sectionSize += lf + 1 - start;
+          if (this.trailers === NO_TRAILERS) this.trailers = [];
           checkFieldCount(this.trailers, this.limits, "too many trailer fields");
           parseFieldLine(buf, start, lf - 1, this.trailers);
           checkTrailerField(this.trailers);

@@ -73,10 +73,11 @@ export function upgradeResponse(headers: HeadersInit | undefined, token: object)
   return response;
 }
 
-/** What the gateway needs to write a response that never left the fast path. */
+/** What the gateway needs to write a response that never left the fast path: a response head, and the body. */
 export interface ResponseParts {
   status: number;
-  statusText: string;
+  /** The status text, or undefined for none (the standard's reason then). */
+  reason: string | undefined;
   /** Flat name/value list. */
   headers: string[];
   /** A string body is sent as UTF-8 (with its head, as one string write). */
@@ -280,7 +281,8 @@ export class LightResponse {
     else if (typeof body === "string") bytes = body;
     else if (body instanceof ArrayBuffer) bytes = new Uint8Array(body);
     else bytes = body;
-    return { status: response.#status, statusText: response.#statusText, headers, body: bytes };
+    const reason = response.#statusText === "" ? undefined : response.#statusText;
+    return { status: response.#status, reason, headers, body: bytes };
   }
 
   /** @internal Access for the delegating members installed below. */

@@ -79,8 +79,8 @@ export function writeResponse(ex: Exchange, response: unknown): Promise<void> | 
   // First the light Response on its fast path: asking undici's class about it would load undici.
   const parts = LightResponse.parts(response);
   if (parts !== null) {
-    const reason = parts.statusText === "" ? undefined : parts.statusText;
-    ex.respond({ status: parts.status, reason, headers: parts.headers }, parts.body);
+    // The parts are a ResponseHead (and the body).
+    ex.respond(parts, parts.body);
     return undefined;
   }
   // `instanceof LightResponse` holds for undici's Responses too (its Symbol.hasInstance).
