@@ -129,6 +129,28 @@ describe("request line", () => {
     assert.equal(p.paused, true);
   });
 
+  test("trailers: none gives an empty frozen list; a chunked message's own trailers are not seen by the next", () => {
+    const p = new RequestParser();
+    p.receiveData(
+      bytes(
+        "GET / HTTP/1.1\r\nHost: a\r\n\r\n" +
+          "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n1\r\nx\r\n0\r\nX-Sum: 1\r\n\r\n" +
+          "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
+      ),
+    );
+    const ends: EndOfMessage[] = [];
+    for (let i = 0; i < 3; i++) {
+      for (const ev of drain(p)) if (ev.type === "end") ends.push(ev);
+      p.startNextCycle();
+    }
+    assert.deepEqual(
+      ends.map((e) => e.trailers),
+      [[], ["X-Sum", "1"], []],
+    );
+    assert.ok(Object.isFrozen(ends[0]!.trailers) && Object.isFrozen(ends[2]!.trailers));
+    assert.throws(() => ends[0]!.trailers.push("X", "1"), TypeError);
+  });
+
   for (const method of ["GET", "get", "M-SEARCH", "X!#$%&'*+-.^_`|~9"]) {
     test(`method ${show(method)} is a token and is kept as sent`, () => {
       assert.equal(head(`${method} / HTTP/1.1\r\nHost: a\r\n\r\n`).method, method);
