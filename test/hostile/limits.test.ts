@@ -98,7 +98,11 @@ async function idleCosts(mode: string): Promise<{ http: Memory; ws: Memory; kib:
       child.stdout!.once("data", (d: Buffer) => resolve(Number(d.toString().trim())));
       child.once("exit", (code) => reject(new Error(`memory server exited with ${code}`)));
     });
-    await measure(port); // warm up every code path once
+    // Warm up every code path once, a WebSocket's too: its machinery loads at
+    // the first upgrade (src/server/websocket-loader.ts), and that code is no
+    // connection's memory.
+    (await open(port, WS_HANDSHAKE)).destroy();
+    await measure(port);
     const per = async (bytes: string): Promise<Memory> => {
       const before = await measure(port);
       for (let i = 0; i < N; i += 50) {
