@@ -3,7 +3,7 @@
  * (websocket/core.ts), permessage-deflate (which brings `node:zlib`), UTF-8
  * validation, the negotiation and the session. About 80 KB of code that a
  * server whose clients never ask for a WebSocket would otherwise compile and
- * keep at startup (docs/performance.md, "Idle memory").
+ * keep at startup (docs/performance.md, "Memory").
  *
  * An HTTP connection that parses an upgrade request while the machinery is
  * not loaded yet holds that request, loads it, then calls the app: so
