@@ -27,6 +27,7 @@ import { resolveOptions, type ServeOptions, type ServerOptions } from "./options
 import { TrustedProxies } from "./proxy-headers.ts";
 import type { readProxyHeader } from "./proxy-reader.ts";
 import { type SharedReads, sharedReadsFor } from "./socket-reads.ts";
+import { holdTickShape } from "./tick-shape.ts";
 import { type Tracer, tracerFor } from "./trace.ts";
 import type { WebSocketSession } from "./websocket.ts";
 
@@ -187,6 +188,7 @@ export class Server {
       throw err;
     }
     this.clock.start();
+    holdTickShape();
   }
 
   /**

@@ -16,6 +16,7 @@ import { resolveOptions, type ServeOptions, type ServerOptions } from "../../ser
 import { TrustedProxies } from "../../server/proxy-headers.ts";
 import { readProxyHeader } from "../../server/proxy-reader.ts";
 import { sharedReadsFor } from "../../server/socket-reads.ts";
+import { holdTickShape } from "../../server/tick-shape.ts";
 import type { Tracer } from "../../server/trace.ts";
 import { tracerFor } from "../../server/trace.ts";
 import type { WebSocketSession } from "../../server/websocket.ts";
@@ -88,6 +89,7 @@ class ConnectionPool {
     emitter.on("listening", () => {
       this.closing = false;
       this.clock.start();
+      holdTickShape();
     });
   }
 
