@@ -152,6 +152,8 @@ export class ServerConnection {
   private framing: ResponseFraming = NO_BODY;
   private remaining = 0;
   private closeRequested = false;
+  /** See {@link lastTextAscii}. */
+  private textAscii = false;
   private readonly acceptConnect: boolean | ((request: RequestHead) => boolean);
 
   constructor(options: ServerConnectionOptions = {}) {
@@ -161,6 +163,18 @@ export class ServerConnection {
     this.serverAscii = this.serverHeader === null || !NOT_PLAIN_TEXT.test(this.serverHeader);
     this.date = options.date ?? null;
     this.acceptConnect = options.acceptConnect ?? false;
+  }
+
+  /**
+   * Whether the last string `sendResponse()` returned (head and string body)
+   * is all ASCII. Its UTF-8 and Latin-1 bytes are then the same, so the I/O
+   * layer may write it as Latin-1, which copies the string's bytes instead of
+   * encoding them. Known at no cost: a string is ASCII exactly when its UTF-8
+   * length equals its length (every other code point takes more bytes than
+   * UTF-16 units), and the body's UTF-8 length is measured for framing anyway.
+   */
+  get lastTextAscii(): boolean {
+    return this.textAscii;
   }
 
   /** The `Date` field line, built again only when the injected clock's value changes. */
@@ -395,7 +409,10 @@ export class ServerConnection {
     this.finish();
     const headLength = out.length;
     if (framing === NO_BODY || bodyLength === 0) return Buffer.from(out, "latin1");
-    if (typeof body === "string" && ascii) return out + body;
+    if (typeof body === "string" && ascii) {
+      this.textAscii = bodyLength === body.length;
+      return out + body;
+    }
     const bytes = Buffer.allocUnsafe(headLength + bodyLength);
     bytes.write(out, 0, headLength, "latin1");
     if (typeof body === "string") bytes.write(body, headLength, bodyLength, "utf8");

@@ -123,6 +123,8 @@ export class HttpConnection implements ExchangeOwner, Expirable {
    * of one string per response. Every other write flushes it first (see {@link write}).
    */
   private pendingText = "";
+  /** Every response in {@link pendingText} is ASCII, so it is written as Latin-1 (ServerConnection.lastTextAscii). */
+  private pendingAscii = true;
   /** A flush is queued for the end of this turn (see queueFlush). */
   private flushQueued = false;
   private readonly flushTick = (): void => {
@@ -475,16 +477,23 @@ export class HttpConnection implements ExchangeOwner, Expirable {
   }
 
   sendHead(_ex: Exchange, head: ResponseHead, body?: Uint8Array | string): void {
-    // A string (head and string body, ASCII head) is written as UTF-8, Writable's default.
+    // A string (head and string body, ASCII head) is written as Latin-1 when
+    // all of it is ASCII (the same bytes, copied), else as UTF-8.
     const bytes = body === undefined ? this.core.sendResponse(head) : this.core.sendResponse(head, body);
     if (this.tracer !== null) this.traceHead(bytes, body);
     // A whole response with no request waiting behind it is its turn's only
     // write (the common keep-alive case): it goes out as it is, uncorked.
     // A head whose body follows, or pipelined requests still to answer, are gathered.
-    if (typeof bytes === "string" && (this.pendingText !== "" || this.core.bufferedBytes > 0)) {
-      // Another response of this turn may follow: joined, written at the flush.
-      this.queueFlush();
-      this.pendingText += bytes;
+    if (typeof bytes === "string") {
+      const ascii = this.core.lastTextAscii;
+      if (this.pendingText !== "" || this.core.bufferedBytes > 0) {
+        // Another response of this turn may follow: joined, written at the flush.
+        this.queueFlush();
+        this.pendingText += bytes;
+        if (!ascii) this.pendingAscii = false;
+        return;
+      }
+      this.write(bytes, ascii);
       return;
     }
     if (body === undefined || this.core.bufferedBytes > 0) this.gather();
@@ -770,16 +779,20 @@ export class HttpConnection implements ExchangeOwner, Expirable {
   }
 
   /** Writes `bytes` to the socket, after any responses of this turn still waiting as text. */
-  private write(bytes: Uint8Array | string): void {
+  /** Writes after {@link pendingText}; an ASCII string as Latin-1 (the same bytes, copied instead of encoded). */
+  private write(bytes: Uint8Array | string, ascii = false): void {
     if (this.pendingText !== "") this.writeText();
-    this.socket.write(bytes);
+    if (ascii) this.socket.write(bytes as string, "latin1");
+    else this.socket.write(bytes);
   }
 
-  /** The joined responses of {@link pendingText}, as one string written as UTF-8. */
+  /** The joined responses of {@link pendingText}, as one string: Latin-1 when all ASCII, else UTF-8. */
   private writeText(): void {
     const text = this.pendingText;
+    const encoding = this.pendingAscii ? "latin1" : "utf8";
     this.pendingText = "";
-    if (!this.socket.destroyed) this.socket.write(text);
+    this.pendingAscii = true;
+    if (!this.socket.destroyed) this.socket.write(text, encoding);
   }
 
   /**

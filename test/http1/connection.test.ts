@@ -614,6 +614,26 @@ describe("invalid responses", () => {
     }
   });
 
+  test("lastTextAscii: whether the string returned is all ASCII, so it may be written as Latin-1", () => {
+    const conn = open(GET);
+    assert.equal(
+      conn.sendResponse({ status: 200, headers: ["X", "a"] }, "hello"),
+      "HTTP/1.1 200 OK\r\nX: a\r\nContent-Length: 5\r\n\r\nhello",
+    );
+    assert.equal(conn.lastTextAscii, true);
+    for (const body of ["h\u00e9llo", "\u20ac", "\u{1F600}", "a\ud800b", "\u0080"]) {
+      const other = open(GET);
+      assert.equal(typeof other.sendResponse({ status: 200, headers: [] }, body), "string");
+      assert.equal(other.lastTextAscii, false, JSON.stringify(body));
+    }
+    const last = open(GET);
+    assert.equal(
+      last.sendResponse({ status: 200, headers: [] }, "\u007f~"),
+      "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n\u007f~",
+    );
+    assert.equal(last.lastTextAscii, true);
+  });
+
   test("every tchar is allowed in a header name", () => {
     const conn = open(GET);
     assert.equal(
