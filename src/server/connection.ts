@@ -778,8 +778,10 @@ export class HttpConnection implements ExchangeOwner, Expirable {
     this.updateReading();
   }
 
-  /** Writes `bytes` to the socket, after any responses of this turn still waiting as text. */
-  /** Writes after {@link pendingText}; an ASCII string as Latin-1 (the same bytes, copied instead of encoded). */
+  /**
+   * Writes `bytes` to the socket, after any responses of this turn still
+   * waiting as text; an ASCII string as Latin-1 (the same bytes, copied instead of encoded).
+   */
   private write(bytes: Uint8Array | string, ascii = false): void {
     if (this.pendingText !== "") this.writeText();
     if (ascii) this.socket.write(bytes as string, "latin1");
