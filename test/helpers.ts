@@ -168,7 +168,9 @@ export function runCli(
     const timer = setTimeout(() => child.kill("SIGKILL"), timeoutMs);
     child.stdout.on("data", (d) => (stdout += d));
     child.stderr.on("data", (d) => (stderr += d));
-    child.on("exit", (code) => {
+    // "close", not "exit": the exit can be reported before the pipes have
+    // delivered the last of stderr (a one-line error then read as empty).
+    child.on("close", (code) => {
       clearTimeout(timer);
       resolve({ code, stdout, stderr });
     });
