@@ -69,7 +69,7 @@ function nativeLoadFailed(err: unknown): boolean {
   return !frames.some((line) => /file:\/\/|\(\/|at \//.test(line));
 }
 
-/** Where tsgi's own modules are, as URL and path. */
+/** Where tsgi's own modules are, as URL and path (src/ or dist/: every module and chunk is one folder below). */
 const OWN_URL = new URL("..", import.meta.url).href;
 const OWN_PATH = fileURLToPath(OWN_URL);
 

@@ -72,8 +72,10 @@ export class ThreadPool {
   private readonly queue: Job[] = [];
   private nextId = 1;
   private closed = false;
+  // Up one folder and down again: in dist this code lives in a shared chunk
+  // one folder below dist, beside threads/ (scripts/bundle.mjs).
   private readonly entry = new URL(
-    import.meta.url.endsWith(".ts") ? "./thread.ts" : "./thread.js",
+    import.meta.url.endsWith(".ts") ? "../threads/thread.ts" : "../threads/thread.js",
     import.meta.url,
   );
 

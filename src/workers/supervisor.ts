@@ -180,7 +180,10 @@ class Supervisor {
       // worker. Node's alternative (workers accept on a shared socket) leaves the
       // balance to the kernel, which on Linux piles connections onto a few workers.
       cluster.schedulingPolicy = cluster.SCHED_RR;
-      const entry = new URL(import.meta.url.endsWith(".ts") ? "./worker.ts" : "./worker.js", import.meta.url);
+      // Up one folder and down again: in dist this code lives in a shared chunk
+      // one folder below dist, beside workers/ (scripts/bundle.mjs).
+      const worker = import.meta.url.endsWith(".ts") ? "../workers/worker.ts" : "../workers/worker.js";
+      const entry = new URL(worker, import.meta.url);
       cluster.setupPrimary({ exec: fileURLToPath(entry), args: [] });
       cluster.on("message", (worker, message) => {
         if (isWorkerMessage(message)) this.onMessage(worker, message);

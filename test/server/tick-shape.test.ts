@@ -14,9 +14,13 @@ import { fileURLToPath } from "node:url";
 const PROBE = fileURLToPath(new URL("../fixtures/tick-shape-probe.mjs", import.meta.url));
 
 test("a listening server holds nextTick's record shapes through idle full GCs", () => {
-  const out = execFileSync(process.execPath, ["--expose-gc", "--allow-natives-syntax", PROBE], {
-    encoding: "utf8",
-  });
+  const out = execFileSync(
+    process.execPath,
+    ["--import", "tsx", "--expose-gc", "--allow-natives-syntax", PROBE],
+    {
+      encoding: "utf8",
+    },
+  );
   const report = JSON.parse(out) as { held: number; heldAtListen: boolean; sameMaps: boolean[] };
   // One record without arguments, one with.
   assert.equal(report.held, 2);
