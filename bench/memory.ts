@@ -10,7 +10,12 @@
  *    `http.createServer` (bench/peers/node_http.mjs). tsgi runs with
  *    `--no-access-log` (node:http writes no log either). Medians of
  *    MEMORY_ROUNDS rounds, interleaved.
- * 2. Leak check: a Fetch app under wrk for MEMORY_LEAK_SECONDS, twice, with
+ * 2. Peak RSS under the hello load (bench/peak.ts): a fresh process per
+ *    round gets wrk with 100 connections, keep-alive then 16 pipelined (a
+ *    1 s warm-up and two 3 s runs of each, 2 s of rest after each run); its
+ *    VmHWM at the end; medians of MEMORY_PEAK_ROUNDS interleaved rounds, for
+ *    node:http, tsgi Fetch and tsgi node:http-style.
+ * 3. Leak check: a Fetch app under wrk for MEMORY_LEAK_SECONDS, twice, with
  *    the heap measured after full garbage collections (bench/memory-probe.cjs,
  *    preloaded with --expose-gc) after a warm-up and after each run. What a
  *    request leaves behind shows as heap growth per request; a heap that
@@ -19,7 +24,8 @@
  *
  * Settings: MEMORY_NODES (node binaries, comma-separated; default the node
  * running this and $NODE24 if set), MEMORY_ROUNDS (default 3),
- * MEMORY_LEAK_SECONDS (default 20; 0 skips the leak check), MEMORY_IDLE_MS
+ * MEMORY_LEAK_SECONDS (default 20; 0 skips the leak check), MEMORY_PEAK_ROUNDS
+ * (default 5; 0 skips the peak table), MEMORY_IDLE_MS
  * (default 2000). Needs Linux (/proc) and, for the leak check, wrk.
  * Example: `NODE24=/path/to/node24 npm run bench:memory`.
  */
@@ -27,6 +33,7 @@
 import { type ChildProcess, execFileSync, spawnSync } from "node:child_process";
 import { readdirSync, readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
+import { DEFAULT_PEAK_LOAD, peakRounds } from "./peak.ts";
 import { pinned, spawnPinned, stopServer, waitListening } from "./servers.ts";
 import { median } from "./stats.ts";
 
@@ -34,6 +41,8 @@ const ROOT = fileURLToPath(new URL("..", import.meta.url));
 const ROUNDS = Number(process.env.MEMORY_ROUNDS ?? 3);
 const LEAK_SECONDS = Number(process.env.MEMORY_LEAK_SECONDS ?? 20);
 const IDLE_MS = Number(process.env.MEMORY_IDLE_MS ?? 2000);
+const PEAK_ROUNDS = Number(process.env.MEMORY_PEAK_ROUNDS ?? 5);
+const PEAK_TARGETS = ["node:http", "tsgi Fetch", "tsgi node-style"];
 const REQUESTS = 1000;
 const CLI = "dist/cli/main.js";
 const TSGI = [CLI, "--port", "0", "--no-access-log"];
@@ -159,6 +168,39 @@ async function rssTable(): Promise<void> {
   }
 }
 
+async function peakTable(): Promise<void> {
+  if (PEAK_ROUNDS <= 0) return;
+  if (spawnSync("wrk", ["--version"]).error !== undefined) {
+    console.log("\n(peak table skipped: wrk not found)");
+    return;
+  }
+  const load = DEFAULT_PEAK_LOAD;
+  console.log(
+    `\n## Peak RSS (VmHWM) under the hello load: a fresh process per round, wrk -c${load.connections}, keep-alive then 16 pipelined (1 s warm-up and ${load.runs} runs of ${load.seconds} s each, ${load.restMs / 1000} s rest after each run)\n`,
+  );
+  console.log(`(MiB, medians of ${PEAK_ROUNDS} interleaved rounds)\n`);
+  console.log("| server | node | peak RSS | vs node:http |");
+  console.log("|---|---|---|---|");
+  for (const node of NODES) {
+    const version = nodeVersion(node);
+    const servers = TARGETS.filter((t) => PEAK_TARGETS.includes(t.name)).map((t) => ({
+      name: t.name,
+      command: [node, ...t.args],
+    }));
+    const peaks = await peakRounds(servers, load, PEAK_ROUNDS, (name, round, bytes) =>
+      console.error(`peak / ${name} / ${version} / round ${round + 1}: ${MiB(bytes)} MiB`),
+    );
+    const base = peaks.get("node:http")!;
+    for (const [name, peak] of peaks) {
+      const vs =
+        name === "node:http"
+          ? ""
+          : `${peak >= base ? "+" : ""}${MiB(peak - base)} (${(peak / base).toFixed(3)}×)`;
+      console.log(`| ${name} | ${version} | ${MiB(peak)} | ${vs} |`);
+    }
+  }
+}
+
 interface Probe {
   heapUsed: number;
   external: number;
@@ -238,6 +280,7 @@ async function leakCheck(): Promise<boolean> {
 
 process.chdir(ROOT);
 await rssTable();
+await peakTable();
 const ok = await leakCheck();
 if (!ok) {
   console.log("\nThe heap grew by more than 1 MiB across the runs: something per request survives.");

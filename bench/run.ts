@@ -16,6 +16,13 @@
  * /proc/PID/stat) and divides it by the requests wrk counted: on a shared
  * machine the CPU per request is steadier than req/s.
  *
+ * Peak RSS: the VmHWM of each server's process at the end of the run, and,
+ * for issue 15's target, medians of BENCH_PEAK_ROUNDS (default 5; 0 skips)
+ * interleaved rounds of a fresh process per round under the same load
+ * (bench/peak.ts: keep-alive, 16 pipelined and POST 4 KiB) for the bare
+ * `(req, res)` app on tsgi and on node:http: one long-lived process's peak
+ * depends on when V8 grew and shrank its young generation.
+ *
  * Settings: BENCH_DURATION (seconds per run, default 5), BENCH_ROUNDS
  * (default 3), BENCH_CONNECTIONS (default 100), BENCH_TARGETS (a
  * comma-separated list of words: only the targets whose names contain one,
@@ -31,6 +38,7 @@ import { type ChildProcess, execFileSync, spawnSync } from "node:child_process";
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { cpus, loadavg } from "node:os";
 import { fileURLToPath } from "node:url";
+import { DEFAULT_PEAK_LOAD, type PeakLoad, peakRounds } from "./peak.ts";
 import { hasTaskset, pinned, spawnPinned, waitListening } from "./servers.ts";
 import { median } from "./stats.ts";
 import { runWebSocketBench, type WebSocketReport } from "./ws.ts";
@@ -39,6 +47,7 @@ const ROOT = fileURLToPath(new URL("..", import.meta.url));
 const DURATION = Number(process.env.BENCH_DURATION ?? 5);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 100);
+const PEAK_ROUNDS = Number(process.env.BENCH_PEAK_ROUNDS ?? 5);
 const START_TIMEOUT_MS = 20_000;
 const BASELINE = "node:http";
 const HONO_BASELINE = "@hono/node-server";
@@ -230,10 +239,17 @@ interface HttpReport {
   setup: string;
   results: Result[];
   peakRssMiB: Record<string, number>;
+  /** Medians of the fresh-process peak rounds (bench/peak.ts), by server; empty when skipped. */
+  peakRssRoundsMiB: Record<string, number>;
+  /** How the peak rounds were run. */
+  peakRounds: string;
   /** The 1-minute load average when the run began and when it ended (others' work on a shared machine). */
   loadAverage: { start: number; end: number };
   skipped: Record<string, string>;
 }
+
+/** The servers of the fresh-process peak rounds: issue 15's peak-RSS target compares these two. */
+const PEAK_TARGETS = ["tsgi (node, bare (req, res))", BASELINE];
 
 /** Issue 15's targets for the node:http-style gateway: [label, server, baseline, scenario, at least]. */
 const NODE_TARGETS: [string, string, string, Scenario, number][] = [
@@ -243,7 +259,7 @@ const NODE_TARGETS: [string, string, string, Scenario, number][] = [
   ["Express, keep-alive", "tsgi (node, Express)", EXPRESS_BASELINE, KEEP_ALIVE, 1],
 ];
 
-/** One line per issue-15 target: the ratio, the bar and whether it is met. */
+/** One line per issue-15 target: the ratio, the bar and whether it is met (peak RSS from the fresh-process rounds). */
 function nodeTargetLines(results: Result[], rss: Record<string, number>): string {
   const lines = NODE_TARGETS.map(([label, server, baseline, scenario, bar]) => {
     const r = results.find((x) => x.server === server && x.scenario === scenario.name);
@@ -256,7 +272,7 @@ function nodeTargetLines(results: Result[], rss: Record<string, number>): string
   if (mine !== undefined && base !== undefined) {
     const cap = base * 1.1;
     lines.push(
-      `- peak RSS, bare (req, res): ${mine.toFixed(0)} MiB vs ${BASELINE} ${base.toFixed(0)} MiB (target ≤ ${cap.toFixed(0)} MiB) ${mine <= cap ? "met" : "NOT met"}`,
+      `- peak RSS, bare (req, res), median of ${PEAK_ROUNDS} fresh-process rounds: ${mine.toFixed(1)} MiB vs ${BASELINE} ${base.toFixed(1)} MiB (target ≤ ${cap.toFixed(1)} MiB) ${mine <= cap ? "met" : "NOT met"}`,
     );
   }
   return lines.join("\n");
@@ -320,6 +336,21 @@ async function httpBench(): Promise<HttpReport> {
     for (const s of servers) s.child.kill("SIGTERM");
   }
 
+  const peakLoad: PeakLoad = { ...DEFAULT_PEAK_LOAD, post: true, connections: CONNECTIONS };
+  const peakServers = PEAK_TARGETS.flatMap((name) => {
+    const ran = servers.some((s) => s.target.name === name && !dead.has(name));
+    const target = TARGETS.find((t) => t.name === name);
+    return ran && target !== undefined ? [{ name, command: target.command }] : [];
+  });
+  const roundsRss: Record<string, number> = {};
+  if (PEAK_ROUNDS > 0 && peakServers.length === PEAK_TARGETS.length) {
+    const peaks = await peakRounds(peakServers, peakLoad, PEAK_ROUNDS, (name, round, bytes) =>
+      console.error(`peak RSS / ${name} / round ${round + 1}: ${(bytes / 1048576).toFixed(1)} MiB`),
+    );
+    for (const [name, bytes] of peaks) roundsRss[name] = bytes / 1048576;
+  }
+  const peakSetup = `a fresh process per round, wrk -t1 -c${peakLoad.connections}: keep-alive, 16 pipelined, POST 4 KiB, each a 1 s warm-up and ${peakLoad.runs} runs of ${peakLoad.seconds} s with ${peakLoad.restMs / 1000} s of rest after each; VmHWM; medians of ${PEAK_ROUNDS} interleaved rounds`;
+
   for (const r of results) {
     r.vsNodeHttp = ratio(results, r, BASELINE);
     const peer = TARGETS.find((t) => t.name === r.server)?.peer;
@@ -352,6 +383,12 @@ async function httpBench(): Promise<HttpReport> {
   const rssLine = Object.entries(rss)
     .map(([name, mib]) => `${name} ${mib.toFixed(0)} MiB`)
     .join(", ");
+  const roundsLine =
+    Object.keys(roundsRss).length === 0
+      ? ""
+      : `Peak RSS, ${peakSetup}: ${Object.entries(roundsRss)
+          .map(([name, mib]) => `${name} ${mib.toFixed(1)} MiB`)
+          .join(", ")}.\n`;
   const machine = `${cpus().length} × ${cpus()[0]?.model.trim() ?? "cpu"}, Node ${process.version}`;
   const date = new Date().toISOString().slice(0, 10);
   const setup = `wrk -t1 -c${CONNECTIONS}, ${ROUNDS} interleaved rounds of ${DURATION} s${hasTaskset ? ", server and wrk pinned to separate CPUs" : ""}`;
@@ -359,9 +396,19 @@ async function httpBench(): Promise<HttpReport> {
     Object.keys(skipped).length === 0 ? "" : `Skipped (did not start): ${Object.keys(skipped).join(", ")}.\n`;
   const loadAverage = { start: loadStart, end: loadavg()[0]! };
   console.log(
-    `Benchmark ${date} on ${machine}; ${setup}; load average ${loadAverage.start.toFixed(2)} at the start, ${loadAverage.end.toFixed(2)} at the end.\n\n${table}\n\nPeak RSS: ${rssLine}.\n${skippedLine}\nnode:http-style gateway targets (issue 15):\n${nodeTargetLines(results, rss)}\n`,
+    `Benchmark ${date} on ${machine}; ${setup}; load average ${loadAverage.start.toFixed(2)} at the start, ${loadAverage.end.toFixed(2)} at the end.\n\n${table}\n\nPeak RSS of each server's process over the whole run: ${rssLine}.\n${roundsLine}${skippedLine}\nnode:http-style gateway targets (issue 15):\n${nodeTargetLines(results, roundsRss)}\n`,
   );
-  return { date, machine, setup, results, peakRssMiB: rss, loadAverage, skipped };
+  return {
+    date,
+    machine,
+    setup,
+    results,
+    peakRssMiB: rss,
+    peakRssRoundsMiB: roundsRss,
+    peakRounds: peakSetup,
+    loadAverage,
+    skipped,
+  };
 }
 
 async function main(): Promise<void> {
