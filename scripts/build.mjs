@@ -7,12 +7,12 @@
  *
  * Why: Node's ES module loader pays for every file it loads (resolving,
  * realpath, the package scope walk), enough that starting a server from 67
- * files made V8 optimise the loader's own functions and cost about 9 MiB of
- * idle memory beside node:http's hello world (docs/performance.md, "Decision:
- * the build bundles tsgi into shared chunks"). Rollup, because its
- * `manualChunks` lets us put everything a server loads at startup into one
- * chunk while the lazily loaded parts stay lazy, and because an entry point
- * and the CLI then share every class: one copy of tsgi in a process.
+ * files made V8 optimise the loader's own functions, and a Fetch hello idled
+ * 10 MiB above node:http's (docs/performance.md, "The build: one copy of
+ * tsgi, a few files"). Rollup, because its `manualChunks` lets us put
+ * everything a server loads at startup into three chunks while the lazily
+ * loaded parts stay lazy, and because an entry point and the CLI then share
+ * every class: one copy of tsgi in a process.
  *
  * Chunks sit one folder below dist/, as each layer's folder does, so a URL
  * relative to `import.meta.url` that goes up one folder first (`../workers/
