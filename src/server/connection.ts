@@ -799,11 +799,10 @@ export class HttpConnection implements ExchangeOwner, Expirable {
 
   /**
    * Gathers the writes of this event-loop turn into one: the socket is corked
-   * at the first and uncorked by `process.nextTick`, which runs once the
-   * current callback and every microtask it queued are done (Node's
-   * processTicksAndRejections), so responses an async handler resolves in
-   * the same turn join the batch. node:http corks its responses the same way
-   * (lib/_http_outgoing.js). A tick costs no latency, unlike setImmediate.
+   * at the first and uncorked at the end of the turn (see {@link queueFlush}),
+   * so responses answered in the same turn join the batch. node:http corks
+   * its responses the same way (lib/_http_outgoing.js). No latency is added,
+   * unlike setImmediate.
    */
   private gather(): void {
     if (this.corked) return;
@@ -821,7 +820,13 @@ export class HttpConnection implements ExchangeOwner, Expirable {
   private queueFlush(): void {
     if (this.flushQueued) return;
     this.flushQueued = true;
-    process.nextTick(this.flushTick);
+    // A tick that queues a microtask: Node runs every queued tick, including
+    // those queued meanwhile, before the microtasks (processTicksAndRejections),
+    // so a batch answered over a chain of ticks (the node:http-style gateway
+    // calls a pipelined request's app after the previous response's 'finish'
+    // and 'close' ticks) is still one write, and microtasks queued before the
+    // flush's (an async handler's response) still join it.
+    process.nextTick(queueMicrotask, this.flushTick);
   }
 
   /** Destroys the socket now (a reset if bytes are unread), saying why in the trace. */

@@ -77,6 +77,83 @@ describe("tsgi/node server", () => {
     assert.deepEqual(finishes, ["finish /1", "finish /2", "finish /3"]);
   });
 
+  test("a pipelined request reaches the app once the response before has finished and closed; res.socket is set from the start", async () => {
+    const events: string[] = [];
+    const finished = deferred();
+    route = (req, res) => {
+      const name = req.url!;
+      events.push(`request ${name} socket ${res.socket === req.socket}`);
+      res.on("finish", () => events.push(`finish ${name}`));
+      res.on("close", () => {
+        events.push(`close ${name}`);
+        if (name === "/3") finished.resolve();
+      });
+      res.end(`answer ${name}`);
+    };
+    const text = await raw(
+      port,
+      "GET /1 HTTP/1.1\r\nHost: x\r\n\r\nGET /2 HTTP/1.1\r\nHost: x\r\n\r\nGET /3 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+    );
+    await finished.promise;
+    assert.deepEqual(
+      [...text.matchAll(/answer (\/\d)/g)].map((m) => m[1]),
+      ["/1", "/2", "/3"],
+    );
+    assert.deepEqual(events, [
+      "request /1 socket true",
+      "finish /1",
+      "close /1",
+      "request /2 socket true",
+      "finish /2",
+      "close /2",
+      "request /3 socket true",
+      "finish /3",
+      "close /3",
+    ]);
+  });
+
+  test("16 pipelined requests read at once are answered in one socket write, string and byte bodies mixed", async () => {
+    let writes = 0;
+    const counted = new Promise<void>((resolve) =>
+      server.once("connection", (socket: import("node:net").Socket) => {
+        const s = socket as unknown as Record<string, (...args: unknown[]) => unknown>;
+        for (const method of ["_write", "_writev"]) {
+          const original = s[method]!;
+          s[method] = function (this: unknown, ...args: unknown[]) {
+            writes++;
+            return original.apply(this, args);
+          };
+        }
+        resolve();
+      }),
+    );
+    route = (req, res) => {
+      const n = Number(req.url!.slice(1));
+      if (n % 2 === 0) res.end(`answer ${n}`);
+      else res.end(Buffer.from(`answer ${n}`));
+    };
+    let batch = "";
+    for (let n = 1; n <= 16; n++) batch += `GET /${n} HTTP/1.1\r\nHost: x\r\n\r\n`;
+    const socket = await open(port);
+    await counted;
+    let text = "";
+    socket.setEncoding("latin1");
+    const all = new Promise<void>((resolve) =>
+      socket.on("data", (d: string) => {
+        text += d;
+        if (text.includes("answer 16")) resolve();
+      }),
+    );
+    socket.write(batch);
+    await all;
+    socket.destroy();
+    assert.deepEqual(
+      [...text.matchAll(/answer (\d+)/g)].map((m) => Number(m[1])),
+      Array.from({ length: 16 }, (_, i) => i + 1),
+    );
+    assert.equal(writes, 1);
+  });
+
   test("keep-alive requests share req.socket, as node's; an unread GET ends complete, not aborted", async () => {
     const sockets: unknown[] = [];
     const events: string[] = [];

@@ -77,12 +77,13 @@ export function emitterGateway(target: NodeEmitter): Handler {
       target.emit("upgrade", req, socket, Buffer.from(head.buffer, head.byteOffset, head.byteLength));
       return;
     }
-    const prepared = prepareExchange(exchange, maxHeaders);
-    const event =
-      exchange.request.expectContinue && target.listenerCount("checkContinue") > 0
-        ? "checkContinue"
-        : "request";
-    target.emit(event, prepared.req, prepared.res);
+    prepareExchange(exchange, maxHeaders, ({ req, res }) => {
+      const event =
+        exchange.request.expectContinue && target.listenerCount("checkContinue") > 0
+          ? "checkContinue"
+          : "request";
+      target.emit(event, req, res);
+    });
   };
   return Object.assign(handler, { acceptsConnect: () => target.listenerCount("connect") > 0 });
 }

@@ -30,22 +30,19 @@ export interface NodeExchange {
 /** Each connection's socket, by the connection's ConnectionInfo (collected with it). */
 const sockets = new WeakMap<ConnectionInfo, ExchangeSocket>();
 
+/** What the app is called with once a request's pair is built. */
+type Run = (req: IncomingMessage, res: ServerResponse, body: RequestBody) => void;
+
 /**
- * node's resOnFinish: an unread body is dumped, the socket detached and
- * handed to the next pipelined response waiting for it, 'close' on the next tick.
+ * node's resOnFinish: an unread body is dumped, the socket detached, and
+ * on the next tick 'close' and the next pipelined request waiting for the socket.
  */
 function onFinish(this: ServerResponse): void {
   const req = this.req as IncomingMessage & { _consuming: boolean; _dump(): void };
   const socket = req.socket as unknown as ExchangeSocket;
   const rs = (req as unknown as { _readableState: { resumeScheduled: boolean } })._readableState;
   if (!req._consuming && !rs.resumeScheduled) req._dump();
-  if (this.socket === (socket as unknown)) {
-    this.detachSocket(socket as never);
-    const next = socket.dequeue();
-    if (next !== null) next.assignSocket(socket as never);
-  } else {
-    socket.unqueue(this); // never got the socket (the client left first)
-  }
+  if (this.socket === (socket as unknown)) this.detachSocket(socket as never);
   process.nextTick(closeAfterFinish, this, socket, responseExchange(this));
 }
 
@@ -57,71 +54,106 @@ function closeAfterFinish(res: ServerResponse, socket: ExchangeSocket, exchange:
     res.emit("close");
   }
   socket.exchangeDone(exchange);
+  socket.dequeue()?.start();
 }
 
 /**
- * Builds the request/response pair for `exchange` and wires the end of the
- * exchange to node's events: `'close'` on `res` (and `req`) once the
- * response is finished, `'aborted'`/`'close'` on `req` and `'close'` on
- * `res` when the client leaves first. Returns the response (`res.req` is the request).
+ * Calls `run` with `exchange`'s request/response pair: now, or for a
+ * pipelined request whose predecessor has ended but not yet emitted
+ * `'finish'` (a tick away), once that response has finished and closed.
+ * node:http hands the socket to the next response at that point too, but
+ * calls every pipelined request's listener as its head is parsed; here the
+ * pair is built when the socket is handed on, so a connection has one pair
+ * alive instead of a read's worth. Sixteen pairs kept alive across every
+ * scavenge made V8 grow its young generation to the largest size on Node
+ * 24 (docs/performance.md, "Peak memory").
  */
-function prepare(exchange: Exchange, maxHeaders: number): { res: ServerResponse; body: RequestBody } {
+function begin(exchange: Exchange, maxHeaders: number, run: Run): void {
   // One socket per connection, as node's (ConnectionInfo is the connection's
   // own object unless trusted proxy headers rewrote it for this request).
   const info = exchange.info;
   let socket = sockets.get(info);
-  let queued = false;
   if (socket !== undefined && !socket.destroyed && socket._httpMessage !== null) {
     // The previous response still holds the socket. Ended, its 'finish' is a
-    // tick away (pipelined requests answered in one read): this one waits
-    // for the socket, as node queues a pipelined response. Not ended (it
-    // failed): this exchange gets a socket of its own.
-    if ((socket._httpMessage as ServerResponse).finished) queued = true;
-    else socket = undefined;
+    // tick away: this request waits for the socket. Not ended (it failed):
+    // this exchange gets a socket of its own.
+    if ((socket._httpMessage as ServerResponse).finished) {
+      wait(socket, exchange, maxHeaders, run);
+      return;
+    }
+    socket = undefined;
   }
   if (socket === undefined || socket.destroyed) {
     socket = new ExchangeSocket(info);
     sockets.set(info, socket);
   }
+  build(socket, exchange, maxHeaders, run);
+}
+
+function wait(socket: ExchangeSocket, exchange: Exchange, maxHeaders: number, run: Run): void {
+  const waiting = {
+    exchange,
+    start: () => {
+      if (exchange.finished) return;
+      try {
+        // The socket is free now (or destroyed by the app: then a new one).
+        begin(exchange, maxHeaders, run);
+      } catch (err) {
+        // As a listener that throws when called at once (src/server/connection.ts startExchange).
+        exchange.fail(err);
+      }
+    },
+  };
+  socket.enqueue(waiting);
+  exchange.onClientGone(() => {
+    if (!socket.unqueue(waiting)) return;
+    // Never started: only the socket's 'close' to emit, as when the client leaves mid-exchange.
+    socket.attach(exchange);
+    socket.clientGone(exchange);
+  });
+}
+
+/**
+ * Builds the pair on `socket` and wires the end of the exchange to node's
+ * events: `'close'` on `res` (and `req`) once the response is finished,
+ * `'aborted'`/`'close'` on `req` and `'close'` on `res` when the client
+ * leaves first. Then calls `run`.
+ */
+function build(socket: ExchangeSocket, exchange: Exchange, maxHeaders: number, run: Run): void {
   socket.attach(exchange);
   const { req, body } = createRequest(exchange, socket, maxHeaders);
   const res = createResponse(exchange, req, body);
   (req as { res?: ServerResponse }).res = res;
   res.on("finish", onFinish);
-  if (queued) socket.enqueue(res);
-  else res.assignSocket(socket as never);
-  const sock = socket;
+  res.assignSocket(socket as never);
   exchange.onClientGone(() => {
+    // node's onServerResponseClose (attached by assignSocket) emits 'close' on res.
     abortRequest(req);
-    // node's onServerResponseClose (attached by assignSocket) emits 'close' on res;
-    // a response still waiting for the socket is closed here.
-    if (sock.unqueue(res)) {
-      const self = res as unknown as { _closed: boolean; destroyed: boolean };
-      self.destroyed = true;
-      self._closed = true;
-      res.emit("close");
-    }
-    sock.clientGone(exchange);
+    socket.clientGone(exchange);
   });
-  return { res, body };
+  run(req, res, body);
 }
 
 /**
- * Builds the request/response pair for `exchange` and wires the end of the
- * exchange to node's events: `'close'` on `res` (and `req`) once the
- * response is finished, `'aborted'`/`'close'` on `req` and `'close'` on
- * `res` when the client leaves first.
+ * Calls `use` with the request/response pair for `exchange`, wired to
+ * node's events (see {@link nodeGateway}): at once, or for a pipelined
+ * request once the previous response on its connection has finished and
+ * closed (a tick or two after its `end()`).
  */
-export function prepareExchange(exchange: Exchange, maxHeaders = 0): NodeExchange {
-  const { res, body } = prepare(exchange, maxHeaders);
-  const req = res.req;
-  return {
-    exchange,
-    req,
-    res,
-    socket: req.socket as unknown as ExchangeSocket,
-    startBody: () => body.start(),
-  };
+export function prepareExchange(
+  exchange: Exchange,
+  maxHeaders: number,
+  use: (prepared: NodeExchange) => void,
+): void {
+  begin(exchange, maxHeaders, (req, res, body) => {
+    use({
+      exchange,
+      req,
+      res,
+      socket: req.socket as unknown as ExchangeSocket,
+      startBody: () => body.start(),
+    });
+  });
 }
 
 /**
@@ -134,8 +166,7 @@ export function prepareExchange(exchange: Exchange, maxHeaders = 0): NodeExchang
  * await serve(app, { interface: "node" });
  */
 export function nodeGateway(listener: NodeListener): Handler {
-  return (exchange: Exchange) => {
-    const { res } = prepare(exchange, 0);
-    listener(res.req, res);
-  };
+  // Two arguments only: Express's app is `(req, res, next)`.
+  const run: Run = (req, res) => listener(req, res);
+  return (exchange: Exchange) => begin(exchange, 0, run);
 }

@@ -9,7 +9,6 @@
  * only handed out to an `'upgrade'` listener or to be destroyed.
  */
 
-import type { ServerResponse } from "node:http";
 import { Duplex } from "node:stream";
 import { TsgiError } from "../../http1/tsgi-error.ts";
 import type { ConnectionInfo } from "../../server/connection-info.ts";
@@ -20,6 +19,12 @@ import type { Exchange } from "../../server/exchange.ts";
 export class SocketWriteError extends TsgiError {
   override readonly name = "SocketWriteError";
   readonly code = "TSGI_ERR_SOCKET_WRITE";
+}
+
+/** A pipelined request waiting for the socket: `start` builds its request/response pair and calls the app. */
+export interface WaitingExchange {
+  readonly exchange: Exchange;
+  readonly start: () => void;
 }
 
 /**
@@ -43,8 +48,8 @@ export class ExchangeSocket extends Duplex {
   /** The exchange in progress on this socket, null between requests. */
   #exchange: Exchange | null = null;
   #timeout: NodeJS.Timeout | null = null;
-  /** Pipelined responses waiting for the socket, as node's `state.outgoing`. */
-  #queue: ServerResponse[] | null = null;
+  /** Pipelined requests waiting for the socket (node keeps their responses in `state.outgoing`). */
+  #queue: WaitingExchange[] | null = null;
 
   constructor(info: ConnectionInfo) {
     super({ allowHalfOpen: true, emitClose: true, autoDestroy: false });
@@ -93,23 +98,23 @@ export class ExchangeSocket extends Duplex {
     this.#exchange = exchange;
   }
 
-  /** Queues a pipelined response until the one holding the socket finishes. */
-  enqueue(res: ServerResponse): void {
-    if (this.#queue === null) this.#queue = [res];
-    else this.#queue.push(res);
+  /** Queues a pipelined request until the response holding the socket finishes. */
+  enqueue(waiting: WaitingExchange): void {
+    if (this.#queue === null) this.#queue = [waiting];
+    else this.#queue.push(waiting);
   }
 
-  /** The next queued response, or null. */
-  dequeue(): ServerResponse | null {
+  /** The next queued request, or null. */
+  dequeue(): WaitingExchange | null {
     const queue = this.#queue;
     if (queue === null || queue.length === 0) return null;
     return queue.shift()!;
   }
 
-  /** Removes `res` from the queue; false if it was not queued. */
-  unqueue(res: ServerResponse): boolean {
+  /** Removes `waiting` from the queue; false if it was not queued. */
+  unqueue(waiting: WaitingExchange): boolean {
     const queue = this.#queue;
-    const at = queue === null ? -1 : queue.indexOf(res);
+    const at = queue === null ? -1 : queue.indexOf(waiting);
     if (at < 0) return false;
     queue!.splice(at, 1);
     return true;
