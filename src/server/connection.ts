@@ -128,6 +128,16 @@ export class HttpConnection implements ExchangeOwner, Expirable {
   /** A flush is queued for the end of this turn (see queueFlush). */
   private flushQueued = false;
   private readonly flushTick = (): void => {
+    // An exchange still in progress may be answered by ticks queued after
+    // this one (the node:http-style gateway calls a pipelined request's app
+    // after the previous response's 'finish' and 'close' ticks), or by a
+    // microtask queued before this one (an async handler). Node runs every
+    // queued tick, including those queued meanwhile, before the microtasks
+    // (processTicksAndRejections): flushing in a microtask waits for both.
+    if (this.exchange !== null) queueMicrotask(this.flushTurn);
+    else this.flushTurn();
+  };
+  private readonly flushTurn = (): void => {
     this.flushQueued = false;
     this.flush();
   };
@@ -799,7 +809,7 @@ export class HttpConnection implements ExchangeOwner, Expirable {
 
   /**
    * Gathers the writes of this event-loop turn into one: the socket is corked
-   * at the first and uncorked at the end of the turn (see {@link queueFlush}),
+   * at the first and uncorked at the end of the turn (see {@link flushTick}),
    * so responses answered in the same turn join the batch. node:http corks
    * its responses the same way (lib/_http_outgoing.js). No latency is added,
    * unlike setImmediate.
@@ -820,13 +830,7 @@ export class HttpConnection implements ExchangeOwner, Expirable {
   private queueFlush(): void {
     if (this.flushQueued) return;
     this.flushQueued = true;
-    // A tick that queues a microtask: Node runs every queued tick, including
-    // those queued meanwhile, before the microtasks (processTicksAndRejections),
-    // so a batch answered over a chain of ticks (the node:http-style gateway
-    // calls a pipelined request's app after the previous response's 'finish'
-    // and 'close' ticks) is still one write, and microtasks queued before the
-    // flush's (an async handler's response) still join it.
-    process.nextTick(queueMicrotask, this.flushTick);
+    process.nextTick(this.flushTick);
   }
 
   /** Destroys the socket now (a reset if bytes are unread), saying why in the trace. */
