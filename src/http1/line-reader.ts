@@ -114,6 +114,20 @@ export class LineReader {
     return rest;
   }
 
+  /**
+   * Lets go of the bytes once every one of them is consumed (a message just
+   * ended with nothing after it), rather than at the next read: a keep-alive
+   * connection idles between requests holding no read, so its memory (and, for
+   * a read carved from a shared slab, the slab) can be reclaimed by the next
+   * scavenge instead of surviving it.
+   */
+  protected releaseIfConsumed(): void {
+    if (this.pos !== this.buf.length) return;
+    this.buf = EMPTY;
+    this.storage = null;
+    this.pos = this.scan = this.lineStart = 0;
+  }
+
   /** Shifts offsets when the buffer is replaced so they keep pointing at the same bytes. */
   private rebase(shift: number): void {
     this.scan -= shift;

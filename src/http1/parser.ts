@@ -140,6 +140,7 @@ export class RequestParser extends LineReader {
         return this.readChunked();
       case END:
         this.state = DONE; // end
+        this.releaseIfConsumed();
         return END_WITHOUT_TRAILERS;
       default:
         return PAUSED;
@@ -287,6 +288,7 @@ export class RequestParser extends LineReader {
           this.pos = lf + 1;
           if (lf - 1 === start) {
             this.state = DONE; // empty_line
+            this.releaseIfConsumed();
             return this.trailers === NO_TRAILERS
               ? END_WITHOUT_TRAILERS
               : { type: "end", trailers: this.trailers };
