@@ -88,7 +88,17 @@ const tsgi = (...args: string[]) => [
   "--no-access-log",
   ...args,
 ];
-const tsx = (...args: string[]) => [process.execPath, "--import", "tsx", ...args];
+/**
+ * A TypeScript peer, loaded as tsgi loads a `.ts` app (src/loader/load.ts): by
+ * Node's own type stripping where Node has it (in-process, as tsgi pays for
+ * it), else by tsx. With tsx on Node 24 the peers paid for TypeScript in
+ * esbuild's child process, outside their RSS, while tsgi paid for Node's
+ * stripper inside it (about 16 MiB of peak RSS).
+ */
+const tsx = (...args: string[]) =>
+  (process.features as { typescript?: unknown }).typescript
+    ? [process.execPath, ...args]
+    : [process.execPath, "--import", "tsx", ...args];
 
 const TARGETS: Target[] = [
   { name: "tsgi (WSGI-style)", command: tsgi("bench/apps/hello_wsgi.ts"), scenarios: SCENARIOS },
