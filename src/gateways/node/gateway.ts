@@ -54,7 +54,7 @@ function closeAfterFinish(res: ServerResponse, socket: ExchangeSocket, exchange:
     res.emit("close");
   }
   socket.exchangeDone(exchange);
-  socket.dequeue()?.start();
+  socket.takeWaiting()?.();
 }
 
 /**
@@ -91,22 +91,19 @@ function begin(exchange: Exchange, maxHeaders: number, run: Run): void {
 }
 
 function wait(socket: ExchangeSocket, exchange: Exchange, maxHeaders: number, run: Run): void {
-  const waiting = {
-    exchange,
-    start: () => {
-      if (exchange.finished) return;
-      try {
-        // The socket is free now (or destroyed by the app: then a new one).
-        begin(exchange, maxHeaders, run);
-      } catch (err) {
-        // As a listener that throws when called at once (src/server/connection.ts startExchange).
-        exchange.fail(err);
-      }
-    },
+  const start = (): void => {
+    if (exchange.finished) return;
+    try {
+      // The socket is free now (or destroyed by the app: then a new one).
+      begin(exchange, maxHeaders, run);
+    } catch (err) {
+      // As a listener that throws when called at once (src/server/connection.ts startExchange).
+      exchange.fail(err);
+    }
   };
-  socket.enqueue(waiting);
+  socket.wait(start);
   exchange.onClientGone(() => {
-    if (!socket.unqueue(waiting)) return;
+    if (!socket.dropWaiting(start)) return;
     // Never started: only the socket's 'close' to emit, as when the client leaves mid-exchange.
     socket.attach(exchange);
     socket.clientGone(exchange);

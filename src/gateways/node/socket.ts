@@ -21,12 +21,6 @@ export class SocketWriteError extends TsgiError {
   readonly code = "TSGI_ERR_SOCKET_WRITE";
 }
 
-/** A pipelined request waiting for the socket: `start` builds its request/response pair and calls the app. */
-export interface WaitingExchange {
-  readonly exchange: Exchange;
-  readonly start: () => void;
-}
-
 /**
  * `req.socket` for a connection's exchanges. `'close'` is emitted when the
  * client leaves during an exchange or the app destroys the socket; a socket
@@ -48,8 +42,11 @@ export class ExchangeSocket extends Duplex {
   /** The exchange in progress on this socket, null between requests. */
   #exchange: Exchange | null = null;
   #timeout: NodeJS.Timeout | null = null;
-  /** Pipelined requests waiting for the socket (node keeps their responses in `state.outgoing`). */
-  #queue: WaitingExchange[] | null = null;
+  /**
+   * The pipelined request waiting for the socket: builds its pair and calls
+   * the app. One at most: a connection runs one exchange at a time.
+   */
+  #waiting: (() => void) | null = null;
 
   constructor(info: ConnectionInfo) {
     super({ allowHalfOpen: true, emitClose: true, autoDestroy: false });
@@ -98,25 +95,24 @@ export class ExchangeSocket extends Duplex {
     this.#exchange = exchange;
   }
 
-  /** Queues a pipelined request until the response holding the socket finishes. */
-  enqueue(waiting: WaitingExchange): void {
-    if (this.#queue === null) this.#queue = [waiting];
-    else this.#queue.push(waiting);
+  /** Holds a pipelined request's `start` until the response holding the socket finishes. */
+  wait(start: () => void): void {
+    if (this.#waiting !== null)
+      throw new ExchangeStateError("a pipelined request is already waiting for this socket");
+    this.#waiting = start;
   }
 
-  /** The next queued request, or null. */
-  dequeue(): WaitingExchange | null {
-    const queue = this.#queue;
-    if (queue === null || queue.length === 0) return null;
-    return queue.shift()!;
+  /** The waiting request's `start`, now taken, or null. */
+  takeWaiting(): (() => void) | null {
+    const start = this.#waiting;
+    this.#waiting = null;
+    return start;
   }
 
-  /** Removes `waiting` from the queue; false if it was not queued. */
-  unqueue(waiting: WaitingExchange): boolean {
-    const queue = this.#queue;
-    const at = queue === null ? -1 : queue.indexOf(waiting);
-    if (at < 0) return false;
-    queue!.splice(at, 1);
+  /** Forgets `start` if it is the one waiting; false if it was not. */
+  dropWaiting(start: () => void): boolean {
+    if (this.#waiting !== start) return false;
+    this.#waiting = null;
     return true;
   }
 
