@@ -95,8 +95,8 @@ const tsgi = (...args: string[]) => [
  * esbuild's child process, outside their RSS, while tsgi paid for Node's
  * stripper inside it (about 16 MiB of peak RSS).
  */
-const tsx = (...args: string[]) =>
-  (process.features as { typescript?: unknown }).typescript
+const typeScript = (...args: string[]) =>
+  typeof (process.features as { typescript?: unknown }).typescript === "string"
     ? [process.execPath, ...args]
     : [process.execPath, "--import", "tsx", ...args];
 
@@ -124,16 +124,16 @@ const TARGETS: Target[] = [
     scenarios: [KEEP_ALIVE, PIPELINED],
     peer: EXPRESS_BASELINE,
   },
-  { name: BASELINE, command: tsx("bench/peers/node_http.ts", "0"), scenarios: SCENARIOS },
+  { name: BASELINE, command: typeScript("bench/peers/node_http.ts", "0"), scenarios: SCENARIOS },
   {
     name: HONO_BASELINE,
-    command: tsx("bench/peers/hono_node_server.ts", "0"),
+    command: typeScript("bench/peers/hono_node_server.ts", "0"),
     scenarios: [KEEP_ALIVE, PIPELINED],
     peer: HONO_BASELINE,
   },
   {
     name: EXPRESS_BASELINE,
-    command: tsx("bench/peers/express_node_http.ts", "0"),
+    command: typeScript("bench/peers/express_node_http.ts", "0"),
     scenarios: [KEEP_ALIVE, PIPELINED],
     peer: EXPRESS_BASELINE,
   },

@@ -17,6 +17,13 @@ import { deferred, open, raw, sleep } from "./support.ts";
 
 type Listener = (req: IncomingMessage, res: ServerResponse) => void;
 
+/** Three GETs in one write, the last asking to close. */
+const THREE_PIPELINED =
+  "GET /1 HTTP/1.1\r\nHost: x\r\n\r\nGET /2 HTTP/1.1\r\nHost: x\r\n\r\nGET /3 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
+
+/** The paths the responses in `text` answered (bodies `answer /N`), in order. */
+const answered = (text: string) => [...text.matchAll(/answer (\/\d)/g)].map((m) => m[1]);
+
 describe("tsgi/node server", () => {
   let server: Server;
   let port: number;
@@ -38,11 +45,8 @@ describe("tsgi/node server", () => {
       const delay = req.url === "/1" ? 50 : 0;
       setTimeout(() => res.end(`answer ${req.url}`), delay);
     };
-    const text = await raw(
-      port,
-      "GET /1 HTTP/1.1\r\nHost: x\r\n\r\nGET /2 HTTP/1.1\r\nHost: x\r\n\r\nGET /3 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
-    );
-    const bodies = [...text.matchAll(/answer (\/\d)/g)].map((m) => m[1]);
+    const text = await raw(port, THREE_PIPELINED);
+    const bodies = answered(text);
     assert.deepEqual(bodies, ["/1", "/2", "/3"]);
   });
 
@@ -60,15 +64,9 @@ describe("tsgi/node server", () => {
       });
       res.end(`answer ${name}`);
     };
-    const text = await raw(
-      port,
-      "GET /1 HTTP/1.1\r\nHost: x\r\n\r\nGET /2 HTTP/1.1\r\nHost: x\r\n\r\nGET /3 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
-    );
+    const text = await raw(port, THREE_PIPELINED);
     await finished.promise;
-    assert.deepEqual(
-      [...text.matchAll(/answer (\/\d)/g)].map((m) => m[1]),
-      ["/1", "/2", "/3"],
-    );
+    assert.deepEqual(answered(text), ["/1", "/2", "/3"]);
     assert.equal(sockets.size, 1);
     for (const name of ["/1", "/2", "/3"]) {
       assert.ok(events.indexOf(`prefinish ${name}`) < events.indexOf(`finish ${name}`), events.join());
@@ -90,15 +88,9 @@ describe("tsgi/node server", () => {
       });
       res.end(`answer ${name}`);
     };
-    const text = await raw(
-      port,
-      "GET /1 HTTP/1.1\r\nHost: x\r\n\r\nGET /2 HTTP/1.1\r\nHost: x\r\n\r\nGET /3 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
-    );
+    const text = await raw(port, THREE_PIPELINED);
     await finished.promise;
-    assert.deepEqual(
-      [...text.matchAll(/answer (\/\d)/g)].map((m) => m[1]),
-      ["/1", "/2", "/3"],
-    );
+    assert.deepEqual(answered(text), ["/1", "/2", "/3"]);
     assert.deepEqual(events, [
       "request /1 socket true",
       "finish /1",
@@ -213,10 +205,7 @@ describe("tsgi/node server", () => {
         "GET /2 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
     );
     await closed.promise;
-    assert.deepEqual(
-      [...text.matchAll(/answer (\/\d)/g)].map((m) => m[1]),
-      ["/1", "/2"],
-    );
+    assert.deepEqual(answered(text), ["/1", "/2"]);
     assert.deepEqual(events, ["/1 close", "/2 close"]);
     assert.equal(sockets[0], sockets[1]);
   });
